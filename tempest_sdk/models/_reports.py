@@ -1,0 +1,78 @@
+"""Reports: what an app sends to `apps.operations.report` once a task is done."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ._base import WireModel
+from ._enums import ReportStatus
+from ._resources import Resource
+
+__all__ = [
+    "ExecuteResourceActionResponse",
+    "ExecuteResourceOperationResponse",
+    "ListResourcesResponse",
+    "TaskReport",
+    "TaskResponse",
+]
+
+
+class ExecuteResourceOperationResponse(WireModel):
+    """The result of a create, read, update or delete: the resource as it now is."""
+
+    response_type: Literal["execute_resource_operation"] = "execute_resource_operation"
+    resource: Resource
+
+
+class ExecuteResourceActionResponse(WireModel):
+    """The result of an action: its output object."""
+
+    response_type: Literal["execute_resource_action"] = "execute_resource_action"
+    output: dict[str, Any]
+
+
+class ListResourcesResponse(WireModel):
+    """One page of resources; `next` is `""` on the last page.
+
+    The contract uses this shape both for a list task's report and for `resources.list`.
+    """
+
+    response_type: Literal["list_resources"] = "list_resources"
+    resources: list[Resource]
+    next: str = ""
+
+
+TaskResponse = Annotated[
+    ExecuteResourceOperationResponse | ExecuteResourceActionResponse | ListResourcesResponse,
+    Field(discriminator="response_type"),
+]
+"""The three kinds of task result, discriminated by `response_type`."""
+
+
+class TaskReport(WireModel):
+    """The outcome of a task (contract: `ReportResponse`).
+
+    An error report is written as `{"task_id", "status": "error", "message",
+    "response": null}`, like Tempest's own client.
+    """
+
+    _always_written: ClassVar[frozenset[str]] = frozenset({"response"})
+
+    task_id: str
+    status: ReportStatus
+    message: str | None = None
+    response: TaskResponse | None = None
+
+    @classmethod
+    def ok(cls, task_id: str, response: TaskResponse, message: str | None = None) -> TaskReport:
+        """A successful report carrying the task's result."""
+        if message is None:
+            return cls(task_id=task_id, status=ReportStatus.OK, response=response)
+        return cls(task_id=task_id, status=ReportStatus.OK, response=response, message=message)
+
+    @classmethod
+    def error(cls, task_id: str, message: str) -> TaskReport:
+        """A failed report: `response` is `null` and `message` says why."""
+        return cls(task_id=task_id, status=ReportStatus.ERROR, message=message, response=None)

@@ -1,0 +1,107 @@
+"""Resources and their links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import ValidationInfo, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+
+from ._base import WireModel
+from ._enums import LinkType
+
+__all__ = ["Link", "Links", "Resource"]
+
+
+class Link(WireModel):
+    """A titled link shown next to a resource or a resource type (contract: `LinksItem`)."""
+
+    title: str
+    url: str
+    type: LinkType
+
+    @classmethod
+    def documentation(cls, url: str, title: str = "Documentation") -> Link:
+        """A link to documentation."""
+        return cls(title=title, url=url, type=LinkType.DOCUMENTATION)
+
+    @classmethod
+    def administration(cls, url: str, title: str = "Administration") -> Link:
+        """A link to an administration page."""
+        return cls(title=title, url=url, type=LinkType.ADMINISTRATION)
+
+    @classmethod
+    def support(cls, url: str, title: str = "Support") -> Link:
+        """A link to support."""
+        return cls(title=title, url=url, type=LinkType.SUPPORT)
+
+    @classmethod
+    def endpoint(cls, url: str, title: str = "Endpoint") -> Link:
+        """A link to a service endpoint."""
+        return cls(title=title, url=url, type=LinkType.ENDPOINT)
+
+    @classmethod
+    def external(cls, url: str, title: str) -> Link:
+        """Any other link."""
+        return cls(title=title, url=url, type=LinkType.EXTERNAL)
+
+
+class Links(WireModel):
+    """The wrapper object `{"links": [...]}` the contract uses wherever links appear."""
+
+    links: list[Link] | None = None
+
+
+def _wrap_links(data: Any) -> Any:
+    # Accept a plain list of links for convenience; the wire shape is the wrapper object.
+    if isinstance(data, dict) and isinstance(data.get("links"), list | tuple):
+        return {**data, "links": {"links": list(data["links"])}}
+    return data
+
+
+class Resource(WireModel):
+    """A resource instance: what tasks carry and what handlers return.
+
+    `type`, `external_id` and `display_name` are required on the wire. A handler may
+    leave `type` and `external_id` out (the SDK fills them in from the task), so they
+    are only enforced when a payload is read from the wire.
+    """
+
+    _wire_required: ClassVar[tuple[str, ...]] = ("display_name", "external_id", "type")
+
+    type: str = ""
+    external_id: str = ""
+    display_name: str = ""
+    id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    external_url: str | None = None
+    organization_id: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    synced_at: datetime | None = None
+    deleted_at: datetime | None = None
+    properties: dict[str, Any] | None = None
+    links: Links | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        data = _wrap_links(data)
+        if info.context and info.context.get("wire") and isinstance(data, dict):
+            missing = [name for name in cls._wire_required if name not in data]
+            if missing:
+                raise ValidationError.from_exception_data(
+                    cls.__name__,
+                    [
+                        InitErrorDetails(
+                            type=PydanticCustomError("missing", "Field required"),
+                            loc=(name,),
+                            input=data,
+                        )
+                        for name in missing
+                    ],
+                )
+        return handler(data)

@@ -1,0 +1,194 @@
+"""Tasks: what `apps.operations.next` hands an app, and how to read them safely."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer
+
+from .._errors import TempestError
+from ._base import WIRE_CONTEXT, WireModel
+from ._enums import EnvironmentVariableType, Operation, OwnerType
+from ._resources import Resource
+
+__all__ = [
+    "EnvironmentVariable",
+    "ExecuteResourceActionRequest",
+    "ExecuteResourceOperationRequest",
+    "ListResourcesRequest",
+    "MalformedTaskError",
+    "Owner",
+    "Task",
+    "TaskMetadata",
+    "TaskRequest",
+    "UnknownTaskTypeError",
+    "parse_task",
+]
+
+_MASK = "**********"
+
+
+class Owner(WireModel):
+    """A user or team that owns a project, or authored a task."""
+
+    email: str
+    name: str
+    type: OwnerType
+
+
+class TaskMetadata(WireModel):
+    """Who asked for a task, and in which project."""
+
+    owners: list[Owner]
+    author: Owner
+    project_id: str
+    project_name: str
+
+
+class EnvironmentVariable(WireModel):
+    """A project environment variable handed to a task.
+
+    Values of every type but `variable` are sensitive: they are masked in `repr`,
+    `str` and every serialization except the wire one, and read with `reveal()`.
+    """
+
+    name: str
+    value: SecretStr
+    type: EnvironmentVariableType
+
+    @property
+    def is_sensitive(self) -> bool:
+        """Whether this value must never reach a log, a repr or a report."""
+        return self.type.is_sensitive
+
+    def reveal(self) -> str:
+        """Return the value in clear. Do this on purpose, never to log it."""
+        return self.value.get_secret_value()
+
+    @field_serializer("value", when_used="json")
+    def _serialize_value(self, value: SecretStr) -> str:
+        return value.get_secret_value()
+
+    def __repr_args__(self) -> Any:
+        shown = _MASK if self.is_sensitive else self.reveal()
+        yield "name", self.name
+        yield "value", shown
+        yield "type", self.type
+
+
+class ExecuteResourceOperationRequest(WireModel):
+    """A create, read, update or delete of one resource."""
+
+    request_type: Literal["execute_resource_operation"] = "execute_resource_operation"
+    resource: Resource
+    operation: Operation
+    input: dict[str, Any] | None = None
+    environment_variables: list[EnvironmentVariable] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ExecuteResourceActionRequest(WireModel):
+    """A named action run against one resource."""
+
+    request_type: Literal["execute_resource_action"] = "execute_resource_action"
+    resource: Resource
+    action: str
+    input: dict[str, Any] | None = None
+    environment_variables: list[EnvironmentVariable] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ListResourcesRequest(WireModel):
+    """One page of a listing of a resource type; `next` is `""` on the first page."""
+
+    request_type: Literal["list_resources"] = "list_resources"
+    resource: Resource
+    next: str
+    metadata: dict[str, Any] | None = None
+
+
+TaskRequest = Annotated[
+    ExecuteResourceOperationRequest | ExecuteResourceActionRequest | ListResourcesRequest,
+    Field(discriminator="request_type"),
+]
+"""The three kinds of task, discriminated by `request_type`."""
+
+
+class Task(WireModel):
+    """A unit of work from `apps.operations.next` (contract: `NextResponse`)."""
+
+    task_id: str
+    task: TaskRequest
+    metadata: TaskMetadata
+
+
+class MalformedTaskError(TempestError):
+    """A `next` answer that is not a valid task.
+
+    `task_id` is set whenever the answer names one, so the task can still be reported.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class UnknownTaskTypeError(MalformedTaskError):
+    """A task whose `request_type` this SDK does not know (a newer control plane)."""
+
+    def __init__(self, request_type: object, *, task_id: str | None) -> None:
+        super().__init__(
+            f"task {task_id!r} has request_type {request_type!r}; this SDK handles "
+            "'execute_resource_operation', 'execute_resource_action' and 'list_resources'",
+            task_id=task_id,
+        )
+        self.request_type = request_type
+
+
+_TASK_ADAPTER: TypeAdapter[Task] = TypeAdapter(Task)
+
+
+def parse_task(data: bytes | str | dict[str, Any]) -> Task:
+    """Read a `next` answer into a `Task`.
+
+    Raises:
+        UnknownTaskTypeError: the task's `request_type` is not a known kind.
+        MalformedTaskError: anything else is wrong; the message lists every problem
+            with its field path (never the offending values, which may be secrets).
+    """
+    try:
+        if isinstance(data, dict):
+            return _TASK_ADAPTER.validate_python(data, context=WIRE_CONTEXT)
+        return _TASK_ADAPTER.validate_json(data, context=WIRE_CONTEXT)
+    except ValidationError as exc:
+        raw = _loose_json(data)
+        task_id = raw.get("task_id") if isinstance(raw.get("task_id"), str) else None
+        for error in exc.errors(include_input=False):
+            if error["type"] == "union_tag_invalid" and error["loc"] == ("task",):
+                inner = raw.get("task")
+                request_type = inner.get("request_type") if isinstance(inner, dict) else None
+                raise UnknownTaskTypeError(request_type, task_id=task_id) from None
+        raise MalformedTaskError(
+            f"malformed task{f' {task_id!r}' if task_id else ''}: {describe_errors(exc)}",
+            task_id=task_id,
+        ) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Summarise validation errors as `path: reason` pairs, without input values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(root)"
+        parts.append(f"{path}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _loose_json(data: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    try:
+        loaded = json.loads(data)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
