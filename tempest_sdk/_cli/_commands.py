@@ -1,0 +1,223 @@
+"""The commands behind `tempest-sdk`. Each takes the parsed arguments, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..models import ConnectRequest, ResourceDefinition
+from ._compare import compare as compare_payloads
+from ._errors import CLIError
+from ._load import load_app
+from ._scaffold import scaffold
+from ._term import Out
+
+__all__ = ["compare", "connect", "describe", "emulator", "init", "invoke", "serve"]
+
+_FLAG_COLUMNS = ("read", "list", "create", "update", "delete", "healthcheck")
+
+
+def describe(args: argparse.Namespace) -> int:
+    """Print the resource types of an app, or its exact connect payload with --json."""
+    payload = load_app(args.app).describe()
+    out = Out()
+    if args.json:
+        out.json(payload.to_wire())
+    else:
+        _print_payload(out, payload)
+    return 0
+
+
+def _print_payload(out: Out, payload: ConnectRequest) -> None:
+    count = len(payload.resources)
+    out.line(
+        f"{out.style(payload.app_id, 'bold')} {payload.version} · "
+        f"{count} resource type{'s' if count != 1 else ''}"
+    )
+    if not payload.resources:
+        return
+    out.line()
+    yes, no = out.style("yes", "green"), out.style("-", "dim")
+    out.table(
+        ["TYPE", "READ", "LIST", "CREATE", "UPDATE", "DELETE", "HEALTH", "ACTIONS"],
+        [
+            [
+                r.type,
+                *(yes if getattr(r, f"{flag}_supported") else no for flag in _FLAG_COLUMNS),
+                ", ".join(str(a.name) for a in r.actions or []) or no,
+            ]
+            for r in payload.resources
+        ],
+    )
+    for r in payload.resources:
+        out.line()
+        _print_definition(out, r)
+
+
+def _print_definition(out: Out, r: ResourceDefinition) -> None:
+    out.line(f"{out.style(r.type, 'bold', 'cyan')}: {r.display_name} ({r.lifecycle_stage})")
+    out.line(f"  {r.description}")
+    for action in r.actions or []:
+        label = action.display_name or action.name
+        out.line(
+            f"  action {action.name}: {label}"
+            + (f" · {action.description}" if action.description else "")
+        )
+    for link in (r.links.links or []) if r.links else []:
+        out.line(f"  link ({link.type}): {link.title} <{link.url}>")
+    if r.instructions_markdown:
+        lines = r.instructions_markdown.strip().splitlines()
+        first = lines[0] if lines else ""
+        more = f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else ""
+        out.line(f"  instructions: {first}{more}")
+
+
+def connect(args: argparse.Namespace) -> int:
+    """Show what will be connected, ask, connect, print the app's Tempest URL."""
+    from ..client import TempestClient
+
+    app = load_app(args.app)
+    payload = app.describe()
+    out = Out()
+    with TempestClient(endpoint=args.endpoint) as client:
+        out.line(f"Connecting to {client.endpoint}:")
+        _print_payload(out, payload)
+        out.line()
+        if not args.yes and not _confirm(f"Connect {payload.app_id} {payload.version}?"):
+            out.line("Not connected.")
+            return 1
+        answer = client.connect_app_version(payload)
+    url = answer.metadata.tempest_app_url if answer.metadata else None
+    out.line(f"Connected {payload.app_id} {payload.version}." + (f" {url}" if url else ""))
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise CLIError("cannot ask for confirmation without a terminal: pass --yes to connect")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Print the differences between two app versions."""
+    old, new = load_app(args.old).describe(), load_app(args.new).describe()
+    changes = compare_payloads(old, new)
+    breaking = sum(c.breaking for c in changes)
+    out = Out()
+    if args.json:
+        out.json(
+            {
+                "old": {"app_id": old.app_id, "version": old.version},
+                "new": {"app_id": new.app_id, "version": new.version},
+                "breaking": breaking,
+                "changes": [c.to_json() for c in changes],
+            }
+        )
+    elif not changes:
+        out.line(f"No changes between {old.version} and {new.version}.")
+    else:
+        out.line(
+            f"{old.app_id} {old.version} → {new.app_id} {new.version}: "
+            f"{len(changes)} change{'s' if len(changes) != 1 else ''}, {breaking} breaking"
+        )
+        out.table(
+            ["", "WHERE", "CHANGE"],
+            [
+                [out.style("BREAKING", "red", "bold") if c.breaking else "", c.where, c.what]
+                for c in changes
+            ],
+        )
+    return 1 if breaking and args.fail_on_breaking else 0
+
+
+def init(args: argparse.Namespace) -> int:
+    """Create a new app project."""
+    directory = Path(args.directory or args.name)
+    files = scaffold(args.name, directory)
+    out = Out()
+    out.line(f"Created {args.name} in {directory}:")
+    for path in files:
+        out.line(f"  {path}")
+    package = args.name.replace("-", "_")
+    out.line()
+    out.line("Next:")
+    out.line(f"  cd {directory}")
+    out.line('  pip install -e ".[test]"')
+    out.line(f"  tempest-sdk serve {package}/app.py --emulator")
+    out.line("  python -m pytest")
+    return 0
+
+
+def invoke(args: argparse.Namespace) -> int:
+    """Run one handler through dispatch and print the report."""
+    from ..testing import invoke as invoke_handler
+
+    app = load_app(args.app)
+    report = invoke_handler(
+        app,
+        args.type,
+        args.name,
+        input=_read_input(args.input),
+        external_id=args.external_id,
+        next=args.next,
+        env=_pairs(args.env, "--env"),
+        secrets=_pairs(args.secret, "--secret"),
+    )
+    Out().json(report.to_wire())
+    return 0 if report.status == "ok" else 1
+
+
+def _read_input(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    source = "--input"
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        source = str(path)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CLIError(f"cannot read --input file {source!r}: {exc.strerror}") from None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CLIError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(value, dict):
+        raise CLIError(f'{source} must be a JSON object, like \'{{"color": "blue"}}\'')
+    return value
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"{flag} takes KEY=VALUE, got {item.split('=')[0]!r}...")
+        pairs[key] = value
+    return pairs
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve apps against Tempest, or exercise them against the embedded emulator."""
+    from ._serve import serve as serve_apps
+
+    return serve_apps(args)
+
+
+def emulator(args: argparse.Namespace) -> int:
+    """Run the local emulator standalone."""
+    from ..emulator import main as emulator_main
+
+    argv = ["--port", str(args.port)]
+    if args.token:
+        argv += ["--token", args.token]
+    return emulator_main(argv)

@@ -1,0 +1,23 @@
+"""Errors the command line turns into a message and an exit code."""
+
+from __future__ import annotations
+
+from .._errors import TempestError
+
+__all__ = ["CLIError", "UserCodeError"]
+
+
+class CLIError(TempestError):
+    """A mistake in how a command was called: printed as `error: ...`, exit code 2."""
+
+    exit_code = 2
+
+
+class UserCodeError(TempestError):
+    """The user's own module failed; `traceback` is theirs, already trimmed of ours."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, traceback: str) -> None:
+        super().__init__(message)
+        self.traceback = traceback

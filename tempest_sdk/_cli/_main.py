@@ -1,0 +1,212 @@
+"""The `tempest-sdk` command line: parse arguments, run a command, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from textwrap import dedent, indent
+
+from .._version import __version__
+from ._errors import CLIError, UserCodeError
+
+__all__ = ["main"]
+
+_APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.run(args)
+    except UserCodeError as exc:
+        sys.stderr.write(exc.traceback)
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except CLIError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    examples: str,
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="examples:\n" + indent(dedent(examples).strip("\n"), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much the SDK logs to stderr (default: warning)",
+    )
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tempest-sdk",
+        description="Describe, test, connect and serve Tempest private apps.",
+        epilog="Run 'tempest-sdk COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"tempest-sdk {__version__}")
+    parser.set_defaults(command=None, log_level="warning")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = _command(
+        sub,
+        "describe",
+        "show the resource types an app declares",
+        """
+        tempest-sdk describe examples/helloworld/app.py
+        tempest-sdk describe mypackage.app:app --json > connect.json
+        """,
+    )
+    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("--json", action="store_true", help="print the exact connect payload")
+    p.set_defaults(command="describe", run=_run("describe"))
+
+    p = _command(
+        sub,
+        "connect",
+        "connect an app version to Tempest (declares its resource types)",
+        """
+        TEMPEST_TOKEN=... tempest-sdk connect examples/helloworld/app.py
+        tempest-sdk connect mypackage.app --yes
+        """,
+    )
+    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--endpoint", help="the API endpoint (default: $TEMPEST_API_ENDPOINT)")
+    p.set_defaults(command="connect", run=_run("connect"))
+
+    p = _command(
+        sub,
+        "serve",
+        "pull tasks for one or more apps and execute them",
+        """
+        tempest-sdk serve examples/helloworld/app.py --emulator
+        tempest-sdk serve examples/helloworld/app.py --emulator --keep-serving
+        TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --connect --concurrency 32
+        """,
+    )
+    p.add_argument("apps", nargs="+", metavar="app", help=_APP_HELP)
+    p.add_argument(
+        "--emulator",
+        action="store_true",
+        help="run against the embedded local emulator: one task per capability, then a summary",
+    )
+    p.add_argument("--tasks", metavar="FILE", help="with --emulator: a JSON file of tasks to run")
+    p.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="with --emulator: keep serving after the tasks, so more can be enqueued",
+    )
+    p.add_argument("--concurrency", type=int, help="tasks in flight at most (default: 16)")
+    p.add_argument(
+        "--health-interval", type=float, metavar="S", help="seconds between health reports"
+    )
+    p.add_argument("--task-timeout", type=float, metavar="S", help="default per-task timeout")
+    p.add_argument("--outbox", metavar="PATH", help="a folder keeping reports until acknowledged")
+    p.add_argument("--connect", action="store_true", help="connect each app version first")
+    p.add_argument("--endpoint", help="the API endpoint (default: $TEMPEST_API_ENDPOINT)")
+    p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
+    p.set_defaults(command="serve", run=_run("serve"))
+
+    p = _command(
+        sub,
+        "invoke",
+        "run one operation or action through dispatch, locally, without network",
+        """
+        tempest-sdk invoke examples/helloworld/app.py example create --input '{"color": "blue"}'
+        tempest-sdk invoke examples/helloworld/app.py example read --external-id example-1
+        tempest-sdk invoke app.py dashboard create --input @input.json --secret API_KEY=abc
+        """,
+    )
+    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("type", help="the resource type")
+    p.add_argument(
+        "name",
+        metavar="operation_or_action",
+        help="create, read, update, delete, list or an action",
+    )
+    p.add_argument("--input", help="the input as JSON, or @path to a JSON file")
+    p.add_argument("--external-id", default="", help="the resource's external id")
+    p.add_argument("--next", default="", help="for list: the page cursor")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a variable")
+    p.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE", help="a secret")
+    p.set_defaults(command="invoke", run=_run("invoke"))
+
+    p = _command(
+        sub,
+        "compare",
+        "show what changed between two app versions, flagging breaking changes",
+        """
+        tempest-sdk compare old/app.py new/app.py
+        tempest-sdk compare old/app.py new/app.py --json --fail-on-breaking
+        """,
+    )
+    p.add_argument("old", help=_APP_HELP)
+    p.add_argument("new", help=_APP_HELP)
+    p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.add_argument("--fail-on-breaking", action="store_true", help="exit 1 if any change breaks")
+    p.set_defaults(command="compare", run=_run("compare"))
+
+    p = _command(
+        sub,
+        "init",
+        "create a new app project that passes its own tests",
+        """
+        tempest-sdk init my-app
+        tempest-sdk init my-app --directory ~/src/my-app
+        """,
+    )
+    p.add_argument("name", help="the app id, e.g. 'my-app'")
+    p.add_argument("--directory", help="where to create it (default: ./NAME)")
+    p.set_defaults(command="init", run=_run("init"))
+
+    p = _command(
+        sub,
+        "emulator",
+        "run the local emulator of the Tempest control plane",
+        """
+        tempest-sdk emulator
+        tempest-sdk emulator --port 8900 --token dev-token
+        """,
+    )
+    p.add_argument("--port", type=int, default=0, help="the port (default: any free port)")
+    p.add_argument("--token", help="the bearer token clients must send (default: generated)")
+    p.set_defaults(command="emulator", run=_run("emulator"))
+    return parser
+
+
+def _run(command: str) -> object:
+    # Each command's module is imported only when it runs, to keep `--help` fast.
+    def run(args: argparse.Namespace) -> int:
+        from . import _commands
+
+        result: int = getattr(_commands, command)(args)
+        return result
+
+    return run

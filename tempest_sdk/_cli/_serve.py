@@ -1,0 +1,115 @@
+"""`tempest-sdk serve`: against Tempest, or exercising apps on the embedded emulator."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._errors import CLIError
+from ._load import load_app
+from ._term import Out
+
+if TYPE_CHECKING:
+    from .. import App
+    from ..testing import StepResult
+
+__all__ = ["serve"]
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run `tempest-sdk serve` and return its exit code."""
+    apps = [load_app(ref) for ref in args.apps]
+    seen: set[tuple[str, str]] = set()
+    for app in apps:
+        if (app.app_id, app.version) in seen:
+            raise CLIError(f"{app.app_id} {app.version} is given twice; serve each version once")
+        seen.add((app.app_id, app.version))
+    options = _runner_options(args)
+    if not args.emulator:
+        if args.tasks or args.keep_serving or args.json:
+            raise CLIError("--tasks, --keep-serving and --json go with --emulator")
+        from ..runner import run
+
+        run(*apps, connect=args.connect, endpoint=args.endpoint, **options)
+        return 0
+    if args.endpoint:
+        raise CLIError("--endpoint does not go with --emulator, which serves its own endpoint")
+    return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+
+
+def _runner_options(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "concurrency": args.concurrency,
+        "health_interval": args.health_interval,
+        "task_timeout": args.task_timeout,
+        "outbox": args.outbox,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+async def _serve_on_emulator(
+    apps: Sequence[App], args: argparse.Namespace, options: dict[str, Any]
+) -> int:
+    from ..emulator import Emulator
+    from ..runner import Runner
+    from ..testing import default_steps, load_steps, run_steps
+
+    try:
+        steps = (
+            load_steps(args.tasks, apps)
+            if args.tasks
+            else [s for a in apps for s in default_steps(a)]
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    out = Out()
+    emulator = Emulator()
+    async with emulator.serve():
+        client = emulator.client()
+        async with client, Runner(list(apps), client=client, connect=True, **options):
+            names = ", ".join(f"{a.app_id} {a.version}" for a in apps)
+            if not args.json:
+                out.line(f"Serving {names} against the local emulator at {emulator.url}")
+                out.line()
+            results = await run_steps(emulator, steps)
+            _print_results(out, results, json_output=args.json)
+            if args.keep_serving:
+                sys.stderr.write(
+                    f"Still serving. Emulator: {emulator.url}  token: {emulator.token}\n"
+                    "Enqueue tasks from another process; press Ctrl-C to stop.\n"
+                )
+                await anyio.sleep_forever()
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def _print_results(out: Out, results: Sequence[StepResult], *, json_output: bool) -> None:
+    if json_output:
+        out.json([r.to_json() for r in results])
+        return
+    colours = {"ok": "green", "error": "red", "skipped": "yellow"}
+    out.table(
+        ["TASK", "STATUS", "DURATION", "MESSAGE"],
+        [
+            [
+                r.step.label,
+                out.style(r.status, colours.get(r.status, "red")),
+                f"{r.duration * 1000:.1f} ms",
+                _short(r.message),
+            ]
+            for r in results
+        ],
+    )
+    ok = sum(r.ok for r in results)
+    out.line()
+    summary = f"{ok}/{len(results)} tasks reported ok"
+    out.line(out.style(summary, "green" if ok == len(results) and results else "red", "bold"))
+
+
+def _short(message: str, width: int = 60) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,50 @@
+"""The testing kit: exercise apps without Tempest.
+
+- `invoke` / `ainvoke`: run one handler through `dispatch`, no network.
+- `Emulator`: a local control plane on loopback (see `tempest_sdk.emulator`).
+- `exercise`: serve apps through the real runner against a fresh emulator and run every
+  capability, or the steps you give.
+- pytest fixtures `tempest_emulator`, `tempest_runner` (and `tempest_app`, to override),
+  registered automatically.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from ._exercise import Step as Step
+from ._exercise import StepResult as StepResult
+from ._exercise import default_steps as default_steps
+from ._exercise import exercise as exercise
+from ._exercise import load_steps as load_steps
+from ._exercise import run_steps as run_steps
+from ._invoke import ainvoke as ainvoke
+from ._invoke import invoke as invoke
+from ._samples import sample_input as sample_input
+from ._samples import sample_metadata as sample_metadata
+from ._samples import sample_task as sample_task
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator as Emulator
+
+__all__ = [
+    "Emulator",
+    "Step",
+    "StepResult",
+    "ainvoke",
+    "default_steps",
+    "exercise",
+    "invoke",
+    "load_steps",
+    "run_steps",
+    "sample_input",
+    "sample_metadata",
+    "sample_task",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The emulator (HTTP server and all) loads only when a test asks for it.
+    if name == "Emulator":
+        from ..emulator import Emulator
+
+        return Emulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

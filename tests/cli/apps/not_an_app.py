@@ -1,0 +1,3 @@
+"""A module whose `app` is not an App."""
+
+app = {"name": "not really an app"}

@@ -1,0 +1,260 @@
+"""Each command run as a subprocess: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import APPS, HELLOWORLD
+
+SHOP_V1 = str(APPS / "shop_v1.py")
+SHOP_V2 = str(APPS / "shop_v2.py")
+
+
+def test_help_lists_every_command(cli):
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("describe", "connect", "serve", "invoke", "compare", "init", "emulator"):
+        assert command in result.stdout
+
+
+def test_each_command_help_has_examples(cli):
+    for command in ("describe", "connect", "serve", "invoke", "compare", "init", "emulator"):
+        result = cli(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "examples:" in result.stdout
+        assert "tempest-sdk " + command in result.stdout
+
+
+def test_describe_shows_types_and_flags(cli):
+    result = cli("describe", SHOP_V1)
+    assert result.returncode == 0, result.stderr
+    assert "shop v1" in result.stdout
+    header, row = result.stdout.splitlines()[2:4]
+    assert header.split() == ["TYPE", "READ", "LIST", "CREATE", "UPDATE", "DELETE", "HEALTH", "ACTIONS"]
+    assert row.split() == ["order", "yes", "-", "yes", "-", "yes", "-", "refund"]
+    assert "action refund: Refund" in result.stdout
+    assert "\x1b[" not in result.stdout  # no colour when not on a terminal
+
+
+def test_describe_json_is_the_connect_payload(cli):
+    result = cli("describe", f"{SHOP_V1}:app", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["app_id"] == "shop" and payload["version"] == "v1"
+    (order,) = payload["resources"]
+    assert order["create_supported"] is True and order["list_supported"] is False
+    assert order["actions"][0]["name"] == "refund"
+    assert order["actions"][0]["output_json_schema"]["properties"]["refunded"]["type"] == "boolean"
+
+
+def test_module_reference_relative_to_working_directory(cli, tmp_path):
+    (tmp_path / "myapp.py").write_text((APPS / "shop_v1.py").read_text())
+    result = cli("describe", "myapp:app", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["app_id"] == "shop"
+
+
+def test_bad_references_are_clear(cli):
+    missing_file = cli("describe", "nowhere/app.py")
+    assert missing_file.returncode == 2
+    assert "no such file" in missing_file.stderr and "nowhere/app.py" in missing_file.stderr
+
+    missing_module = cli("describe", "no_such_module_xyz:app")
+    assert missing_module.returncode == 2
+    assert "no module named 'no_such_module_xyz'" in missing_module.stderr
+
+    missing_attr = cli("describe", f"{SHOP_V1}:shop")
+    assert missing_attr.returncode == 2
+    assert "has no attribute 'shop'" in missing_attr.stderr
+
+    not_an_app = cli("describe", str(APPS / "not_an_app.py"))
+    assert not_an_app.returncode == 2
+    assert "is a dict, not a tempest_sdk.App" in not_an_app.stderr
+
+    for result in (missing_file, missing_module, missing_attr, not_an_app):
+        assert "Traceback" not in result.stderr
+
+
+def test_user_module_raising_at_import_shows_their_traceback(cli):
+    result = cli("describe", str(APPS / "broken.py"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "broken.py" in result.stderr and "_load_settings" in result.stderr
+    assert "KeyError: 'SHOP_DATABASE_URL'" in result.stderr
+    # The traceback starts in the user's code, not in ours or importlib's.
+    assert "tempest_sdk/_cli" not in result.stderr
+    assert "importlib" not in result.stderr
+    assert result.stderr.rstrip().endswith("raised KeyError: 'SHOP_DATABASE_URL'")
+
+
+def test_invoke_create_prints_ok_report(cli):
+    result = cli("invoke", SHOP_V1, "order", "create", "--input", '{"item": "pear", "quantity": 2}')
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "ok"
+    resource = report["response"]["resource"]
+    assert resource["type"] == "order" and resource["display_name"] == "2 x pear"
+
+
+def test_invoke_input_from_file_and_action(cli, tmp_path):
+    (tmp_path / "refund.json").write_text('{"reason": "late"}')
+    result = cli(
+        "invoke", SHOP_V1, "order", "refund", "--external-id", "order-1", "--input", "@refund.json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["response"]["output"] == {"refunded": True}
+
+
+def test_invoke_handler_error_exits_1_with_error_report(cli):
+    result = cli(
+        "invoke", SHOP_V1, "order", "refund", "--external-id", "order-1", "--env", "FAIL_REFUNDS=1"
+    )
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report == {
+        "task_id": report["task_id"],
+        "status": "error",
+        "message": report["message"],
+        "response": None,
+    }
+    assert "refunds are switched off" in report["message"]
+
+
+def test_invoke_secret_never_printed(cli):
+    result = cli(
+        "invoke", SHOP_V1, "order", "read", "--external-id", "nope", "--secret", "API_KEY=hunter2-xyz"
+    )
+    assert result.returncode == 1
+    assert "hunter2-xyz" not in result.stdout + result.stderr
+
+
+def test_invoke_bad_json_input(cli):
+    result = cli("invoke", SHOP_V1, "order", "create", "--input", '{"item": ')
+    assert result.returncode == 2
+    assert "--input is not valid JSON" in result.stderr and "line 1" in result.stderr
+
+    not_object = cli("invoke", SHOP_V1, "order", "create", "--input", "[1, 2]")
+    assert not_object.returncode == 2
+    assert "must be a JSON object" in not_object.stderr
+
+    missing_file = cli("invoke", SHOP_V1, "order", "create", "--input", "@nope.json")
+    assert missing_file.returncode == 2
+    assert "cannot read --input file 'nope.json'" in missing_file.stderr
+
+
+def test_invoke_invalid_input_lists_fields(cli):
+    result = cli("invoke", SHOP_V1, "order", "create", "--input", '{"quantity": 0}')
+    assert result.returncode == 1
+    assert "quantity" in json.loads(result.stdout)["message"]
+
+
+def test_invoke_unknown_type_and_operation(cli):
+    unknown_type = cli("invoke", SHOP_V1, "invoice", "create")
+    assert unknown_type.returncode == 1
+    message = json.loads(unknown_type.stdout)["message"]
+    assert "invoice" in message and "order" in message
+
+    unsupported = cli("invoke", SHOP_V1, "order", "update", "--external-id", "order-1")
+    assert unsupported.returncode == 1
+    assert "update" in json.loads(unsupported.stdout)["message"]
+
+    unknown_action = cli("invoke", SHOP_V1, "order", "explode", "--external-id", "order-1")
+    assert unknown_action.returncode == 1
+    message = json.loads(unknown_action.stdout)["message"]
+    assert "explode" in message and "refund" in message
+
+
+def test_invoke_bad_env_pair(cli):
+    result = cli("invoke", SHOP_V1, "order", "create", "--env", "NOVALUE")
+    assert result.returncode == 2
+    assert "--env takes KEY=VALUE" in result.stderr
+
+
+def test_compare_flags_breaking_changes(cli):
+    result = cli("compare", SHOP_V1, SHOP_V2, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    changes = {(c["where"], c["what"]): c["breaking"] for c in data["changes"]}
+    assert changes[("order", "delete no longer supported")] is True
+    assert changes[("order", "list now supported")] is False
+    assert changes[("order.actions.refund", "action removed")] is True
+    assert changes[("order.properties", "field 'note' removed")] is True
+    assert changes[("order.properties", "field 'quantity' changed type from integer to number")]
+    assert changes[("order.create_input", "field 'item' is now required")] is True
+    assert changes[("order.create_input", "field 'gift' added")] is False
+    assert data["breaking"] == sum(changes.values())
+
+
+def test_compare_text_and_fail_on_breaking(cli):
+    result = cli("compare", SHOP_V1, SHOP_V2, "--fail-on-breaking")
+    assert result.returncode == 1
+    assert "shop v1 → shop v2" in result.stdout and "BREAKING" in result.stdout
+
+    same = cli("compare", SHOP_V1, SHOP_V1, "--fail-on-breaking")
+    assert same.returncode == 0
+    assert "No changes" in same.stdout
+
+
+def test_serve_helloworld_on_emulator(cli):
+    result = cli("serve", str(HELLOWORLD), "--emulator")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("TASK") for line in lines)
+    for step in ("example.create", "example.read", "example.update", "example.list", "example.delete"):
+        assert any(line.startswith(step) and " ok " in line for line in lines), step
+    assert "tasks reported ok" in result.stdout
+
+
+def test_serve_on_emulator_json_and_tasks_file(cli, tmp_path):
+    tasks = [
+        {"type": "order", "operation": "create", "input": {"item": "fig", "quantity": 3}},
+        {"type": "order", "action": "refund", "input": {"reason": "damaged"}},
+        {"type": "order", "operation": "read", "external_id": "order-404"},
+    ]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    result = cli("serve", SHOP_V1, "--emulator", "--tasks", "tasks.json", "--json")
+    assert result.returncode == 1  # the read of a missing order is reported as an error
+    results = json.loads(result.stdout)
+    assert [(r["name"], r["status"]) for r in results] == [
+        ("create", "ok"),
+        ("refund", "ok"),
+        ("read", "error"),
+    ]
+    assert "order-404" in results[2]["message"]
+
+
+def test_serve_bad_tasks_file(cli, tmp_path):
+    (tmp_path / "tasks.json").write_text('[{"type": "order"}]')
+    result = cli("serve", SHOP_V1, "--emulator", "--tasks", "tasks.json")
+    assert result.returncode == 2
+    assert "tasks.json[0]" in result.stderr and "operation" in result.stderr
+
+
+def test_serve_without_token_fails_fast(cli):
+    result = cli("serve", SHOP_V1, timeout=60)
+    assert result.returncode != 0
+    assert "TEMPEST_TOKEN" in result.stderr
+
+
+def test_emulator_flags_only_with_emulator(cli):
+    result = cli("serve", SHOP_V1, "--keep-serving")
+    assert result.returncode == 2
+    assert "go with --emulator" in result.stderr
+
+
+def test_connect_requires_yes_without_terminal(cli):
+    result = cli("connect", SHOP_V1, input="")
+    assert result.returncode != 0
+    assert "TEMPEST_TOKEN" in result.stderr or "--yes" in result.stderr
+
+
+def test_init_rejects_bad_name_and_existing_directory(cli, tmp_path):
+    bad = cli("init", "My_App")
+    assert bad.returncode == 2
+    assert "not valid" in bad.stderr
+
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file.txt").write_text("x")
+    taken = cli("init", "taken")
+    assert taken.returncode == 2
+    assert "not empty" in taken.stderr
