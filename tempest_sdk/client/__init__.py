@@ -1,0 +1,68 @@
+"""The Tempest Private Apps API client: `AsyncTempestClient` and its sync twin `TempestClient`.
+
+One typed method per endpoint, bearer auth from `token=` / `TEMPEST_TOKEN_FILE` /
+`TEMPEST_TOKEN`, timeouts, retries with full-jitter backoff on connection errors,
+429 and 5xx, and one exception hierarchy rooted at `tempest_sdk.TempestError`:
+
+```
+TempestError
+├── TempestConfigError
+└── APIError
+    ├── APIConnectionError
+    │   └── APITimeoutError
+    ├── APIResponseValidationError
+    └── APIStatusError
+        ├── BadRequestError          400
+        ├── AuthenticationError      401
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── RateLimitError           429
+        └── InternalServerError      5xx
+```
+"""
+
+from ._async import AsyncTempestClient as AsyncTempestClient
+from ._config import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
+from ._config import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
+from ._config import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from ._config import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from ._config import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
+from ._config import TimeoutTypes as TimeoutTypes
+from ._config import UseClientDefault as UseClientDefault
+from ._errors import APIConnectionError as APIConnectionError
+from ._errors import APIError as APIError
+from ._errors import APIResponseValidationError as APIResponseValidationError
+from ._errors import APIStatusError as APIStatusError
+from ._errors import APITimeoutError as APITimeoutError
+from ._errors import AuthenticationError as AuthenticationError
+from ._errors import BadRequestError as BadRequestError
+from ._errors import InternalServerError as InternalServerError
+from ._errors import NotFoundError as NotFoundError
+from ._errors import PermissionDeniedError as PermissionDeniedError
+from ._errors import RateLimitError as RateLimitError
+from ._errors import TempestConfigError as TempestConfigError
+from ._sync import TempestClient as TempestClient
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "MAX_RETRY_AFTER",
+    "USE_CLIENT_DEFAULT",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncTempestClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "TempestClient",
+    "TempestConfigError",
+    "TimeoutTypes",
+    "UseClientDefault",
+]

@@ -1,0 +1,303 @@
+"""What the sync and async clients share: configuration, requests, parsing, retries, logs.
+
+The retry loop is written once, as a generator (`BaseClient._plan`) that yields the
+I/O it needs — "send this request", "sleep this long" — and receives the outcome.
+Each client only drives it with its own flavour of I/O, so every decision (what to
+retry, how long to wait, which error to raise, what to log) lives here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+import httpx
+import pydantic
+
+from .._backoff import Backoff
+from ..models import describe_errors
+from ._calls import Call, Item, Listing, P
+from ._config import (
+    MAX_RETRY_AFTER,
+    TimeoutTypes,
+    UseClientDefault,
+    resolve_endpoint,
+    resolve_max_retries,
+    resolve_token,
+    user_agent,
+)
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    TempestConfigError,
+    decode_body,
+    quote,
+    status_error,
+)
+
+__all__ = ["BaseClient", "Outcome", "Send", "Sleep", "next_cursor", "parse_retry_after"]
+
+log = logging.getLogger("tempest_sdk.client")
+
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+# Failures where the request may not have reached the server, or the answer was lost:
+# worth another try. Others (a bad URL scheme, a local protocol error) would fail again.
+_RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+_TIMEOUT_PHASES: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connecting",
+    httpx.ReadTimeout: "waiting for the answer",
+    httpx.WriteTimeout: "sending the request",
+    httpx.PoolTimeout: "waiting for a free connection",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Step of a plan: send this request and hand back the response or transport error."""
+
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Step of a plan: wait this many seconds, then hand back None."""
+
+    seconds: float
+
+
+Outcome = httpx.Response | httpx.TransportError | None
+"""What a driver hands back to a plan after a step."""
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or None.
+
+    Past dates give 0; unreadable values give None (the caller falls back to backoff).
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def next_cursor(listing: Listing[P, Item], page: P, seen: set[str]) -> str | None:
+    """The cursor of the page after `page`, or None on the last page.
+
+    Raises:
+        APIResponseValidationError: the server handed out a cursor it gave before,
+            which would make the walk endless.
+    """
+    cursor = page.next
+    if not cursor:
+        return None
+    if cursor in seen:
+        endpoint = listing.page(cursor).endpoint
+        raise APIResponseValidationError(
+            f"POST {endpoint} returned the cursor {quote(cursor)!r} twice; stopped walking "
+            "the pages to avoid an endless loop (a control plane bug: report it to Tempest)",
+            endpoint=endpoint,
+            status_code=200,
+            body=None,
+        )
+    seen.add(cursor)
+    return cursor
+
+
+class BaseClient(Generic[HttpT]):
+    """Configuration and the flavour-free half of every call. Not used directly."""
+
+    _http: HttpT
+    _owns_http: bool
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        endpoint: str | None,
+        timeout: TimeoutTypes,
+        max_retries: int,
+        backoff: Backoff | None,
+        http_client: object | None,
+        transport: object | None,
+    ) -> None:
+        # Everything is checked before an HTTP client exists, so a bad configuration
+        # never leaves a connection pool behind.
+        if http_client is not None and transport is not None:
+            raise TempestConfigError(
+                "pass either http_client= or transport=, not both: an injected client "
+                "already has its transport"
+            )
+        self._token = resolve_token(token)
+        self._endpoint = resolve_endpoint(endpoint)
+        self._timeout = httpx.Timeout(timeout)
+        self._max_retries = resolve_max_retries(max_retries)
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._user_agent = user_agent()
+
+    @property
+    def endpoint(self) -> str:
+        """The API base URL every call goes to, without a trailing slash."""
+        return self._endpoint
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeout of each call made without `timeout=`."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """The retries of each call made without `max_retries=`."""
+        return self._max_retries
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} endpoint={self._endpoint!r}>"
+
+    def _build_request(
+        self, call: Call[T], timeout: TimeoutTypes | UseClientDefault
+    ) -> httpx.Request:
+        chosen = self._timeout if isinstance(timeout, UseClientDefault) else httpx.Timeout(timeout)
+        return self._http.build_request(
+            "POST",
+            self._endpoint + call.endpoint,
+            content=call.body.to_json(),
+            headers={
+                "Authorization": f"Bearer {self._token.reveal()}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": self._user_agent,
+            },
+            timeout=chosen,
+        )
+
+    def _plan(
+        self,
+        call: Call[T],
+        timeout: TimeoutTypes | UseClientDefault,
+        max_retries: int | UseClientDefault,
+    ) -> Generator[Send | Sleep, Outcome, T]:
+        """The whole life of a call, as steps for a driver; returns the parsed answer."""
+        retries = (
+            self._max_retries
+            if isinstance(max_retries, UseClientDefault)
+            else resolve_max_retries(max_retries)
+        )
+        total = retries + 1
+        request = self._build_request(call, timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            outcome = yield Send(request)
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            retry_after: float | None = None
+            error: APIError
+            if isinstance(outcome, httpx.Response):
+                status = outcome.status_code
+                log.debug(
+                    "POST %s -> %d in %.1f ms (attempt %d of %d)",
+                    call.endpoint,
+                    status,
+                    elapsed_ms,
+                    attempt,
+                    total,
+                )
+                if outcome.is_success:
+                    return self._parse(call, outcome)
+                retry_after = parse_retry_after(outcome.headers.get("retry-after"))
+                error = status_error(
+                    outcome, endpoint=call.endpoint, attempts=attempt, retry_after=retry_after
+                )
+                retryable = status == 429 or status >= 500
+                reason = str(status)
+            elif isinstance(outcome, httpx.TransportError):
+                reason = type(outcome).__name__
+                log.debug(
+                    "POST %s failed in %.1f ms (attempt %d of %d): %s",
+                    call.endpoint,
+                    elapsed_ms,
+                    attempt,
+                    total,
+                    reason,
+                )
+                error = self._connection_error(call, outcome, attempt)
+                retryable = isinstance(outcome, _RETRYABLE_TRANSPORT)
+            else:  # pragma: no cover - a driver bug, not a runtime condition
+                raise TypeError(f"a plan needs a response or a transport error, got {outcome!r}")
+
+            if not retryable or attempt >= total:
+                cause = outcome if isinstance(outcome, Exception) else None
+                raise error from cause
+            delay = self._delay(attempt - 1, retry_after)
+            log.debug(
+                "retrying POST %s in %.2f s after %s (attempt %d of %d)",
+                call.endpoint,
+                delay,
+                reason,
+                attempt + 1,
+                total,
+            )
+            yield Sleep(delay)
+
+    def _delay(self, retry: int, retry_after: float | None) -> float:
+        """How long to wait before retry number `retry` (0-based)."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        return self._backoff.delay(retry)
+
+    def _parse(self, call: Call[T], response: httpx.Response) -> T:
+        try:
+            return call.parse(response)
+        except pydantic.ValidationError as exc:
+            raise APIResponseValidationError(
+                f"POST {call.endpoint} answered {response.status_code} with a body that does "
+                f"not match the contract: {describe_errors(exc)}. Check that the endpoint "
+                f"({self._endpoint}) is the Tempest API; if it is, the API has changed and "
+                "tempest-sdk needs an upgrade",
+                endpoint=call.endpoint,
+                status_code=response.status_code,
+                body=decode_body(response),
+            ) from None
+
+    def _connection_error(
+        self, call: Call[T], exc: httpx.TransportError, attempts: int
+    ) -> APIConnectionError:
+        tried = f" (tried {attempts} times)" if attempts > 1 else ""
+        where = f"{self._endpoint}{call.endpoint}"
+        if isinstance(exc, httpx.TimeoutException):
+            phase = _TIMEOUT_PHASES.get(type(exc), "waiting")
+            return APITimeoutError(
+                f"POST {where} timed out while {phase}{tried}; check the network and "
+                "TEMPEST_API_ENDPOINT, or raise timeout=",
+                endpoint=call.endpoint,
+                attempts=attempts,
+            )
+        detail = quote(str(exc)) or type(exc).__name__
+        return APIConnectionError(
+            f"POST {where} failed: {detail}{tried}; check the network and that "
+            "TEMPEST_API_ENDPOINT is right",
+            endpoint=call.endpoint,
+            attempts=attempts,
+        )

@@ -1,0 +1,180 @@
+"""Client configuration: token, endpoint, timeouts, retries and the `User-Agent`."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping
+from typing import Final
+
+import httpx
+
+from .._version import __version__
+from ._errors import TempestConfigError
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "MAX_RETRY_AFTER",
+    "USE_CLIENT_DEFAULT",
+    "Secret",
+    "TimeoutTypes",
+    "UseClientDefault",
+    "resolve_endpoint",
+    "resolve_max_retries",
+    "resolve_token",
+    "user_agent",
+]
+
+DEFAULT_ENDPOINT: Final = "https://developer.tempestdx.com/api/v1"
+"""The Tempest API, used when neither `endpoint=` nor `TEMPEST_API_ENDPOINT` is set."""
+
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+"""5 s to connect, 30 s for each read, write and pool wait."""
+
+DEFAULT_MAX_RETRIES: Final = 3
+"""Retries after the first attempt (so 4 attempts at most)."""
+
+MAX_RETRY_AFTER: Final = 60.0
+"""The longest `Retry-After` the client waits before a retry, in seconds."""
+
+TimeoutTypes = float | httpx.Timeout | None
+"""Seconds for every phase, an `httpx.Timeout`, or None for no timeout."""
+
+_TOKEN_ENV = "TEMPEST_TOKEN"
+_TOKEN_FILE_ENV = "TEMPEST_TOKEN_FILE"
+_ENDPOINT_ENV = "TEMPEST_API_ENDPOINT"
+
+
+class UseClientDefault:
+    """The type of `USE_CLIENT_DEFAULT`: "use what the client was built with".
+
+    A per-call `timeout=None` means "no timeout", so None cannot mean "the default".
+    """
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = UseClientDefault()
+"""Per-call `timeout=` / `max_retries=` value meaning "the client's own setting"."""
+
+
+class Secret:
+    """A string that never shows itself in a repr, a str or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value in clear, to put in the `Authorization` header and nowhere else."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def resolve_token(token: str | None, environ: Mapping[str, str] | None = None) -> Secret:
+    """The API token: `token=`, else the file named by `TEMPEST_TOKEN_FILE`, else `TEMPEST_TOKEN`.
+
+    Raises:
+        TempestConfigError: no token anywhere, an unreadable or empty token file, or a
+            token that cannot go in an HTTP header. The message never holds the token.
+    """
+    env = os.environ if environ is None else environ
+    if token is not None:
+        return _checked(token, "token=")
+    path = env.get(_TOKEN_FILE_ENV, "")
+    if path:
+        source = f"the file {path!r} named by {_TOKEN_FILE_ENV}"
+        try:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise TempestConfigError(
+                f"cannot read the API token from {source}: {reason}; fix the path or "
+                f"the file's permissions, or unset {_TOKEN_FILE_ENV} to use {_TOKEN_ENV}"
+            ) from None
+        except UnicodeDecodeError:
+            raise TempestConfigError(
+                f"cannot read the API token from {source}: it is not UTF-8 text"
+            ) from None
+        return _checked(text, source)
+    if _TOKEN_ENV in env:
+        return _checked(env[_TOKEN_ENV], _TOKEN_ENV)
+    raise TempestConfigError(
+        "no Tempest API token: pass token=... to the client, set TEMPEST_TOKEN to the "
+        "token, or set TEMPEST_TOKEN_FILE to the path of a file that holds it"
+    )
+
+
+def _checked(raw: str, source: str) -> Secret:
+    # Surrounding whitespace (a file's trailing newline) is never part of a token.
+    value = raw.strip()
+    if not value:
+        raise TempestConfigError(
+            f"the API token from {source} is empty; set TEMPEST_TOKEN, TEMPEST_TOKEN_FILE "
+            "or token= to a real token"
+        )
+    # Refuse what cannot be a header value here, where the error can name the source
+    # without quoting the token (httpx's own error would quote the header).
+    if not all("!" <= char <= "~" for char in value):
+        raise TempestConfigError(
+            f"the API token from {source} contains spaces, control or non-ASCII characters; "
+            "check that it was copied whole and alone"
+        )
+    return Secret(value)
+
+
+def resolve_endpoint(endpoint: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The API base URL: `endpoint=`, else `TEMPEST_API_ENDPOINT`, else `DEFAULT_ENDPOINT`.
+
+    Raises:
+        TempestConfigError: the URL is not an absolute http(s) URL.
+    """
+    env = os.environ if environ is None else environ
+    if endpoint is not None:
+        value, source = endpoint, "endpoint="
+    elif env.get(_ENDPOINT_ENV):
+        value, source = env[_ENDPOINT_ENV], _ENDPOINT_ENV
+    else:
+        return DEFAULT_ENDPOINT
+    value = value.strip()
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise TempestConfigError(
+            f"{source} {value!r} is not an http(s) URL; the Tempest API is {DEFAULT_ENDPOINT}"
+        )
+    if url.query or url.fragment:
+        raise TempestConfigError(
+            f"{source} {value!r} has a query or fragment; give the API's base URL, "
+            f"like {DEFAULT_ENDPOINT}"
+        )
+    return value.rstrip("/")
+
+
+def resolve_max_retries(max_retries: int) -> int:
+    """Check a `max_retries` value.
+
+    Raises:
+        TempestConfigError: it is not a non-negative integer.
+    """
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise TempestConfigError(
+            f"max_retries must be an integer >= 0 (0 means a single attempt), got {max_retries!r}"
+        )
+    return max_retries
+
+
+def user_agent() -> str:
+    """`tempest-sdk/<version> python/<x.y.z> httpx/<version>`."""
+    return f"tempest-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"

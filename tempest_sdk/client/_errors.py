@@ -1,0 +1,238 @@
+"""The exceptions of the API client, and how an HTTP answer becomes one.
+
+```
+TempestError                         (tempest_sdk: the root of every SDK error)
+├── TempestConfigError               no token, unreadable token file, bad endpoint or option
+└── APIError                         a call to the control plane failed (.endpoint, .attempts)
+    ├── APIConnectionError           no answer: refused, reset, DNS, TLS, broken connection
+    │   └── APITimeoutError          no answer in time
+    ├── APIResponseValidationError   a 2xx answer the SDK cannot read (.status_code, .body)
+    └── APIStatusError               a non-2xx answer (.status_code, .error, .body, .request_id)
+        ├── BadRequestError          400
+        ├── AuthenticationError      401
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── RateLimitError           429 (.retry_after)
+        └── InternalServerError      5xx
+```
+
+`next_task` also lets `tempest_sdk.models.MalformedTaskError` (and its subclass
+`UnknownTaskTypeError`) through: a task that cannot be read is the runner's to report.
+
+No message or attribute ever holds the API token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from .._errors import TempestError
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "TempestConfigError",
+    "status_error",
+]
+
+# Server text quoted in a message is cut here, so one odd answer cannot flood a log.
+_QUOTE_LIMIT = 500
+
+_TOKEN_ADVICE = "set a valid one with TEMPEST_TOKEN, TEMPEST_TOKEN_FILE or token="
+
+
+class TempestConfigError(TempestError):
+    """The client cannot be built as configured (missing token, bad endpoint, bad option)."""
+
+
+class APIError(TempestError):
+    """A call to the Tempest API failed.
+
+    Attributes:
+        endpoint: the contract path that was called, e.g. `/apps.operations.next`.
+        attempts: how many times the call was sent before giving up.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.attempts = attempts
+
+
+class APIConnectionError(APIError):
+    """No answer came back: the connection failed or broke before a response arrived."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer came back in time (connect, read, write or pool timeout)."""
+
+
+class APIResponseValidationError(APIError):
+    """A successful answer whose body does not match the contract.
+
+    Attributes:
+        status_code: the HTTP status of the answer.
+        body: the decoded JSON body, or the raw text when it is not JSON.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, status_code: int, body: Any) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """The control plane answered with a non-2xx status.
+
+    Attributes:
+        status_code: the HTTP status.
+        error: the server's `error` text when the body is an `ErrorResponse`, else None.
+        body: the decoded JSON body, the raw text when it is not JSON, or None when empty.
+        request_id: the answer's `x-request-id` header, to quote to Tempest support.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        attempts: int = 1,
+        status_code: int,
+        error: str | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, attempts=attempts)
+        self.status_code = status_code
+        self.error = error
+        self.body = body
+        self.request_id = request_id
+
+
+class BadRequestError(APIStatusError):
+    """400: the control plane rejected the request body."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API token was rejected."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API token may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the object (or, for a report, the task) does not exist."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: the seconds the server asked to wait (`Retry-After`), or None.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the control plane failed."""
+
+
+_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+# What each status means for the caller, and what to do about it.
+_ADVICE: dict[int, tuple[str, str]] = {
+    400: (
+        "the request was rejected as invalid",
+        "the body did not match the contract: this is a bug in the app or the SDK, "
+        "and the server's text says what it disliked",
+    ),
+    401: ("the API token was rejected", _TOKEN_ADVICE),
+    403: (
+        "the API token is not allowed to do this",
+        "use a token of the organization that owns the app and the object",
+    ),
+    404: (
+        "not found",
+        "check the id (a report's task may be unknown or its lease expired) and that "
+        "the endpoint (TEMPEST_API_ENDPOINT) is the Tempest API",
+    ),
+    429: ("too many requests", "slow down, or raise max_retries to wait longer"),
+}
+_SERVER_ADVICE = ("the control plane failed", "this is on Tempest's side: try again later")
+_OTHER_ADVICE = ("unexpected answer", "check that the endpoint (TEMPEST_API_ENDPOINT) is right")
+
+
+def decode_body(response: httpx.Response) -> Any:
+    """The body as JSON when it is JSON, else its text, or None when it is empty."""
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return response.text
+
+
+def quote(text: str) -> str:
+    """Server text fit for a message: one line, cut to a sane length."""
+    text = " ".join(text.split())
+    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
+
+
+def status_error(
+    response: httpx.Response,
+    *,
+    endpoint: str,
+    attempts: int,
+    retry_after: float | None,
+) -> APIStatusError:
+    """The typed error for a non-2xx answer, with a message saying what to do."""
+    status = response.status_code
+    body = decode_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, str):
+        error = None
+    request_id = response.headers.get("x-request-id")
+
+    summary, advice = _ADVICE.get(status, _SERVER_ADVICE if status >= 500 else _OTHER_ADVICE)
+    said = f' (server said: "{quote(error)}")' if error else ""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    rid = f" [request id {request_id}]" if request_id else ""
+    message = (
+        f"POST {endpoint} answered {status} {response.reason_phrase}{tried}: "
+        f"{summary}{said}; {advice}.{rid}"
+    )
+
+    cls = _CLASSES.get(status, InternalServerError if status >= 500 else APIStatusError)
+    fields: dict[str, Any] = {
+        "endpoint": endpoint,
+        "attempts": attempts,
+        "status_code": status,
+        "error": error,
+        "body": body,
+        "request_id": request_id,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **fields)
+    return cls(message, **fields)

@@ -1,0 +1,295 @@
+"""The synchronous API client, for scripts and notebooks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from .._backoff import Backoff
+from ..models import (
+    AppHealthReportRequest,
+    ConnectRequest,
+    ListProjectsResponse,
+    ListRecipesResponse,
+    ListResourcesResponse,
+    Project,
+    Recipe,
+    Resource,
+    StandardResponse,
+    Task,
+    TaskReport,
+)
+from . import _calls
+from ._base import BaseClient, Outcome, Send, Sleep, next_cursor
+from ._calls import Call, Item, Listing, P
+from ._config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    TimeoutTypes,
+    UseClientDefault,
+)
+
+__all__ = ["TempestClient"]
+
+T = TypeVar("T")
+
+
+class TempestClient(BaseClient[httpx.Client]):
+    """A synchronous client of the Tempest Private Apps API.
+
+    The same calls, errors and retries as `AsyncTempestClient`, blocking.
+
+    Every method makes one POST, retried with full-jitter backoff on connection
+    errors, timeouts, 429 and 5xx, and takes keyword-only `timeout=` and `max_retries=`
+    that override the client's settings for that call.
+
+    Args:
+        token: the API token. Default: the file named by `TEMPEST_TOKEN_FILE`, else
+            `TEMPEST_TOKEN`.
+        endpoint: the API base URL. Default: `TEMPEST_API_ENDPOINT`, else `DEFAULT_ENDPOINT`.
+        timeout: seconds, an `httpx.Timeout`, or None for none. Default: 5 s to connect,
+            30 s for the rest.
+        max_retries: retries after the first attempt; 0 makes a single attempt.
+        backoff: the delays between retries. Default: `Backoff()` (0.5 s doubling to 8 s).
+        http_client: an `httpx.Client` to send with; the caller keeps owning it
+            (this client never closes it).
+        transport: an `httpx.BaseTransport` for the client's own `httpx.Client`.
+
+    Raises:
+        TempestConfigError: no token, an unreadable token file, a bad endpoint or option.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        endpoint: str | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: Backoff | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            token,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            http_client=http_client,
+            transport=transport,
+        )
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = httpx.Client(transport=transport, timeout=self._timeout)
+        self._http = http_client
+        # Replaced in tests to check delays without waiting them.
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def _send(
+        self,
+        call: Call[T],
+        timeout: TimeoutTypes | UseClientDefault,
+        max_retries: int | UseClientDefault,
+    ) -> T:
+        plan = self._plan(call, timeout, max_retries)
+        try:
+            outcome: Outcome = None
+            while True:
+                try:
+                    step = plan.send(outcome)
+                except StopIteration as done:
+                    result: T = done.value
+                    return result
+                outcome = self._perform(step)
+        finally:
+            plan.close()
+
+    def _perform(self, step: Send | Sleep) -> Outcome:
+        if isinstance(step, Sleep):
+            self._sleep(step.seconds)
+            return None
+        try:
+            return self._http.send(step.request)
+        except httpx.TransportError as exc:
+            return exc
+
+    def _walk(
+        self,
+        listing: Listing[P, Item],
+        timeout: TimeoutTypes | UseClientDefault,
+        max_retries: int | UseClientDefault,
+    ) -> Iterator[Item]:
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self._send(listing.page(cursor), timeout, max_retries)
+            yield from listing.items(page)
+            cursor = next_cursor(listing, page, seen)
+            if cursor is None:
+                return
+
+    def connect_app_version(
+        self,
+        request: ConnectRequest,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> StandardResponse:
+        """Declare an app version and its resource types (`/apps.version.connect`).
+
+        Returns:
+            The answer; `metadata.tempest_app_url` links to the app in Tempest.
+        """
+        return self._send(_calls.connect_app_version(request), timeout, max_retries)
+
+    def next_task(
+        self,
+        app_id: str,
+        version: str,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Task | None:
+        """Fetch the next task of an app version (`/apps.operations.next`).
+
+        Returns:
+            The task, or None when there is no work now (204).
+
+        Raises:
+            MalformedTaskError: the answer is not a valid task (`task_id` set when known).
+            UnknownTaskTypeError: the task is of a kind this SDK does not know.
+        """
+        return self._send(_calls.next_task(app_id, version), timeout, max_retries)
+
+    def report(
+        self,
+        report: TaskReport,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> StandardResponse:
+        """Report the outcome of a task (`/apps.operations.report`).
+
+        Raises:
+            NotFoundError: the control plane does not know the task (or its lease expired).
+        """
+        return self._send(_calls.report(report), timeout, max_retries)
+
+    def report_health(
+        self,
+        request: AppHealthReportRequest,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> StandardResponse:
+        """Report the health of an app version's resource types (`/apps.versions.health`)."""
+        return self._send(_calls.report_health(request), timeout, max_retries)
+
+    def get_resource(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Resource:
+        """Fetch one resource by its Tempest id (`/resources.get`)."""
+        return self._send(_calls.get_resource(id), timeout, max_retries)
+
+    def list_resources(
+        self,
+        next: str | None = None,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> ListResourcesResponse:
+        """Fetch one page of resources (`/resources.list`); `next` is the page's cursor."""
+        return self._send(_calls.list_resources(next), timeout, max_retries)
+
+    def get_project(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Project:
+        """Fetch one project by id (`/projects.get`)."""
+        return self._send(_calls.get_project(id), timeout, max_retries)
+
+    def list_projects(
+        self,
+        next: str | None = None,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> ListProjectsResponse:
+        """Fetch one page of projects (`/projects.list`); `next` is the page's cursor."""
+        return self._send(_calls.list_projects(next), timeout, max_retries)
+
+    def get_recipe(
+        self,
+        id: str,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Recipe:
+        """Fetch one recipe by id (`/recipes.get`)."""
+        return self._send(_calls.get_recipe(id), timeout, max_retries)
+
+    def list_recipes(
+        self,
+        next: str | None = None,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> ListRecipesResponse:
+        """Fetch one page of recipes (`/recipes.list`); `next` is the page's cursor."""
+        return self._send(_calls.list_recipes(next), timeout, max_retries)
+
+    def iter_resources(
+        self,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Iterator[Resource]:
+        """Every resource, page after page, fetched as the iteration goes."""
+        return self._walk(_calls.RESOURCES, timeout, max_retries)
+
+    def iter_projects(
+        self,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Iterator[Project]:
+        """Every project, page after page, fetched as the iteration goes."""
+        return self._walk(_calls.PROJECTS, timeout, max_retries)
+
+    def iter_recipes(
+        self,
+        *,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Iterator[Recipe]:
+        """Every recipe, page after page, fetched as the iteration goes."""
+        return self._walk(_calls.RECIPES, timeout, max_retries)
+
+    def close(self) -> None:
+        """Close the client's own connections (an injected `http_client` is left open)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

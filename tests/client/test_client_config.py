@@ -1,0 +1,316 @@
+"""Configuration: token and endpoint precedence, timeouts, injected HTTP clients."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+import httpx
+import pytest
+
+import tempest_sdk
+from tempest_sdk import client as client_namespace
+from tempest_sdk.client import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    USE_CLIENT_DEFAULT,
+    AsyncTempestClient,
+    TempestClient,
+    TempestConfigError,
+)
+
+from .conftest import ENDPOINT
+
+
+def test_public_names_are_pinned():
+    assert client_namespace.__all__ == [
+        "DEFAULT_ENDPOINT",
+        "DEFAULT_MAX_RETRIES",
+        "DEFAULT_TIMEOUT",
+        "MAX_RETRY_AFTER",
+        "USE_CLIENT_DEFAULT",
+        "APIConnectionError",
+        "APIError",
+        "APIResponseValidationError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AsyncTempestClient",
+        "AuthenticationError",
+        "BadRequestError",
+        "InternalServerError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "TempestClient",
+        "TempestConfigError",
+        "TimeoutTypes",
+        "UseClientDefault",
+    ]
+    for name in client_namespace.__all__:
+        assert getattr(client_namespace, name) is not None
+
+
+def test_use_client_default_reads_well():
+    assert repr(USE_CLIENT_DEFAULT) == "USE_CLIENT_DEFAULT"
+
+
+def test_defaults():
+    assert DEFAULT_ENDPOINT == "https://developer.tempestdx.com/api/v1"
+    assert DEFAULT_TIMEOUT.connect == 5.0
+    assert DEFAULT_TIMEOUT.read == 30.0
+    assert DEFAULT_MAX_RETRIES == 3
+
+
+async def _sent_token(flavour, router, **kwargs) -> str:
+    route = router.post("/resources.get").respond(
+        200, json={"type": "t", "external_id": "e", "display_name": "d"}
+    )
+    client = flavour.client(**kwargs)
+    await flavour.call(client, "get_resource", "r")
+    await flavour.close(client)
+    return route.calls.last.request.headers["authorization"].removeprefix("Bearer ")
+
+
+async def test_explicit_token_wins_over_the_environment(flavour, router, monkeypatch, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("TEMPEST_TOKEN", "from-env")
+    assert await _sent_token(flavour, router, token="explicit") == "explicit"
+
+
+async def test_token_file_wins_over_token_env(flavour, router, monkeypatch, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("  from-file\n\n")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("TEMPEST_TOKEN", "from-env")
+    assert await _sent_token(flavour, router, token=None) == "from-file"
+
+
+async def test_token_env_is_used_last_and_stripped(flavour, router, monkeypatch):
+    monkeypatch.setenv("TEMPEST_TOKEN", " from-env\n")
+    assert await _sent_token(flavour, router, token=None) == "from-env"
+
+
+async def test_empty_token_file_variable_is_ignored(flavour, router, monkeypatch):
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", "")
+    monkeypatch.setenv("TEMPEST_TOKEN", "from-env")
+    assert await _sent_token(flavour, router, token=None) == "from-env"
+
+
+async def test_missing_token_names_every_way_to_give_one(flavour):
+    with pytest.raises(TempestConfigError) as caught:
+        flavour.cls(endpoint=ENDPOINT)
+    message = str(caught.value)
+    for way in ("token=", "TEMPEST_TOKEN ", "TEMPEST_TOKEN_FILE"):
+        assert way in message
+
+
+async def test_missing_token_file_names_the_path(flavour, monkeypatch, tmp_path):
+    missing = tmp_path / "nope" / "token"
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(missing))
+    monkeypatch.setenv("TEMPEST_TOKEN", "from-env")  # never silently used instead
+    with pytest.raises(TempestConfigError) as caught:
+        flavour.cls(endpoint=ENDPOINT)
+    assert str(missing) in str(caught.value)
+    assert "TEMPEST_TOKEN_FILE" in str(caught.value)
+    assert "No such file" in str(caught.value)
+
+
+async def test_token_file_that_is_a_directory_names_the_path(flavour, monkeypatch, tmp_path):
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(tmp_path))
+    with pytest.raises(TempestConfigError) as caught:
+        flavour.cls(endpoint=ENDPOINT)
+    assert str(tmp_path) in str(caught.value)
+
+
+async def test_token_file_that_is_not_text(flavour, monkeypatch, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"\xff\xfe\x00")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    with pytest.raises(TempestConfigError, match="not UTF-8 text") as caught:
+        flavour.cls(endpoint=ENDPOINT)
+    assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("env", "source"),
+    [
+        ({"TEMPEST_TOKEN": "   "}, "TEMPEST_TOKEN"),
+        ({"TEMPEST_TOKEN_FILE": "FILE"}, "TEMPEST_TOKEN_FILE"),
+    ],
+    ids=["env", "file"],
+)
+async def test_empty_token_is_refused(flavour, monkeypatch, tmp_path, env, source):
+    (tmp_path / "token").write_text("\n \n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.replace("FILE", str(tmp_path / "token")))
+    with pytest.raises(TempestConfigError, match="is empty") as caught:
+        flavour.cls(endpoint=ENDPOINT)
+    assert source in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["two words", "line\nbreak", "caf\u00e9", ""])
+async def test_tokens_that_cannot_be_headers_are_refused_without_quoting(flavour, token):
+    with pytest.raises(TempestConfigError) as caught:
+        flavour.cls(token=token, endpoint=ENDPOINT)
+    assert "token=" in str(caught.value)
+    if token:
+        assert token not in str(caught.value)
+
+
+async def test_endpoint_precedence(flavour, monkeypatch):
+    assert flavour.client(endpoint=None).endpoint == DEFAULT_ENDPOINT
+    monkeypatch.setenv("TEMPEST_API_ENDPOINT", "http://127.0.0.1:8080/api/v1/")
+    assert flavour.client(endpoint=None).endpoint == "http://127.0.0.1:8080/api/v1"
+    assert flavour.client(endpoint="http://127.0.0.1:1/x").endpoint == "http://127.0.0.1:1/x"
+
+
+async def test_endpoint_is_where_requests_go(flavour, router):
+    client = flavour.client(endpoint=ENDPOINT + "/")
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    assert str(route.calls.last.request.url) == ENDPOINT + "/apps.operations.next"
+
+
+@pytest.mark.parametrize(
+    ("value", "source"),
+    [
+        ("developer.tempestdx.com/api/v1", "endpoint="),
+        ("ftp://example.com", "endpoint="),
+        ("https://", "endpoint="),
+        ("https://example.com/api?x=1", "endpoint="),
+        ("http://[::1", "endpoint="),
+    ],
+)
+async def test_bad_endpoint_is_refused(flavour, value, source):
+    with pytest.raises(TempestConfigError) as caught:
+        flavour.cls(token="t", endpoint=value)
+    assert source in str(caught.value)
+    assert DEFAULT_ENDPOINT in str(caught.value)
+
+
+async def test_bad_endpoint_from_environment_names_the_variable(flavour, monkeypatch):
+    monkeypatch.setenv("TEMPEST_API_ENDPOINT", "localhost:8080")
+    with pytest.raises(TempestConfigError, match="TEMPEST_API_ENDPOINT 'localhost:8080'"):
+        flavour.cls(token="t")
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, None])
+async def test_bad_max_retries_is_refused(flavour, bad):
+    with pytest.raises(TempestConfigError, match="max_retries"):
+        flavour.cls(token="t", endpoint=ENDPOINT, max_retries=bad)
+
+
+async def test_http_client_and_transport_are_exclusive(flavour):
+    http = httpx.AsyncClient() if flavour.is_async else httpx.Client()
+    transport = httpx.MockTransport(lambda request: httpx.Response(204))
+    with pytest.raises(TempestConfigError, match="either http_client= or transport="):
+        flavour.cls(token="t", endpoint=ENDPOINT, http_client=http, transport=transport)
+    if flavour.is_async:
+        await http.aclose()
+    else:
+        http.close()
+
+
+async def test_default_timeout_goes_on_every_request(flavour, client, router):
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    assert route.calls.last.request.extensions["timeout"] == {
+        "connect": 5.0,
+        "read": 30.0,
+        "write": 30.0,
+        "pool": 30.0,
+    }
+
+
+async def test_client_timeout_and_per_call_override(flavour, router):
+    client = flavour.client(timeout=httpx.Timeout(12.0, connect=1.0))
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    await flavour.call(client, "next_task", "a", "v1", timeout=2.5)
+    await flavour.call(client, "next_task", "a", "v1", timeout=None)
+    await flavour.call(client, "next_task", "a", "v1", timeout=USE_CLIENT_DEFAULT)
+    timeouts = [call.request.extensions["timeout"] for call in route.calls]
+    assert timeouts[0] == {"connect": 1.0, "read": 12.0, "write": 12.0, "pool": 12.0}
+    assert timeouts[1] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
+    assert timeouts[2] == dict.fromkeys(("connect", "read", "write", "pool"))
+    assert timeouts[3] == timeouts[0]
+    assert client.timeout == httpx.Timeout(12.0, connect=1.0)
+
+
+async def test_client_level_float_timeout(flavour, router):
+    client = flavour.client(timeout=4.0)
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    assert route.calls.last.request.extensions["timeout"]["read"] == 4.0
+
+
+async def test_user_agent_and_headers(flavour, client, router):
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    headers = route.calls.last.request.headers
+    assert headers["user-agent"] == (
+        f"tempest-sdk/{tempest_sdk.__version__} python/{platform.python_version()} "
+        f"httpx/{httpx.__version__}"
+    )
+    assert headers["accept"] == "application/json"
+    assert json.loads(route.calls.last.request.content) == {"app_id": "a", "version": "v1"}
+
+
+async def test_injected_http_client_is_used_and_never_closed(flavour, router):
+    transport = httpx.MockTransport(router.handler)
+    http = (
+        httpx.AsyncClient(transport=transport, headers={"X-Proxy": "yes"})
+        if flavour.is_async
+        else httpx.Client(transport=transport, headers={"X-Proxy": "yes"})
+    )
+    route = router.post("/apps.operations.next").respond(204)
+    client = flavour.client(http_client=http)
+
+    await flavour.call(client, "next_task", "a", "v1")
+    assert route.calls.last.request.headers["x-proxy"] == "yes"
+    assert route.calls.last.request.headers["user-agent"].startswith("tempest-sdk/")
+
+    await flavour.close(client)
+    assert not http.is_closed
+    if flavour.is_async:
+        async with client:
+            pass
+        assert not http.is_closed
+        await http.aclose()
+    else:
+        with client:
+            pass
+        assert not http.is_closed
+        http.close()
+
+
+async def test_owned_http_client_is_closed(flavour):
+    client = flavour.client()
+    http = client._http
+    assert not http.is_closed
+    if flavour.is_async:
+        async with client as entered:
+            assert entered is client
+    else:
+        with client as entered:
+            assert entered is client
+    assert http.is_closed
+
+
+async def test_default_transport_client_closes_too(flavour):
+    client = flavour.cls(token="t", endpoint=ENDPOINT)
+    assert isinstance(client._http, httpx.AsyncClient if flavour.is_async else httpx.Client)
+    await flavour.close(client)
+    assert client._http.is_closed
+
+
+def test_the_two_flavours_offer_the_same_methods():
+    def public(cls: type) -> set[str]:
+        return {name for name in dir(cls) if not name.startswith("_")}
+
+    sync_only = {"close"}
+    async_only = {"aclose"}
+    assert public(TempestClient) - sync_only == public(AsyncTempestClient) - async_only
