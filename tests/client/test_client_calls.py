@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tempest_sdk.client import APIResponseValidationError
+from tempest_sdk.client import APIResponseValidationError, InternalServerError
 from tempest_sdk.models import (
     ExecuteResourceOperationRequest,
     ListProjectsResponse,
@@ -194,3 +194,14 @@ async def test_bad_enum_in_answer_names_the_field(flavour, client, router):
     router.post("/apps.version.connect").respond(200, json={"status": "maybe"})
     with pytest.raises(APIResponseValidationError, match=r"status: Input should be 'ok' or"):
         await flavour.call(client, "connect_app_version", CASES[0].args[0])
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_every_method_takes_per_call_timeout_and_retries(flavour, client, router, case):
+    route = router.post(case.endpoint).mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, json=case.answer)]
+    )
+    with pytest.raises(InternalServerError):
+        await flavour.call(client, case.method, *case.args, timeout=1.5, max_retries=0)
+    assert route.calls.last.request.extensions["timeout"]["read"] == 1.5
+    assert flavour.sleeps == []
