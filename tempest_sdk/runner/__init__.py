@@ -1,0 +1,51 @@
+"""The runner: serves apps against the Tempest control plane.
+
+It fetches tasks (`apps.operations.next`) with a few pollers gated by a concurrency
+limit, runs them through `App.dispatch` with a per-task timeout, deduplicates
+redeliveries, reports outcomes until acknowledged (optionally through an on-disk
+outbox), reports health on an interval, and shuts down gracefully.
+
+- `Runner(app_or_apps, client, **options)`: `await runner.run()`, `async with runner:`,
+  `runner.start_in_thread()`.
+- `run(*apps, **options)`: standalone and blocking, with SIGINT/SIGTERM handling
+  (what `App.run()` calls).
+- `RunnerHook`: observe polls and reports, wrap task execution (metrics, tracing).
+"""
+
+from ._config import RunnerOptions as RunnerOptions
+from ._config import RunnerOptionsKwargs as RunnerOptionsKwargs
+from ._config import options_from_env as options_from_env
+from ._errors import RunnerConfigError as RunnerConfigError
+from ._errors import RunnerStartupError as RunnerStartupError
+from ._hooks import PollEvent as PollEvent
+from ._hooks import PollOutcome as PollOutcome
+from ._hooks import ReportEvent as ReportEvent
+from ._hooks import ReportOutcome as ReportOutcome
+from ._hooks import RunnerHook as RunnerHook
+from ._hooks import TaskCall as TaskCall
+from ._hooks import TaskInfo as TaskInfo
+from ._protocols import RunnableApp as RunnableApp
+from ._protocols import TaskSource as TaskSource
+from ._runner import Runner as Runner
+from ._standalone import run as run
+from ._thread import RunnerThread as RunnerThread
+
+__all__ = [
+    "PollEvent",
+    "PollOutcome",
+    "ReportEvent",
+    "ReportOutcome",
+    "RunnableApp",
+    "Runner",
+    "RunnerConfigError",
+    "RunnerHook",
+    "RunnerOptions",
+    "RunnerOptionsKwargs",
+    "RunnerStartupError",
+    "RunnerThread",
+    "TaskCall",
+    "TaskInfo",
+    "TaskSource",
+    "options_from_env",
+    "run",
+]

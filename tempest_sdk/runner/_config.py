@@ -1,0 +1,219 @@
+"""Runner options, their defaults, and how they are read from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+from .._backoff import Backoff
+from ._errors import RunnerConfigError
+from ._hooks import RunnerHook
+
+__all__ = ["ENV_PREFIX", "RunnerOptions", "RunnerOptionsKwargs", "options_from_env"]
+
+ENV_PREFIX = "TEMPEST_RUNNER_"
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    """How a `Runner` schedules, retries, times out and shuts down.
+
+    Args:
+        concurrency: the most tasks in flight at once, over every app version served.
+        pollers: `next` callers per app version; default `min(concurrency, 4)`.
+        reporters: `report` senders shared by all app versions; default `min(concurrency, 4)`.
+        task_timeout: seconds a task may run before it is cancelled and reported as timed
+            out (`None`: no limit). A resource or handler `timeout=` overrides it.
+        poll_interval_min: the first pause after an empty `next`, in seconds.
+        poll_interval_max: the longest pause between empty `next` calls, in seconds.
+        retry_backoff: delays between retries of failed `next` and `report` calls.
+        shutdown_grace: seconds in-flight tasks may take to finish once a stop is asked.
+        flush_timeout: seconds to keep delivering pending reports after the drain.
+        health_interval: seconds between health reports (the first goes out at start).
+        health_timeout: seconds each health check may take.
+        connect: declare each app version (`apps.version.connect`) before serving it.
+        outbox: a directory where finished reports are kept until acknowledged, so they
+            survive a crash; `None` keeps them in memory only.
+        dedup_size: how many reported tasks are remembered to answer redeliveries.
+        blocked_loop_warning: warn when the event loop was blocked this many seconds
+            (an async handler calling blocking code); `None` disables the check.
+        hooks: observers and middleware around tasks, polls and reports.
+    """
+
+    concurrency: int = 16
+    pollers: int | None = None
+    reporters: int | None = None
+    task_timeout: float | None = 300.0
+    poll_interval_min: float = 0.1
+    poll_interval_max: float = 5.0
+    retry_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=10.0))
+    shutdown_grace: float = 25.0
+    flush_timeout: float = 5.0
+    health_interval: float = 300.0
+    health_timeout: float = 30.0
+    connect: bool = False
+    outbox: Path | None = None
+    dedup_size: int = 4096
+    blocked_loop_warning: float | None = 1.0
+    hooks: tuple[RunnerHook, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name in ("concurrency", "dedup_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be an integer of at least 1, got {value!r}")
+        for name in ("pollers", "reporters"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                problems.append(f"{name} must be None or an integer of at least 1, got {value!r}")
+        positive = ["poll_interval_min", "poll_interval_max", "health_interval", "health_timeout"]
+        optional_positive = ["task_timeout", "blocked_loop_warning"]
+        for name in positive + optional_positive:
+            value = getattr(self, name)
+            if value is None and name in optional_positive:
+                continue
+            if not _is_number(value) or not value > 0:
+                problems.append(f"{name} must be a number of seconds above 0, got {value!r}")
+        for name in ("shutdown_grace", "flush_timeout"):
+            value = getattr(self, name)
+            if not _is_number(value) or not value >= 0:
+                problems.append(f"{name} must be a number of seconds of at least 0, got {value!r}")
+        if (
+            _is_number(self.poll_interval_min)
+            and _is_number(self.poll_interval_max)
+            and self.poll_interval_min > self.poll_interval_max
+        ):
+            problems.append(
+                f"poll_interval_min ({self.poll_interval_min}) must not exceed "
+                f"poll_interval_max ({self.poll_interval_max})"
+            )
+        if not isinstance(self.retry_backoff, Backoff):
+            problems.append("retry_backoff must be a tempest_sdk._backoff.Backoff")
+        if self.outbox is not None and not isinstance(self.outbox, Path):
+            object.__setattr__(self, "outbox", Path(self.outbox))
+        if not isinstance(self.hooks, tuple):
+            object.__setattr__(self, "hooks", tuple(self.hooks))
+        if problems:
+            raise RunnerConfigError("invalid runner options: " + "; ".join(problems))
+
+    @property
+    def pollers_per_version(self) -> int:
+        """The number of `next` callers each app version gets."""
+        return self.pollers if self.pollers is not None else min(self.concurrency, 4)
+
+    @property
+    def reporter_count(self) -> int:
+        """The number of `report` senders."""
+        return self.reporters if self.reporters is not None else min(self.concurrency, 4)
+
+    def replace(self, **changes: Any) -> RunnerOptions:
+        """A copy with some options changed."""
+        return dataclasses.replace(self, **changes)
+
+
+class RunnerOptionsKwargs(TypedDict, total=False):
+    """The options of `RunnerOptions`, as keyword arguments of `Runner` and `run`."""
+
+    concurrency: int
+    pollers: int | None
+    reporters: int | None
+    task_timeout: float | None
+    poll_interval_min: float
+    poll_interval_max: float
+    retry_backoff: Backoff
+    shutdown_grace: float
+    flush_timeout: float
+    health_interval: float
+    health_timeout: float
+    connect: bool
+    outbox: str | os.PathLike[str] | None
+    dedup_size: int
+    blocked_loop_warning: float | None
+    hooks: Sequence[RunnerHook]
+
+
+# Variable suffix -> (option, parser). Only simple, deployment-level knobs are read
+# from the environment; hooks and backoff policies are code.
+def _env_int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise RunnerConfigError(f"{name}={raw!r} is not an integer (example: {name}=16)") from None
+
+
+def _env_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise RunnerConfigError(
+            f"{name}={raw!r} is not a number of seconds (example: {name}=30)"
+        ) from None
+    if not math.isfinite(value):
+        raise RunnerConfigError(f"{name}={raw!r} must be a finite number of seconds")
+    return value
+
+
+def _env_optional_seconds(name: str, raw: str) -> float | None:
+    if raw.strip().lower() in {"none", "off", "0"}:
+        return None
+    return _env_seconds(name, raw)
+
+
+def _env_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise RunnerConfigError(f"{name}={raw!r} is not a boolean (use 1/true/yes or 0/false/no)")
+
+
+def _env_path(name: str, raw: str) -> Path | None:
+    return Path(raw) if raw.strip() else None
+
+
+_ENV_OPTIONS: dict[str, tuple[str, Any]] = {
+    "CONCURRENCY": ("concurrency", _env_int),
+    "TASK_TIMEOUT": ("task_timeout", _env_optional_seconds),
+    "POLL_INTERVAL_MAX": ("poll_interval_max", _env_seconds),
+    "SHUTDOWN_GRACE": ("shutdown_grace", _env_seconds),
+    "HEALTH_INTERVAL": ("health_interval", _env_seconds),
+    "CONNECT": ("connect", _env_bool),
+    "OUTBOX": ("outbox", _env_path),
+}
+
+
+def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> RunnerOptions:
+    """Build options from `TEMPEST_RUNNER_*` variables; keyword arguments win over them.
+
+    Read variables: `TEMPEST_RUNNER_CONCURRENCY`, `_TASK_TIMEOUT` (`none` disables),
+    `_POLL_INTERVAL_MAX`, `_SHUTDOWN_GRACE`, `_HEALTH_INTERVAL`, `_CONNECT` (`1`/`0`),
+    `_OUTBOX` (a directory).
+
+    Raises:
+        RunnerConfigError: a variable or option has an invalid value.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for suffix, (option, parse) in _ENV_OPTIONS.items():
+        name = ENV_PREFIX + suffix
+        raw = env.get(name)
+        if raw is not None:
+            values[option] = parse(name, raw)
+    values.update(overrides)
+    try:
+        return RunnerOptions(**values)
+    except TypeError as exc:
+        raise RunnerConfigError(f"unknown runner option: {exc}") from None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,624 @@
+"""The runner: serves one or more app versions against the control plane.
+
+Lifecycle (like Temporal's `Worker`): `await runner.run()` until `shutdown()`;
+`async with runner:` to run it beside other work; `start_in_thread()` from
+synchronous code; `tempest_sdk.runner.run(app)` standalone.
+
+Inside `run()`, from the outside in:
+- reporters (`_reporter.py`), health loops (`_health.py`) and the loop watchdog run
+  for the whole life of the runner;
+- executions: one child task per running task, each holding one slot;
+- pollers (`_poller.py`): a few `next` callers per app version, each taking a free
+  slot before it asks for a task.
+Stopping peels these layers in the opposite order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, TypeVar, Unpack
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..models import ReportStatus, Task, TaskReport
+from ._config import RunnerOptions, RunnerOptionsKwargs
+from ._dedup import TaskLedger
+from ._errors import RunnerStartupError
+from ._health import health_loop
+from ._hooks import RunnerHook, TaskInfo, overriding, run_with_hooks
+from ._log import logger, task_fields
+from ._outbox import Outbox
+from ._poller import VersionPoller
+from ._protocols import RunnableApp, TaskSource
+from ._reporter import Outgoing, Reporter
+from ._watchdog import watch_event_loop
+
+if TYPE_CHECKING:
+    from ._thread import RunnerThread
+
+__all__ = ["Runner"]
+
+_E = TypeVar("_E", bound=BaseException)
+_State = Literal["new", "starting", "running", "stopping", "stopped"]
+_MASK = "**********"
+# Secrets shorter than this are not masked in messages: masking "a" would garble
+# every message, and such values are not secrets worth the name.
+_MIN_MASKED_LENGTH = 4
+
+
+class _Events:
+    """The runner's events, created on first use inside the event loop that runs it."""
+
+    def __init__(self) -> None:
+        self.settled = anyio.Event()  # ready, or failed/stopped before being ready
+        self.stop = anyio.Event()
+        self.stopped = anyio.Event()
+
+
+class Runner:
+    """Serves app versions: fetches their tasks, runs them, reports the outcomes.
+
+    Args:
+        apps: one app, or several (distinct app id and version pairs).
+        client: the control plane; `None` builds an `AsyncTempestClient` from the
+            environment (`TEMPEST_TOKEN`, `TEMPEST_API_ENDPOINT`, ...) when `run()`
+            starts, and closes it at the end. A client passed in is not closed.
+        options: all options at once; keyword arguments override single ones
+            (see `RunnerOptions` for each option and its default).
+
+    Raises:
+        RunnerConfigError: an option has an invalid value.
+        ValueError: no app, or an app version given twice.
+    """
+
+    def __init__(
+        self,
+        apps: RunnableApp | Iterable[RunnableApp],
+        client: TaskSource | None = None,
+        *,
+        options: RunnerOptions | None = None,
+        **overrides: Unpack[RunnerOptionsKwargs],
+    ) -> None:
+        self.apps: tuple[RunnableApp, ...] = _as_apps(apps)
+        base = options if options is not None else RunnerOptions()
+        self.options: RunnerOptions = base.replace(**overrides) if overrides else base
+        self._client = client
+        self._state: _State = "new"
+        self._events_: _Events | None = None
+        self._failure: BaseException | None = None
+        self._grace = self.options.shutdown_grace
+        self._task_scopes: dict[str, anyio.CancelScope] = {}
+        self._drained: anyio.Event | None = None
+        self._root_scope: anyio.CancelScope | None = None
+        self._executions: TaskGroup | None = None
+        self._reporter: Reporter | None = None
+        self._pollers: list[VersionPoller] = []
+        self._aborted = False
+        self._was_ready = False
+        self._host: contextlib.AsyncExitStack | None = None
+        self._task_hooks: tuple[RunnerHook, ...] = overriding(self.options.hooks, "around_task")
+        self.completed = 0
+
+    def __repr__(self) -> str:
+        served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
+        return f"<Runner [{served}] {self._state} concurrency={self.options.concurrency}>"
+
+    # -- public lifecycle -------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """`"new"`, `"starting"`, `"running"` (ready), `"stopping"` or `"stopped"`."""
+        return self._state
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks whose handler is running now."""
+        return len(self._task_scopes)
+
+    @property
+    def pending_reports(self) -> int:
+        """Reports queued or being delivered."""
+        return self._reporter.pending if self._reporter is not None else 0
+
+    async def ready(self) -> None:
+        """Wait until every app version is connected (if asked) and being polled.
+
+        Raises:
+            RunnerStartupError: the runner could not start (the reason and the fix are
+                in the message).
+            RuntimeError: the runner stopped before it was ready.
+        """
+        events = self._events()
+        await events.settled.wait()
+        if self._failure is not None:
+            raise self._failure
+        if not self._was_ready:
+            raise RuntimeError("the runner stopped before it was ready")
+
+    async def run(self) -> None:
+        """Serve until `shutdown()` (or `abort()`), then drain and return.
+
+        Cancelling the task that awaits `run()` stops at once, like `abort()`; use
+        `shutdown()` for a graceful stop.
+
+        Raises:
+            RunnerStartupError: the runner could not start.
+            RuntimeError: this runner already ran (create a new one).
+        """
+        if self._state != "new":
+            raise RuntimeError(f"this runner is {self._state}; a Runner runs once")
+        self._state = "starting"
+        events = self._events()
+        try:
+            await self._run(events)
+        except BaseExceptionGroup as group:
+            startup = _first(group, RunnerStartupError)
+            if startup is None:
+                raise
+            self._failure = startup
+            raise startup from None
+        except RunnerStartupError as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._state = "stopped"
+            events.settled.set()
+            events.stopped.set()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop gracefully and wait until `run()` has returned.
+
+        Fetching stops at once; running tasks get `grace` seconds (default: the
+        `shutdown_grace` option) to finish, then are cancelled and reported as
+        failed; pending reports are delivered for up to `flush_timeout` more.
+        Safe to call more than once, and before the runner started.
+        """
+        if grace is not None:
+            if not grace >= 0:
+                raise ValueError(f"grace must be a number of seconds of at least 0, got {grace!r}")
+            self._grace = grace
+        events = self._events()
+        events.stop.set()
+        if self._state in ("starting", "running", "stopping"):
+            await events.stopped.wait()
+
+    def abort(self) -> None:
+        """Stop at once: cancel running tasks without reports and skip the flush.
+
+        Reports already written to an outbox are delivered on the next start. Returns
+        immediately; `run()` returns shortly after.
+        """
+        self._aborted = True
+        if self._events_ is not None:
+            self._events_.stop.set()
+        if self._root_scope is not None:
+            self._root_scope.cancel()
+
+    async def __aenter__(self) -> Runner:
+        """Start `run()` in the background of the current task and wait until ready."""
+        host = contextlib.AsyncExitStack()
+        group = await host.enter_async_context(anyio.create_task_group())
+        group.start_soon(self._run_in_background)
+        self._host = host
+        try:
+            await self.ready()
+        except BaseException:
+            self._host = None
+            self.abort()
+            await host.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Shut down gracefully and wait until done."""
+        host, self._host = self._host, None
+        try:
+            await self.shutdown()
+        finally:
+            if host is not None:
+                await host.aclose()
+        if exc is None and self._failure is not None:
+            raise self._failure
+
+    def start_in_thread(self, *, ready_timeout: float | None = 60.0) -> RunnerThread:
+        """Run in a background thread with its own event loop; returns a handle to stop it.
+
+        Waits until the runner is ready (or `ready_timeout` seconds).
+
+        Raises:
+            RunnerStartupError: the runner could not start.
+            TimeoutError: not ready within `ready_timeout`.
+        """
+        from ._thread import RunnerThread
+
+        return RunnerThread.start(self, ready_timeout=ready_timeout)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _events(self) -> _Events:
+        if self._events_ is None:
+            self._events_ = _Events()
+        return self._events_
+
+    async def _run_in_background(self) -> None:
+        try:
+            await self.run()
+        except RunnerStartupError:
+            pass  # kept in self._failure; ready() raises it
+        except Exception as exc:
+            logger.exception("the runner failed")
+            self._failure = exc
+
+    def _make_client(self) -> TaskSource:
+        from ..client import AsyncTempestClient, TempestConfigError
+
+        try:
+            return AsyncTempestClient()
+        except TempestConfigError as exc:
+            raise RunnerStartupError(f"cannot build the API client: {exc}") from None
+
+    async def _run(self, events: _Events) -> None:
+        options = self.options
+        async with contextlib.AsyncExitStack() as stack:
+            source = self._client
+            if source is None:
+                client = self._make_client()
+                stack.push_async_callback(client.aclose)  # type: ignore[attr-defined]
+                source = client
+            outbox = Outbox(options.outbox) if options.outbox is not None else None
+            pending = await anyio.to_thread.run_sync(outbox.open) if outbox else []
+            ledger = TaskLedger(options.dedup_size)
+            for report in pending:
+                ledger.reporting(report.task_id)
+            reporter = Reporter(
+                source,
+                ledger,
+                outbox,
+                options.retry_backoff,
+                overriding(options.hooks, "on_report"),
+                senders=options.reporter_count,
+                buffer=options.concurrency,
+            )
+            self._reporter = reporter
+            slots = anyio.Semaphore(options.concurrency)
+            self._slots = slots
+            self._thread_limiter = anyio.CapacityLimiter(options.concurrency)
+            self._ledger = ledger
+            self._outbox = outbox
+            self._pollers = [
+                VersionPoller(
+                    app,
+                    source,
+                    options,
+                    slots,
+                    ledger,
+                    reporter,
+                    overriding(options.hooks, "on_poll"),
+                    self._start_task,
+                )
+                for app in self.apps
+            ]
+            stack.callback(reporter.dispose)
+            with anyio.CancelScope() as root:
+                self._root_scope = root
+                if self._aborted:
+                    root.cancel()
+                await self._serve(events, source, reporter, pending)
+            if root.cancelled_caught:
+                logger.warning("the runner stopped at once; running tasks were abandoned")
+
+    async def _serve(
+        self,
+        events: _Events,
+        source: TaskSource,
+        reporter: Reporter,
+        pending: list[TaskReport],
+    ) -> None:
+        options = self.options
+        async with anyio.create_task_group() as root:
+            reporter_scope = anyio.CancelScope()
+            reporter_done = anyio.Event()
+            root.start_soon(self._serve_reporter, reporter, reporter_scope, reporter_done)
+            if pending:
+                logger.info("sending %d report(s) left in the outbox first", len(pending))
+                root.start_soon(self._requeue, reporter, pending)
+            if options.connect:
+                await self._connect(source)
+            background = anyio.CancelScope()
+            root.start_soon(self._background, background, source)
+
+            executions_scope = anyio.CancelScope()
+            with executions_scope:
+                async with anyio.create_task_group() as executions:
+                    self._executions = executions
+                    for poller in self._pollers:
+                        await poller.probe()
+                    polling_scope = anyio.CancelScope()
+                    with polling_scope:
+                        async with anyio.create_task_group() as polling:
+                            for poller in self._pollers:
+                                polling.start_soon(poller.serve_callers)
+                            self._became_ready(events)
+                            await events.stop.wait()
+                            self._state = "stopping"
+                            stop_at = anyio.current_time()
+                            drain_deadline = stop_at + self._grace
+                            # A `next` already in flight may finish (and its task run)
+                            # within the grace period; no new one starts.
+                            polling_scope.deadline = drain_deadline
+                            logger.info(
+                                "stopping: no new tasks; %d running task(s) have %.1fs to finish",
+                                self.in_flight,
+                                self._grace,
+                            )
+                            for poller in self._pollers:
+                                poller.stop()
+                    await self._drain(drain_deadline)
+                    # Hand-off of the last reports is bounded like their delivery.
+                    executions_scope.deadline = anyio.current_time() + options.flush_timeout
+            if executions_scope.cancelled_caught:
+                logger.error(
+                    "some task reports could not be queued before the flush timeout "
+                    "(%.1fs); they are lost unless an outbox is configured",
+                    options.flush_timeout,
+                )
+            reporter.close()
+            reporter_scope.deadline = anyio.current_time() + options.flush_timeout
+            await reporter_done.wait()
+            background.cancel()
+        logger.info(
+            "runner stopped: %d task(s) completed, %d report(s) delivered",
+            self.completed,
+            reporter.delivered,
+        )
+
+    def _became_ready(self, events: _Events) -> None:
+        self._state = "running"
+        self._was_ready = True
+        events.settled.set()
+        logger.info(
+            "runner ready: serving %s with concurrency %d",
+            ", ".join(f"{app.app_id} {app.version}" for app in self.apps),
+            self.options.concurrency,
+            extra={"concurrency": self.options.concurrency},
+        )
+
+    async def _serve_reporter(
+        self, reporter: Reporter, scope: anyio.CancelScope, done: anyio.Event
+    ) -> None:
+        try:
+            with scope:
+                await reporter.serve()
+        finally:
+            done.set()
+
+    async def _requeue(self, reporter: Reporter, pending: list[TaskReport]) -> None:
+        for report in pending:
+            await reporter.put(Outgoing(report))
+
+    async def _background(self, scope: anyio.CancelScope, source: TaskSource) -> None:
+        options = self.options
+        with scope:
+            async with anyio.create_task_group() as group:
+                for app in self.apps:
+                    group.start_soon(
+                        functools.partial(
+                            health_loop,
+                            app,
+                            source,
+                            interval=options.health_interval,
+                            timeout=options.health_timeout,
+                        )
+                    )
+                if options.blocked_loop_warning is not None:
+                    group.start_soon(watch_event_loop, options.blocked_loop_warning)
+
+    async def _connect(self, source: TaskSource) -> None:
+        for app in self.apps:
+            request = app.describe()
+            try:
+                response = await source.connect_app_version(request)
+            except Exception as exc:
+                raise RunnerStartupError(
+                    f"cannot connect app {app.app_id} {app.version}: {exc}. Fix: check the "
+                    "token and endpoint (TEMPEST_TOKEN, TEMPEST_API_ENDPOINT); if Tempest "
+                    "rejected the definition, its message says which resource type is wrong."
+                ) from exc
+            metadata = getattr(response, "metadata", None)
+            url = getattr(metadata, "tempest_app_url", None)
+            logger.info(
+                "connected app %s %s (%d resource type(s))%s",
+                app.app_id,
+                app.version,
+                len(request.resources),
+                f": {url}" if url else "",
+                extra={"app_id": app.app_id, "app_version": app.version},
+            )
+
+    async def _drain(self, deadline: float) -> None:
+        if self._task_scopes:
+            self._drained = anyio.Event()
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+                await self._drained.wait()
+        if self._task_scopes:
+            logger.warning(
+                "%d task(s) still running after the %.1fs grace period: cancelling them "
+                "and reporting them as failed",
+                len(self._task_scopes),
+                self._grace,
+            )
+            for scope in self._task_scopes.values():
+                scope.cancel()
+
+    def _start_task(self, app: RunnableApp, task: Task) -> None:
+        assert self._executions is not None
+        self._executions.start_soon(self._execute, app, task)
+
+    async def _execute(self, app: RunnableApp, task: Task) -> None:
+        task_id = task.task_id
+        try:
+            info = TaskInfo.of(app.app_id, app.version, task)
+            started = anyio.current_time()
+            scope = anyio.CancelScope()
+            self._task_scopes[task_id] = scope
+            report: TaskReport | None = None
+            try:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "task %s started: %s %s %s",
+                        task_id,
+                        info.resource_type,
+                        info.kind,
+                        info.name,
+                        extra=task_fields(info),
+                    )
+                with scope:
+                    if self._task_hooks:
+                        report = await run_with_hooks(
+                            self._task_hooks, info, lambda: self._dispatch(app, task)
+                        )
+                    else:
+                        report = await self._dispatch(app, task)
+            finally:
+                del self._task_scopes[task_id]
+                if not self._task_scopes and self._drained is not None:
+                    self._drained.set()
+            duration = anyio.current_time() - started
+            if report is None:
+                report = TaskReport.error(
+                    task_id,
+                    f"cancelled after {duration:.1f}s: the app was shutting down and the "
+                    f"task did not finish within the {self._grace:g}s grace period",
+                )
+            report = _mask_secrets(report, task)
+            self._ledger.reporting(task_id)
+            self.completed += 1
+            _log_outcome(info, report, duration)
+            if self._outbox is not None:
+                await self._keep(report, info)
+            await self._reporter_put(Outgoing(report, app.app_id, app.version))
+        finally:
+            self._slots.release()
+
+    async def _dispatch(self, app: RunnableApp, task: Task) -> TaskReport:
+        try:
+            return await app.dispatch(
+                task, timeout=self.options.task_timeout, thread_limiter=self._thread_limiter
+            )
+        except Exception as exc:
+            # dispatch reports every fault of a task or handler itself; this is a bug.
+            logger.error(
+                "internal error while running task %s (%s)",
+                task.task_id,
+                type(exc).__name__,
+                exc_info=True,
+                extra={"task_id": task.task_id, "app_id": app.app_id, "app_version": app.version},
+            )
+            return TaskReport.error(
+                task.task_id,
+                f"internal error in tempest_sdk while running the task ({type(exc).__name__}); "
+                "see the app's logs",
+            )
+
+    async def _keep(self, report: TaskReport, info: TaskInfo) -> None:
+        assert self._outbox is not None
+        try:
+            await anyio.to_thread.run_sync(self._outbox.put, report)
+        except OSError as exc:
+            logger.error(
+                "could not write the report of task %s to the outbox: %s; it will be "
+                "delivered from memory only",
+                report.task_id,
+                exc,
+                extra=task_fields(info),
+            )
+
+    async def _reporter_put(self, item: Outgoing) -> None:
+        assert self._reporter is not None
+        await self._reporter.put(item)
+
+    # Set in _run; declared for the type checker.
+    _slots: anyio.Semaphore
+    _thread_limiter: anyio.CapacityLimiter
+    _ledger: TaskLedger
+    _outbox: Outbox | None
+
+
+def _as_apps(apps: RunnableApp | Iterable[RunnableApp]) -> tuple[RunnableApp, ...]:
+    if hasattr(apps, "dispatch"):
+        result: tuple[RunnableApp, ...] = (apps,)  # type: ignore[assignment]
+    else:
+        result = tuple(apps)
+    if not result:
+        raise ValueError("a Runner needs at least one app")
+    seen: set[tuple[str, str]] = set()
+    for app in result:
+        if not hasattr(app, "dispatch") or not hasattr(app, "app_id"):
+            raise TypeError(f"expected a tempest_sdk.App, got {type(app).__name__}")
+        key = (app.app_id, app.version)
+        if key in seen:
+            raise ValueError(f"app {app.app_id} {app.version} is given twice; serve each once")
+        seen.add(key)
+    return result
+
+
+def _mask_secrets(report: TaskReport, task: Task) -> TaskReport:
+    """Mask the task's sensitive environment values in the report's message."""
+    message = report.message
+    env = getattr(task.task, "environment_variables", None)
+    if not message or not env:
+        return report
+    masked = message
+    values = {var.reveal() for var in env if var.is_sensitive}
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= _MIN_MASKED_LENGTH:
+            masked = masked.replace(value, _MASK)
+    if masked == message:
+        return report
+    return report.model_copy(update={"message": masked})
+
+
+def _log_outcome(info: TaskInfo, report: TaskReport, duration: float) -> None:
+    if report.status is ReportStatus.OK:
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "task %s %s %s %s: ok in %.3fs",
+                info.task_id,
+                info.resource_type,
+                info.kind,
+                info.name,
+                duration,
+                extra=task_fields(info, status="ok", duration=duration),
+            )
+    elif logger.isEnabledFor(logging.WARNING):
+        logger.warning(
+            "task %s %s %s %s: error in %.3fs: %s",
+            info.task_id,
+            info.resource_type,
+            info.kind,
+            info.name,
+            duration,
+            report.message,
+            extra=task_fields(info, status="error", duration=duration),
+        )
+
+
+def _first(group: BaseExceptionGroup[BaseException], kind: type[_E]) -> _E | None:
+    for exc in group.exceptions:
+        if isinstance(exc, kind):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first(exc, kind)
+            if found is not None:
+                return found
+    return None

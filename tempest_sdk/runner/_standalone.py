@@ -1,0 +1,101 @@
+"""`run(app)`: serve standalone until SIGINT or SIGTERM (what `app.run()` calls)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import TYPE_CHECKING, Unpack
+
+import anyio
+
+from ._config import RunnerOptionsKwargs, options_from_env
+from ._errors import RunnerConfigError, RunnerStartupError
+from ._log import logger
+from ._protocols import RunnableApp, TaskSource
+from ._runner import Runner
+
+if TYPE_CHECKING:
+    from ..client import AsyncTempestClient
+
+__all__ = ["run"]
+
+
+def run(
+    *apps: RunnableApp,
+    client: TaskSource | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    **options: Unpack[RunnerOptionsKwargs],
+) -> None:
+    """Serve `apps` until SIGINT or SIGTERM, then drain and return. Blocks.
+
+    Options not given are read from `TEMPEST_RUNNER_*` variables, then defaulted (see
+    `RunnerOptions`). The client is built from `endpoint`/`token` or the environment
+    (`TEMPEST_API_ENDPOINT`, `TEMPEST_TOKEN_FILE`, `TEMPEST_TOKEN`) unless given.
+
+    The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
+    one stops at once. The runner does not configure logging: call
+    `logging.basicConfig(level=logging.INFO)` first to see its records.
+
+    Raises:
+        SystemExit: with status 1 and a message saying how to fix it, when the
+            options are invalid or the runner cannot start (rejected token,
+            unreachable endpoint, missing configuration).
+    """
+    try:
+        resolved = options_from_env(**options)
+        owned: AsyncTempestClient | None = None
+        if client is None:
+            from ..client import AsyncTempestClient, TempestConfigError
+
+            try:
+                owned = AsyncTempestClient(token, endpoint=endpoint)
+            except TempestConfigError as exc:
+                raise RunnerStartupError(f"cannot build the API client: {exc}") from None
+        runner = Runner(apps, client if client is not None else owned, options=resolved)
+    except (RunnerConfigError, RunnerStartupError, ValueError, TypeError) as exc:
+        raise SystemExit(f"tempest_sdk: {exc}") from None
+    try:
+        anyio.run(_serve, runner, owned)
+    except RunnerStartupError as exc:
+        raise SystemExit(f"tempest_sdk: {exc}") from None
+
+
+async def _serve(runner: Runner, owned: AsyncTempestClient | None) -> None:
+    try:
+        async with anyio.create_task_group() as group:
+            if threading.current_thread() is threading.main_thread():
+                group.start_soon(_handle_signals, runner)
+            try:
+                await runner.run()
+            except RunnerStartupError as exc:
+                failure: RunnerStartupError | None = exc
+            else:
+                failure = None
+            group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+    finally:
+        if owned is not None:
+            await owned.aclose()
+
+
+async def _handle_signals(runner: Runner) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        received = 0
+        async with anyio.create_task_group() as group:
+            async for signum in signals:
+                received += 1
+                name = signal.Signals(signum).name
+                if received == 1:
+                    logger.warning(
+                        "%s received: stopping; running tasks have %.0fs to finish "
+                        "(send it again to stop at once)",
+                        name,
+                        runner.options.shutdown_grace,
+                    )
+                    group.start_soon(runner.shutdown)
+                else:
+                    logger.warning("%s received again: stopping at once", name)
+                    runner.abort()
+                    return

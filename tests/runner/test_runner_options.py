@@ -1,0 +1,132 @@
+"""Runner options: defaults, validation, environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import pytest
+
+import tempest_sdk.runner as runner_ns
+from tempest_sdk.runner import (
+    RunnerConfigError,
+    RunnerOptions,
+    RunnerOptionsKwargs,
+    options_from_env,
+)
+
+
+def test_public_names_are_pinned():
+    assert runner_ns.__all__ == sorted(runner_ns.__all__)
+    assert set(runner_ns.__all__) == {
+        "PollEvent",
+        "PollOutcome",
+        "ReportEvent",
+        "ReportOutcome",
+        "RunnableApp",
+        "Runner",
+        "RunnerConfigError",
+        "RunnerHook",
+        "RunnerOptions",
+        "RunnerOptionsKwargs",
+        "RunnerStartupError",
+        "RunnerThread",
+        "TaskCall",
+        "TaskInfo",
+        "TaskSource",
+        "options_from_env",
+        "run",
+    }
+
+
+def test_defaults():
+    options = RunnerOptions()
+    assert options.concurrency == 16
+    assert options.pollers_per_version == 4
+    assert options.reporter_count == 4
+    assert options.task_timeout == 300.0
+    assert options.poll_interval_max == 5.0
+    assert options.shutdown_grace == 25.0
+    assert options.health_interval == 300.0
+    assert options.connect is False
+    assert options.outbox is None
+    assert RunnerOptions(concurrency=2).pollers_per_version == 2
+
+
+def test_keyword_arguments_match_the_options():
+    fields = {field.name for field in dataclasses.fields(RunnerOptions)}
+    assert set(typing.get_type_hints(RunnerOptionsKwargs)) == fields
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(RunnerConfigError) as info:
+        RunnerOptions(concurrency=0, task_timeout=-1, poll_interval_min=9, poll_interval_max=1)
+    message = str(info.value)
+    assert "concurrency must be an integer of at least 1, got 0" in message
+    assert "task_timeout must be a number of seconds above 0, got -1" in message
+    assert "poll_interval_min (9) must not exceed poll_interval_max (1)" in message
+
+
+def test_invalid_values_are_refused():
+    with pytest.raises(RunnerConfigError, match="pollers"):
+        RunnerOptions(pollers=0)
+    with pytest.raises(RunnerConfigError, match="concurrency"):
+        RunnerOptions(concurrency=True)
+    with pytest.raises(RunnerConfigError, match="shutdown_grace"):
+        RunnerOptions(shutdown_grace=float("nan"))
+    assert RunnerOptions(task_timeout=None).task_timeout is None
+    assert RunnerOptions(shutdown_grace=0).shutdown_grace == 0
+
+
+def test_outbox_accepts_a_string_and_hooks_a_list():
+    options = RunnerOptions(outbox="/tmp/x", hooks=[])  # type: ignore[arg-type]
+    assert options.outbox == Path("/tmp/x")
+    assert options.hooks == ()
+
+
+def test_options_from_env():
+    env = {
+        "TEMPEST_RUNNER_CONCURRENCY": " 32 ",
+        "TEMPEST_RUNNER_TASK_TIMEOUT": "none",
+        "TEMPEST_RUNNER_POLL_INTERVAL_MAX": "2.5",
+        "TEMPEST_RUNNER_SHUTDOWN_GRACE": "10",
+        "TEMPEST_RUNNER_HEALTH_INTERVAL": "60",
+        "TEMPEST_RUNNER_CONNECT": "yes",
+        "TEMPEST_RUNNER_OUTBOX": "/var/lib/app/outbox",
+    }
+    options = options_from_env(env)
+    assert options.concurrency == 32
+    assert options.task_timeout is None
+    assert options.poll_interval_max == 2.5
+    assert options.shutdown_grace == 10
+    assert options.health_interval == 60
+    assert options.connect is True
+    assert options.outbox == Path("/var/lib/app/outbox")
+
+
+def test_arguments_win_over_the_environment():
+    options = options_from_env({"TEMPEST_RUNNER_CONCURRENCY": "32"}, concurrency=2)
+    assert options.concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TEMPEST_RUNNER_CONCURRENCY", "lots", "is not an integer"),
+        ("TEMPEST_RUNNER_CONCURRENCY", "0", "concurrency must be an integer of at least 1"),
+        ("TEMPEST_RUNNER_SHUTDOWN_GRACE", "soon", "is not a number of seconds"),
+        ("TEMPEST_RUNNER_SHUTDOWN_GRACE", "inf", "finite"),
+        ("TEMPEST_RUNNER_CONNECT", "maybe", "is not a boolean"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(name, value, expected):
+    with pytest.raises(RunnerConfigError, match=expected) as info:
+        options_from_env({name: value})
+    if "must be" not in expected:
+        assert name in str(info.value)
+
+
+def test_unknown_option():
+    with pytest.raises(RunnerConfigError, match="unknown runner option"):
+        options_from_env({}, concurency=3)
