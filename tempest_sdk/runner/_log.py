@@ -7,7 +7,7 @@ from typing import Any
 
 from ._hooks import TaskInfo
 
-__all__ = ["logger", "task_fields"]
+__all__ = ["describe", "logger", "task_fields"]
 
 logger = logging.getLogger("tempest_sdk.runner")
 
@@ -25,3 +25,10 @@ def task_fields(info: TaskInfo, **more: Any) -> dict[str, Any]:
     }
     fields.update(more)
     return fields
+
+
+def describe(info: TaskInfo) -> str:
+    """A task in words: `create example`, `action rebuild on example`, `list example`."""
+    if info.kind == "action":
+        return f"action {info.name} on {info.resource_type}"
+    return f"{info.name} {info.resource_type}"

@@ -31,7 +31,7 @@ from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
 from ._hooks import RunnerHook, TaskInfo, overriding, run_with_hooks
-from ._log import logger, task_fields
+from ._log import describe, logger, task_fields
 from ._outbox import Outbox
 from ._poller import VersionPoller
 from ._protocols import RunnableApp, TaskSource
@@ -475,12 +475,7 @@ class Runner:
             try:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
-                        "task %s started: %s %s %s",
-                        task_id,
-                        info.resource_type,
-                        info.kind,
-                        info.name,
-                        extra=task_fields(info),
+                        "task %s started: %s", task_id, describe(info), extra=task_fields(info)
                     )
                 with scope:
                     if self._task_hooks:
@@ -592,21 +587,17 @@ def _log_outcome(info: TaskInfo, report: TaskReport, duration: float) -> None:
     if report.status is ReportStatus.OK:
         if logger.isEnabledFor(logging.INFO):
             logger.info(
-                "task %s %s %s %s: ok in %.3fs",
+                "task %s (%s): ok in %.3fs",
                 info.task_id,
-                info.resource_type,
-                info.kind,
-                info.name,
+                describe(info),
                 duration,
                 extra=task_fields(info, status="ok", duration=duration),
             )
     elif logger.isEnabledFor(logging.WARNING):
         logger.warning(
-            "task %s %s %s %s: error in %.3fs: %s",
+            "task %s (%s): error in %.3fs: %s",
             info.task_id,
-            info.resource_type,
-            info.kind,
-            info.name,
+            describe(info),
             duration,
             report.message,
             extra=task_fields(info, status="error", duration=duration),
