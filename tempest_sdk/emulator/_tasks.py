@@ -1,0 +1,195 @@
+"""Task payloads as the control plane sends them: realistic resources, metadata, env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from ..models import (
+    EnvironmentVariable,
+    Operation,
+    Task,
+    TaskMetadata,
+    WireModel,
+)
+from ._shape import compile_model
+
+__all__ = [
+    "DEFAULT_PROJECT",
+    "EnvironmentInput",
+    "action_request",
+    "default_environment",
+    "default_metadata",
+    "list_request",
+    "next_answer",
+    "operation_request",
+]
+
+ORGANIZATION_ID: Final = "org_emulator"
+
+DEFAULT_PROJECT: Final[Mapping[str, Any]] = {
+    "id": "proj_emulator",
+    "name": "emulator-project",
+    "organization_id": ORGANIZATION_ID,
+    "type": "service",
+    "team_id": "team_platform",
+    "published": True,
+    "from_recipe": "rec_emulator",
+    "created_at": "2024-01-15T09:30:00Z",
+    "updated_at": "2024-06-01T12:00:00Z",
+}
+"""The project every task's metadata names unless told otherwise (also served by
+`projects.get`)."""
+
+EnvironmentInput = Mapping[str, str] | Sequence[EnvironmentVariable | Mapping[str, Any]] | None
+"""Environment variables for a task: `{name: value}` (all plain variables), a list of
+`EnvironmentVariable` or `{name, value, type}` dicts, or None for the defaults."""
+
+
+def default_metadata() -> dict[str, Any]:
+    """Who asked for a task, as the control plane tells it: owners, author, project."""
+    return {
+        "owners": [
+            {"email": "platform@example.com", "name": "Platform Team", "type": "team"},
+            {"email": "ada@example.com", "name": "Ada Lovelace", "type": "user"},
+        ],
+        "author": {"email": "ada@example.com", "name": "Ada Lovelace", "type": "user"},
+        "project_id": DEFAULT_PROJECT["id"],
+        "project_name": DEFAULT_PROJECT["name"],
+    }
+
+
+def default_environment() -> list[dict[str, str]]:
+    """A plain variable and a secret, so apps get to handle both kinds."""
+    return [
+        {"name": "ENVIRONMENT", "value": "emulator", "type": "variable"},
+        {"name": "API_TOKEN", "value": "emulator-secret-value", "type": "secret"},
+    ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _resource(
+    resource_type: str,
+    external_id: str,
+    display_name: str | None,
+    properties: Mapping[str, Any] | None,
+    resource_id: str | None,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "type": resource_type,
+        "external_id": external_id,
+        "display_name": display_name if display_name is not None else external_id,
+        "organization_id": ORGANIZATION_ID,
+    }
+    if resource_id is not None:
+        now = _now()
+        resource |= {"id": resource_id, "status": "active"}
+        resource |= {"created_at": now, "updated_at": now, "synced_at": now}
+    if properties is not None:
+        resource["properties"] = dict(properties)
+    return resource
+
+
+def _environment(environment: EnvironmentInput) -> list[dict[str, Any]]:
+    if environment is None:
+        return default_environment()
+    if isinstance(environment, Mapping):
+        return [{"name": k, "value": v, "type": "variable"} for k, v in environment.items()]
+    return [v.to_wire() if isinstance(v, WireModel) else dict(v) for v in environment]
+
+
+def operation_request(
+    operation: Operation | str,
+    resource_type: str,
+    *,
+    external_id: str,
+    display_name: str | None,
+    input: Mapping[str, Any] | None,
+    properties: Mapping[str, Any] | None,
+    environment_variables: EnvironmentInput,
+    resource_id: str,
+) -> dict[str, Any]:
+    """An `execute_resource_operation` task body."""
+    try:
+        op = Operation(operation)
+    except ValueError:
+        known = ", ".join(repr(o.value) for o in Operation)
+        raise ValueError(f"unknown operation {operation!r}: use one of {known}") from None
+    # A resource being created has no id in Tempest yet.
+    rid = None if op is Operation.CREATE else resource_id
+    request: dict[str, Any] = {
+        "request_type": "execute_resource_operation",
+        "operation": op.value,
+        "resource": _resource(resource_type, external_id, display_name, properties, rid),
+        "environment_variables": _environment(environment_variables),
+    }
+    if input is not None:
+        request["input"] = dict(input)
+    elif op in (Operation.CREATE, Operation.UPDATE):
+        request["input"] = {}
+    return request
+
+
+def action_request(
+    resource_type: str,
+    action: str,
+    *,
+    external_id: str,
+    display_name: str | None,
+    input: Mapping[str, Any] | None,
+    properties: Mapping[str, Any] | None,
+    environment_variables: EnvironmentInput,
+    resource_id: str,
+) -> dict[str, Any]:
+    """An `execute_resource_action` task body."""
+    return {
+        "request_type": "execute_resource_action",
+        "action": action,
+        "resource": _resource(resource_type, external_id, display_name, properties, resource_id),
+        "input": dict(input) if input is not None else {},
+        "environment_variables": _environment(environment_variables),
+    }
+
+
+def list_request(resource_type: str, next: str) -> dict[str, Any]:
+    """A `list_resources` task body (`next` is `""` for the first page)."""
+    return {
+        "request_type": "list_resources",
+        "resource": {"type": resource_type, "external_id": "", "display_name": ""},
+        "next": next,
+    }
+
+
+def next_answer(
+    task_id: str,
+    request: Mapping[str, Any] | BaseModel,
+    metadata: Mapping[str, Any] | TaskMetadata | None,
+) -> dict[str, Any]:
+    """The full `next` answer for a task, checked against the contract.
+
+    Raises:
+        ValueError: the task or its metadata would break the contract; the message
+            names each field, what was expected and what was given.
+    """
+    if isinstance(metadata, TaskMetadata):
+        meta = metadata.to_wire()
+    else:
+        meta = dict(metadata) if metadata is not None else default_metadata()
+    if isinstance(request, WireModel):
+        body = request.to_wire()
+    elif isinstance(request, BaseModel):
+        body = request.model_dump(mode="json", exclude_unset=True)
+    else:
+        body = dict(request)
+    answer = {"task_id": task_id, "task": body, "metadata": meta}
+    problems: list[str] = []
+    compile_model(Task).check(answer, "", problems)
+    if problems:
+        raise ValueError("cannot enqueue this task: " + "; ".join(problems))
+    return answer
