@@ -1,0 +1,27 @@
+"""The app model: declaring resource types and handlers, describing, dispatching."""
+
+from ._app import App as App
+from ._context import Context as Context
+from ._context import Environment as Environment
+from ._errors import DefinitionError as DefinitionError
+from ._errors import InvalidInputError as InvalidInputError
+from ._errors import ResourceNotFoundError as ResourceNotFoundError
+from ._errors import TaskError as TaskError
+from ._resource import ResourceType as ResourceType
+from ._results import Health as Health
+from ._results import Page as Page
+from ._schema import JSONSchema as JSONSchema
+
+__all__ = [
+    "App",
+    "Context",
+    "DefinitionError",
+    "Environment",
+    "Health",
+    "InvalidInputError",
+    "JSONSchema",
+    "Page",
+    "ResourceNotFoundError",
+    "ResourceType",
+    "TaskError",
+]

@@ -1,0 +1,253 @@
+"""`App`: the resource types of one app version, and its two pure entry points."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..models import ConnectRequest, LifecycleStage, Link
+from ._dispatch import dispatch as _dispatch
+from ._errors import DefinitionError
+from ._payloads import PropertiesSpec, SchemaSource, compile_source
+from ._resource import ResourceSpec, ResourceType, check_links
+from ._schema import resolve_user_path
+
+if TYPE_CHECKING:
+    import anyio
+
+    from ..models import AppHealthReportRequest, Task, TaskReport
+
+__all__ = ["App"]
+
+_APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
+_VERSION = re.compile(r"^v\d+$")
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STAGES = ", ".join(stage.value for stage in LifecycleStage)
+
+
+class App:
+    """A Tempest private app: one version of it, with its resource types.
+
+    Declaring is data only: nothing runs and nothing is fetched at import.
+    `describe()` gives the connect payload, `await dispatch(task)` runs one task and
+    gives its report, `run()` serves the app against Tempest.
+
+    Args:
+        app_id: The app's id in Tempest (`^[a-z0-9][a-z0-9-]+$`).
+        version: The version this code implements (`^v\\d+$`, e.g. `"v1"`).
+
+    Raises:
+        DefinitionError: the id or the version does not match its pattern.
+    """
+
+    __slots__ = ("_app_id", "_types", "_version")
+
+    def __init__(self, app_id: str, version: str) -> None:
+        problems = []
+        if not isinstance(app_id, str) or not _APP_ID.match(app_id):
+            problems.append(
+                f"app id {app_id!r} must match ^[a-z0-9][a-z0-9-]+$ (lowercase letters, "
+                "digits and dashes, at least two characters), as Tempest's CLI requires"
+            )
+        if not isinstance(version, str) or not _VERSION.match(version):
+            problems.append(f"version {version!r} must match ^v\\d+$, e.g. 'v1'")
+        if problems:
+            raise DefinitionError(f"App({app_id!r}, {version!r})", problems)
+        self._app_id = app_id
+        self._version = version
+        self._types: dict[str, ResourceType] = {}
+
+    @property
+    def app_id(self) -> str:
+        """The app's id in Tempest."""
+        return self._app_id
+
+    @property
+    def version(self) -> str:
+        """The app version this code implements."""
+        return self._version
+
+    @property
+    def resource_types(self) -> Mapping[str, ResourceType]:
+        """The declared resource types by name, in declaration order (read-only)."""
+        return MappingProxyType(self._types)
+
+    def resource(
+        self,
+        type: str,
+        /,
+        *,
+        display_name: str | None = None,
+        description: str = "",
+        properties: SchemaSource | None = None,
+        lifecycle_stage: LifecycleStage | str = LifecycleStage.OTHER,
+        links: Sequence[Link] | None = None,
+        instructions: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+    ) -> ResourceType:
+        """Declare a resource type; register its handlers with the decorators of the result.
+
+        Args:
+            type: The type's name (`^[A-Za-z_][A-Za-z0-9_]*$`), unique in the app.
+            display_name: The name Tempest shows; defaults to the type's name, capitalised.
+            description: What the type is.
+            properties: The schema of a resource's properties: a pydantic model, dataclass,
+                TypedDict, dict or `tempest.JSONSchema`. Required before create, read,
+                update, delete or list handlers. Fields must be flat (no objects).
+            lifecycle_stage: code, build, test, release, deploy, operate, monitor or other.
+            links: Links shown with the type (`tempest.Link.documentation(url)`, ...).
+            instructions: Markdown shown with the type; a `pathlib.Path` is read from that
+                file (relative to the declaring module's directory).
+            timeout: Seconds each handler of the type may run; overrides `dispatch(timeout=)`.
+
+        Raises:
+            DefinitionError: listing every problem with the declaration.
+        """
+        where = f"app.resource({type!r})"
+        problems: list[str] = []
+        if not isinstance(type, str) or not _TYPE_NAME.match(type):
+            problems.append(
+                f"type name {type!r} must match ^[A-Za-z_][A-Za-z0-9_]*$ (letters, digits and "
+                "underscores, not starting with a digit)"
+            )
+        elif type in self._types:
+            problems.append(
+                f"resource type {type!r} is already declared in this app; names are unique"
+            )
+        if display_name is not None and not isinstance(display_name, str):
+            problems.append(f"display_name must be a string, not {builtin_type(display_name)}")
+        if not isinstance(description, str):
+            problems.append(f"description must be a string, not {builtin_type(description)}")
+        stage = str(lifecycle_stage)
+        if stage not in LifecycleStage._value2member_map_:
+            problems.append(f"lifecycle_stage {lifecycle_stage!r} is not one of: {_STAGES}")
+        link_tuple, link_problems = check_links(links)
+        problems.extend(link_problems)
+        markdown = self._instructions(instructions, problems)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            problems.append(f"timeout must be a positive number of seconds, not {timeout!r}")
+        properties_spec = None
+        if properties is not None:
+            compiled = compile_source(properties, mode="serialization", role="properties")
+            if isinstance(compiled, list):
+                problems.extend(compiled)
+            else:
+                properties_spec = PropertiesSpec(compiled.schema)
+        if problems:
+            raise DefinitionError(where, problems)
+        spec = ResourceSpec(
+            type=type,
+            display_name=display_name if display_name is not None else _title(type),
+            description=description,
+            lifecycle_stage=stage,
+            links=link_tuple,
+            instructions=markdown,
+            properties=properties_spec,
+            timeout=float(timeout) if timeout is not None else None,
+        )
+        resource_type = ResourceType(spec)
+        self._types[type] = resource_type
+        return resource_type
+
+    @staticmethod
+    def _instructions(value: object, problems: list[str]) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, os.PathLike):
+            # Frames up: _instructions <- resource <- the declaring module.
+            path = resolve_user_path(value, stacklevel=3)
+            try:
+                return path.read_text(encoding="utf-8")
+            except OSError as exc:
+                problems.append(
+                    f"instructions: cannot read {str(path)!r} ({exc.strerror or exc}); relative "
+                    "paths are resolved against the directory of the declaring module"
+                )
+                return None
+        problems.append(
+            f"instructions must be Markdown text (str) or a pathlib.Path to a Markdown file, "
+            f"not {builtin_type(value)}"
+        )
+        return None
+
+    def describe(self) -> ConnectRequest:
+        """The connect request: every resource type with its flags, schemas and actions."""
+        return ConnectRequest(
+            app_id=self._app_id,
+            version=self._version,
+            resources=[resource_type.definition() for resource_type in self._types.values()],
+        )
+
+    async def dispatch(
+        self,
+        task: Task,
+        *,
+        timeout: float | None = None,
+        thread_limiter: anyio.CapacityLimiter | None = None,
+    ) -> TaskReport:
+        """Run one task and return its report. Never raises for anything a task or handler does.
+
+        Unknown types, operations and actions, a missing external id, invalid input,
+        a handler's exception, invalid returned data and timeouts all become error
+        reports whose message says what happened; tracebacks go to the log
+        (`tempest_sdk.app`), and values of sensitive environment variables are masked
+        in every message.
+
+        Plain (`def`) handlers run in a worker thread. On timeout an `async` handler is
+        cancelled; a thread cannot be stopped, so a plain handler's thread is abandoned
+        (it runs on, its result discarded) and the task is reported as timed out.
+
+        Args:
+            task: The task, as `tempest_sdk.models.parse_task` reads it.
+            timeout: Seconds a handler may run, unless its resource type or its decorator
+                sets its own `timeout=`. None: no limit.
+            thread_limiter: Caps how many plain handlers run at once (anyio's default
+                limiter of 40 threads if None).
+        """
+        return await _dispatch(self, task, timeout=timeout, thread_limiter=thread_limiter)
+
+    async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
+        """Run every health check of the app concurrently and gather their results.
+
+        A check that raises, times out or returns something other than a `Health` is
+        reported `disrupted` with a message saying so.
+
+        Args:
+            timeout: Seconds each check may run, unless it sets its own `timeout=`.
+
+        Returns:
+            The health report, or None when no resource type has a health check.
+        """
+        from ._health import check_health
+
+        return await check_health(self, timeout=timeout)
+
+    def run(self, **options: Any) -> None:
+        """Serve the app against Tempest until SIGINT or SIGTERM (blocking).
+
+        Reads `TEMPEST_TOKEN` (or `TEMPEST_TOKEN_FILE`) and `TEMPEST_API_ENDPOINT`.
+        The options are those of `tempest_sdk.runner.run`.
+        """
+        # Imported here: the runner (and httpx) load only when an app is served.
+        runner = importlib.import_module("tempest_sdk.runner")
+        runner.run(self, **options)
+
+    def __repr__(self) -> str:
+        return (
+            f"<App {self._app_id} {self._version}: {', '.join(self._types) or 'no resource types'}>"
+        )
+
+
+def builtin_type(value: object) -> str:
+    """The name of a value's type, for messages."""
+    return type(value).__name__
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize() or name

@@ -1,0 +1,100 @@
+"""`check_health(app)`: every health check of an app, concurrently, each under a timeout."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..models import AppHealthReportItem, AppHealthReportRequest, HealthStatus
+from ._context import Context
+from ._errors import TaskError
+from ._handlers import HandlerDefinition
+from ._invoke import HandlerTimeout, call_arguments, invoke
+from ._results import Health
+
+if TYPE_CHECKING:
+    from ._app import App
+    from ._resource import ResourceType
+
+__all__ = ["check_health"]
+
+_LOGGER = logging.getLogger("tempest_sdk.app")
+
+
+async def check_health(app: App, *, timeout: float) -> AppHealthReportRequest | None:
+    """Run the app's health checks (see `App.check_health`)."""
+    checks = [
+        (resource_type, resource_type._handlers["health_check"])
+        for resource_type in app._types.values()
+        if "health_check" in resource_type._handlers
+    ]
+    if not checks:
+        return None
+    items: list[AppHealthReportItem | None] = [None] * len(checks)
+
+    async def run(index: int, resource_type: ResourceType, handler: HandlerDefinition) -> None:
+        items[index] = await _check(app, resource_type, handler, timeout)
+
+    async with anyio.create_task_group() as group:
+        for index, (resource_type, handler) in enumerate(checks):
+            group.start_soon(run, index, resource_type, handler)
+    return AppHealthReportRequest(
+        app_id=app.app_id,
+        version=app.version,
+        health_reports=[item for item in items if item is not None],
+    )
+
+
+async def _check(
+    app: App, resource_type: ResourceType, handler: HandlerDefinition, default: float
+) -> AppHealthReportItem:
+    name = resource_type.type
+    seconds = handler.timeout or resource_type._spec.timeout or default
+    ctx = Context(
+        task_id="",
+        app_id=app.app_id,
+        version=app.version,
+        resource_type=name,
+        operation="health_check",
+    )
+    args, kwargs = call_arguments(handler, (ctx, None, None, None))
+    try:
+        result = await invoke(handler, args, kwargs, seconds, None)
+    except HandlerTimeout as exc:
+        message = f"health check {exc}"
+        _LOGGER.warning("health check of %r %s", name, exc)
+        return _disrupted(name, message)
+    except TaskError as exc:
+        return _disrupted(name, f"health check failed: {exc.describe(name)}")
+    except Exception as exc:
+        _LOGGER.error(
+            "health check of %r raised\n%s", name, "".join(traceback.format_exception(exc))
+        )
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _disrupted(name, f"health check failed: {detail}")
+    if not isinstance(result, Health):
+        return _disrupted(
+            name, f"health check returned a {type(result).__name__}, not a tempest.Health"
+        )
+    try:
+        status = HealthStatus(result.status)
+    except ValueError:
+        return _disrupted(
+            name,
+            f"health check returned status {result.status!r}; expected healthy, degraded "
+            "or disrupted",
+        )
+    if result.message is not None and not isinstance(result.message, str):
+        return _disrupted(
+            name, f"health check returned a message of type {type(result.message).__name__}"
+        )
+    if result.message is None:
+        return AppHealthReportItem(type=name, status=status)
+    return AppHealthReportItem(type=name, status=status, message=result.message)
+
+
+def _disrupted(name: str, message: str) -> AppHealthReportItem:
+    return AppHealthReportItem(type=name, status=HealthStatus.DISRUPTED, message=message)

@@ -1,0 +1,430 @@
+"""A resource type of an app, and the decorators that register its handlers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ..models import ActionDefinition, Link, Links, ResourceDefinition
+from ._errors import DefinitionError
+from ._handlers import HandlerDefinition, HandlerKind, analyze
+from ._payloads import PropertiesSpec, SchemaSource
+
+if TYPE_CHECKING:
+    from ._validate import CompiledSchema
+
+__all__ = ["ResourceSpec", "ResourceType"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPERATIONS = ("create", "read", "update", "delete", "list")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """Everything `app.resource(...)` declared about a resource type, checked."""
+
+    type: str
+    display_name: str
+    description: str
+    lifecycle_stage: str
+    links: tuple[Link, ...]
+    instructions: str | None
+    properties: PropertiesSpec | None
+    timeout: float | None
+
+
+class ResourceType:
+    """A resource type of an app. Its decorators register the handlers.
+
+    Created by `App.resource()`. Each decorator returns the function unchanged, and
+    works bare (`@example.create`) or with options (`@example.create(timeout=60)`).
+
+    Example:
+        ```python
+        example = app.resource("example", properties=ExampleProperties)
+
+        @example.create
+        async def create(ctx: tempest.Context, input: Color) -> tempest.Resource: ...
+        ```
+    """
+
+    __slots__ = ("_actions", "_handlers", "_spec")
+
+    def __init__(self, spec: ResourceSpec) -> None:
+        self._spec = spec
+        self._handlers: dict[str, HandlerDefinition] = {}
+        self._actions: dict[str, HandlerDefinition] = {}
+
+    @property
+    def type(self) -> str:
+        """The resource type's name, e.g. `"example"`."""
+        return self._spec.type
+
+    @property
+    def display_name(self) -> str:
+        """The name Tempest shows for the type."""
+        return self._spec.display_name
+
+    @property
+    def description(self) -> str:
+        """What the type is."""
+        return self._spec.description
+
+    @property
+    def properties_schema(self) -> dict[str, Any] | None:
+        """A copy of the published properties schema, or None if the type has none."""
+        if self._spec.properties is None:
+            return None
+        copied: dict[str, Any] = json.loads(json.dumps(self._spec.properties.schema.wire))
+        return copied
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The operations with a handler: some of create, read, update, delete, list."""
+        return tuple(op for op in _OPERATIONS if op in self._handlers)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The names of the type's actions, in registration order."""
+        return tuple(self._actions)
+
+    @property
+    def has_health_check(self) -> bool:
+        """Whether a health-check handler is registered."""
+        return "health_check" in self._handlers
+
+    # -- decorators -------------------------------------------------------------------
+
+    @overload
+    def create(self, fn: F, /) -> F: ...
+    @overload
+    def create(
+        self,
+        fn: None = None,
+        /,
+        *,
+        input_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+    def create(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        input_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> F | Callable[[F], F]:
+        """Register the create handler.
+
+        It may take a `Context`, the task's `Resource` and the input (annotated with a
+        model, dataclass or TypedDict, or `dict[str, Any]` with `input_schema=`), and
+        returns the created `Resource` with its `external_id`.
+
+        Args:
+            fn: The handler (bare decorator form).
+            input_schema: A raw schema (or a model) for the input, instead of the annotation.
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        return self._decorate("create", fn, input_schema=input_schema, timeout=timeout)
+
+    @overload
+    def read(self, fn: F, /) -> F: ...
+    @overload
+    def read(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
+    def read(self, fn: F | None = None, /, *, timeout: float | None = None) -> F | Callable[[F], F]:
+        """Register the read handler: it returns the resource as it now is.
+
+        Args:
+            fn: The handler (bare decorator form).
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        return self._decorate("read", fn, timeout=timeout)
+
+    @overload
+    def update(self, fn: F, /) -> F: ...
+    @overload
+    def update(
+        self,
+        fn: None = None,
+        /,
+        *,
+        input_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]: ...
+    def update(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        input_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> F | Callable[[F], F]:
+        """Register the update handler: it takes the input and returns the updated resource.
+
+        Args:
+            fn: The handler (bare decorator form).
+            input_schema: A raw schema (or a model) for the input, instead of the annotation.
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        return self._decorate("update", fn, input_schema=input_schema, timeout=timeout)
+
+    @overload
+    def delete(self, fn: F, /) -> F: ...
+    @overload
+    def delete(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
+    def delete(
+        self, fn: F | None = None, /, *, timeout: float | None = None
+    ) -> F | Callable[[F], F]:
+        """Register the delete handler: it returns None (the task's resource) or a `Resource`.
+
+        Args:
+            fn: The handler (bare decorator form).
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        return self._decorate("delete", fn, timeout=timeout)
+
+    @overload
+    def list(self, fn: F, /) -> F: ...
+    @overload
+    def list(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
+    def list(self, fn: F | None = None, /, *, timeout: float | None = None) -> F | Callable[[F], F]:
+        """Register the list handler: it takes the page cursor (`str`) and returns a `Page`.
+
+        Args:
+            fn: The handler (bare decorator form).
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        return self._decorate("list", fn, timeout=timeout)
+
+    @overload
+    def health_check(self, fn: F, /) -> F: ...
+    @overload
+    def health_check(
+        self, fn: None = None, /, *, timeout: float | None = None
+    ) -> Callable[[F], F]: ...
+    def health_check(
+        self, fn: F | None = None, /, *, timeout: float | None = None
+    ) -> F | Callable[[F], F]:
+        """Register the health check: it returns a `Health`; raising means `disrupted`.
+
+        Args:
+            fn: The handler (bare decorator form).
+            timeout: Seconds the check may run; overrides `check_health(timeout=)`.
+        """
+        return self._decorate("health_check", fn, timeout=timeout)
+
+    def action(
+        self,
+        name: str,
+        /,
+        *,
+        display_name: str | None = None,
+        description: str = "",
+        input_schema: SchemaSource | None = None,
+        output_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Register an action: a named command run against one resource.
+
+        The handler may take a `Context`, the `Resource` and the input; it returns the
+        output (a model, dataclass, TypedDict or dict), whose schema comes from the
+        return annotation or `output_schema=`.
+
+        Args:
+            name: The action's name, unique within the resource type.
+            display_name: The name Tempest shows; defaults to `name`.
+            description: What the action does.
+            input_schema: A raw schema (or a model) for the input, instead of the annotation.
+            output_schema: A raw schema (or a model) for the output, instead of the annotation.
+            timeout: Seconds the handler may run; overrides the resource's and the app's.
+        """
+        owner = f"resource type {self.type!r}"
+        problems = []
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            problems.append(
+                f"action name {name!r} must be a non-empty string without surrounding spaces"
+            )
+        elif name in self._actions:
+            problems.append(
+                f"action {name!r} is already registered (by {self._actions[name].where}); "
+                "action names are unique within a resource type"
+            )
+        if display_name is not None and not isinstance(display_name, str):
+            problems.append(f"display_name must be a string, not {type(display_name).__name__}")
+        if not isinstance(description, str):
+            problems.append(f"description must be a string, not {type(description).__name__}")
+        if problems:
+            raise DefinitionError(f"{owner}, action {name!r}", problems)
+
+        def register(fn: F) -> F:
+            local = _caller_locals(1)
+            if name in self._actions:
+                raise DefinitionError(
+                    f"{owner}, action {name!r}",
+                    f"action {name!r} is already registered (by {self._actions[name].where})",
+                )
+            self._actions[name] = analyze(
+                "action",
+                fn,
+                owner=owner,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                timeout=timeout,
+                name=name,
+                display_name=display_name if display_name is not None else name,
+                description=description,
+                local=local,
+            )
+            return fn
+
+        return register
+
+    def _decorate(
+        self,
+        kind: HandlerKind,
+        fn: F | None,
+        *,
+        input_schema: SchemaSource | None = None,
+        timeout: float | None = None,
+    ) -> F | Callable[[F], F]:
+        if fn is None:
+
+            def register(handler: F) -> F:
+                # Called by the declaring scope itself: its locals are one frame up.
+                local = _caller_locals(1)
+                self._register(
+                    kind, handler, input_schema=input_schema, timeout=timeout, local=local
+                )
+                return handler
+
+            return register
+        # _decorate <- create (or read, ...) <- the declaring scope.
+        local = _caller_locals(2)
+        self._register(kind, fn, input_schema=input_schema, timeout=timeout, local=local)
+        return fn
+
+    def _register(
+        self,
+        kind: HandlerKind,
+        fn: Callable[..., Any],
+        *,
+        input_schema: SchemaSource | None,
+        timeout: float | None,
+        local: Mapping[str, Any] | None = None,
+    ) -> None:
+        owner = f"resource type {self.type!r}"
+        problems: list[str] = []
+        if kind in self._handlers:
+            problems.append(
+                f"a {kind.replace('_', ' ')} handler is already registered "
+                f"({self._handlers[kind].where}); register one per operation"
+            )
+        if kind in _OPERATIONS and self._spec.properties is None:
+            problems.append(
+                f"a {kind} handler needs a properties schema: pass properties= (a model, "
+                f"dict or tempest.JSONSchema) to app.resource({self.type!r}, ...)"
+            )
+        try:
+            definition = analyze(
+                kind, fn, owner=owner, input_schema=input_schema, timeout=timeout, local=local
+            )
+        except DefinitionError as exc:
+            raise DefinitionError(exc.where, [*problems, *exc.problems]) from None
+        if problems:
+            raise DefinitionError(definition.where, problems)
+        self._handlers[kind] = definition
+
+    # -- the connect payload ----------------------------------------------------------
+
+    def definition(self) -> ResourceDefinition:
+        """The type as declared on connect (every field of `ResourceDefinition`)."""
+        spec, handlers = self._spec, self._handlers
+
+        def wire(schema: CompiledSchema | None) -> dict[str, Any] | None:
+            if schema is None:
+                return None
+            copied: dict[str, Any] = json.loads(json.dumps(schema.wire))
+            return copied
+
+        def input_schema(kind: str) -> dict[str, Any] | None:
+            handler = handlers.get(kind)
+            return wire(handler.input.schema) if handler and handler.input else None
+
+        fields: dict[str, Any] = {
+            "type": spec.type,
+            "display_name": spec.display_name,
+            "description": spec.description,
+            "lifecycle_stage": spec.lifecycle_stage,
+            "list_supported": "list" in handlers,
+            "read_supported": "read" in handlers,
+            "create_supported": "create" in handlers,
+            "update_supported": "update" in handlers,
+            "delete_supported": "delete" in handlers,
+            "healthcheck_supported": "health_check" in handlers,
+        }
+        if spec.properties is not None:
+            fields["property_json_schema"] = wire(spec.properties.schema)
+        if "create" in handlers:
+            fields["create_input_schema"] = input_schema("create")
+        if "update" in handlers:
+            fields["update_input_schema"] = input_schema("update")
+        if spec.links:
+            fields["links"] = Links(links=[link.model_copy(deep=True) for link in spec.links])
+        if spec.instructions is not None:
+            fields["instructions_markdown"] = spec.instructions
+        if self._actions:
+            fields["actions"] = [
+                ActionDefinition(
+                    name=action.name,
+                    display_name=action.display_name,
+                    description=action.description,
+                    input_json_schema=wire(action.input.schema) if action.input else None,
+                    output_json_schema=wire(action.output.schema) if action.output else None,
+                )
+                for action in self._actions.values()
+            ]
+        return ResourceDefinition(**fields)
+
+    def supported(self) -> str:
+        """What the type supports, for error messages."""
+        parts = [op for op in _OPERATIONS if op in self._handlers]
+        if self.has_health_check:
+            parts.append("health check")
+        if self._actions:
+            parts.append("actions " + ", ".join(repr(a) for a in self._actions))
+        return ", ".join(parts) if parts else "nothing yet (no handler is registered)"
+
+    def __repr__(self) -> str:
+        return f"<ResourceType {self.type!r}: {self.supported()}>"
+
+
+def _caller_locals(depth: int) -> Mapping[str, Any] | None:
+    """The local names of the frame `depth` levels above the caller.
+
+    Annotations under `from __future__ import annotations` are strings; a model
+    declared inside a function (a test, a factory) is only found among its locals.
+    """
+    try:
+        return sys._getframe(depth + 1).f_locals
+    except ValueError:  # pragma: no cover - shallower stack than expected
+        return None
+
+
+def check_links(links: object) -> tuple[tuple[Link, ...], list[str]]:
+    """The links as a tuple, or the problems with them."""
+    if links is None:
+        return (), []
+    if isinstance(links, str | bytes | Mapping) or not isinstance(links, Sequence):
+        return (), ["links must be a list of tempest.Link (e.g. [tempest.Link.documentation(url)])"]
+    bad = [i for i, link in enumerate(links) if not isinstance(link, Link)]
+    if bad:
+        return (), [
+            f"links[{i}] is a {type(links[i]).__name__}, not a tempest.Link "
+            "(build one with tempest.Link.documentation(url, title) and friends)"
+            for i in bad
+        ]
+    return tuple(links), []
