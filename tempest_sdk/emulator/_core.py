@@ -16,6 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Final
 
 from ._faults import Fault, FaultSet, malformed_body
@@ -34,20 +35,6 @@ ENDPOINTS: Final = tuple(ENDPOINT_MODELS)
 IN_PROCESS_ROOT: Final = "http://127.0.0.1:0"
 
 _JSON: Final = ("content-type", "application/json")
-_REASONS: Final = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 _LISTED: Final = {
     "resources.list": "resources",
     "projects.list": "projects",
@@ -161,7 +148,7 @@ class Core:
                     self.request_counts[(endpoint, 0)] += 1
                     return Answer(0, [], b"", delay=fault.latency, drop=True)
                 if fault.status is not None:
-                    return self._fault_answer(endpoint, fault, request_id)
+                    return self._fault_answer(endpoint, fault, fault.status, request_id)
         if method != "POST":
             return self._locked_error(
                 endpoint,
@@ -347,19 +334,17 @@ class Core:
         logger.warning("emulator: %s", message)
         return self._error(endpoint, 400, message, request_id, fault)
 
-    def _fault_answer(self, endpoint: str, fault: Fault, request_id: str) -> Answer:
-        assert fault.status is not None
-        reason = _REASONS.get(fault.status, "Error")
-        message = fault.message or f"injected fault: {fault.status} {reason}"
+    def _fault_answer(self, endpoint: str, fault: Fault, status: int, request_id: str) -> Answer:
+        message = fault.message or f"injected fault: {status} {_phrase(status)}"
         extra = []
         if fault.retry_after is not None:
             extra.append(("retry-after", _seconds(fault.retry_after)))
-        if fault.status == 401:
+        if status == 401:
             extra.append(("www-authenticate", "Bearer"))
         body = json.dumps({"status": "error", "error": message}, separators=(",", ":")).encode()
-        self.request_counts[(endpoint, fault.status)] += 1
+        self.request_counts[(endpoint, status)] += 1
         headers = [_JSON, ("x-request-id", request_id), *extra]
-        return Answer(fault.status, headers, body, delay=fault.latency)
+        return Answer(status, headers, body, delay=fault.latency)
 
 
 def _check_content_type(value: str | None) -> None:
@@ -396,6 +381,13 @@ def _decode_cursor(kind: str, cursor: str) -> int | None:
         return int(offset) if name == kind and int(offset) >= 0 else None
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _seconds(value: float) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import logging
 import socket
 import threading
@@ -27,6 +28,8 @@ logger = logging.getLogger("tempest_sdk.emulator")
 HOST = "127.0.0.1"
 
 _MAX_BODY = 16 * 1024 * 1024
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
 # How often serve_forever checks for shutdown: stopping waits this long at most.
 _POLL_INTERVAL = 0.02
 
@@ -89,6 +92,39 @@ class _Server(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    raw_requestline: bytes  # set by handle_one_request
+    fields: dict[str, str]
+
+    def parse_request(self) -> bool:
+        # Replaces http.server's parser, whose email-based header parsing costs about
+        # 50 us a request, a fifth of the server's time. Header names are lowercased.
+        self.command = ""
+        self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self.send_error(400, "Bad request line")
+            return False
+        self.command, self.path, self.request_version = words
+        fields: dict[str, str] = {}
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = line.decode("iso-8859-1").partition(":")
+            if len(line) > _MAX_LINE or len(fields) >= _MAX_HEADERS or not colon:
+                self.send_error(431 if colon else 400, "Bad request headers")
+                return False
+            fields[name.strip().lower()] = value.strip()
+        self.fields = fields
+        connection = fields.get("connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        if fields.get("expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def setup(self) -> None:
         super().setup()
@@ -105,8 +141,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.core.handle(self.command, self.path, headers, body)
+        answer = self.server.core.handle(self.command, self.path, self.fields, body)
         if answer.delay:
             time.sleep(answer.delay)
         if answer.drop:
@@ -117,10 +152,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
     def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+        if "chunked" in self.fields.get("transfer-encoding", "").lower():
             return self._read_chunked()
         try:
-            length = int(self.headers.get("content-length") or 0)
+            length = int(self.fields.get("content-length") or 0)
         except ValueError:
             length = -1
         if length < 0:
@@ -152,8 +187,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(length))
             self.rfile.readline(16)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own error page is HTML; answer like the rest: an ErrorResponse.
+        self._fail(code, message or HTTPStatus(code).phrase)
+
     def _fail(self, status: int, message: str) -> None:
-        body = f'{{"status":"error","error":"{message}"}}'.encode()
+        body = json.dumps({"status": "error", "error": message}).encode()
         self._write(Answer(status, [("content-type", "application/json")], body), close=True)
 
     def _write(self, answer: Answer, *, close: bool = False) -> None:

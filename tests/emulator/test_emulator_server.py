@@ -96,3 +96,38 @@ def test_bad_framing_is_refused(served, headers, status):
     answer = _raw(served, request)
 
     assert answer.startswith(b"HTTP/1.1 " + status)
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        (b"POST /api/v1/apps.operations.next\r\n\r\n", b"400"),
+        (b"POST /api/v1/apps.operations.next HTTP/2.0\r\n\r\n", b"400"),
+        (b"POST /api/v1/apps.operations.next HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (
+            b"POST /api/v1/apps.operations.next HTTP/1.1\r\n"
+            + b"".join(b"X-H%d: v\r\n" % n for n in range(101))
+            + b"\r\n",
+            b"431",
+        ),
+    ],
+)
+def test_malformed_requests_are_refused(served, request_head, status):
+    answer = _raw(served, request_head)
+
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    assert b'{"status": "error", "error": "Bad request' in answer
+
+
+def test_http_1_0_closes_after_the_answer_and_expect_continue_works(served):
+    body = b'{"app_id":"helloworld","version":"v1"}'
+    request = (
+        b"POST /api/v1/apps.operations.next HTTP/1.0\r\n"
+        b"Authorization: Bearer emulator-token\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
+        + body
+    )
+
+    answer = _raw(served, request)  # returns once the server closes the connection
+
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n")
