@@ -137,6 +137,32 @@ class Context:
         self._env: Environment | None = None
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
+    @classmethod
+    def _of_task(
+        cls,
+        task_id: str,
+        app_id: str,
+        version: str,
+        resource_type: str,
+        operation: str,
+        action: str | None,
+        metadata: TaskMetadata,
+        environment_variables: Iterable[EnvironmentVariable] | None,
+    ) -> Context:
+        # The per-task constructor of dispatch: positional, no keyword handling.
+        self = cls.__new__(cls)
+        self.task_id = task_id
+        self.app_id = app_id
+        self.version = version
+        self.resource_type = resource_type
+        self.operation = operation
+        self.action = action
+        self._metadata = metadata
+        self._env_vars = environment_variables
+        self._env = None
+        self._logger = None
+        return self
+
     @property
     def metadata(self) -> TaskMetadata:
         """The project the task belongs to, its owners and the task's author.

@@ -8,12 +8,10 @@ plain type and not required, annotations and constraints kept.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import typing_extensions
 from pydantic import BaseModel, PydanticUserError, TypeAdapter
 
 __all__ = ["Derived", "derive", "is_schema_type"]
@@ -39,10 +37,17 @@ class _Problem(Exception):
 def is_schema_type(tp: object) -> bool:
     """Whether `tp` is a type a schema can be derived from."""
     return isinstance(tp, type) and (
-        issubclass(tp, BaseModel)
-        or dataclasses.is_dataclass(tp)
-        or typing.is_typeddict(tp)
-        or typing_extensions.is_typeddict(tp)
+        issubclass(tp, BaseModel) or dataclasses.is_dataclass(tp) or _is_typeddict(tp)
+    )
+
+
+def _is_typeddict(tp: type[Any]) -> bool:
+    # Both typing's and typing_extensions' TypedDicts (they differ before Python 3.12).
+    return (
+        issubclass(tp, dict)
+        and hasattr(tp, "__required_keys__")
+        and hasattr(tp, "__optional_keys__")
+        and hasattr(tp, "__total__")
     )
 
 

@@ -29,6 +29,7 @@ from ._context import Context
 from ._errors import TaskError
 from ._handlers import HandlerDefinition
 from ._invoke import HandlerTimeout, call_arguments, invoke
+from ._payloads import PropertiesSpec
 from ._results import Page
 from ._scrub import scrub, sensitive_values
 
@@ -62,8 +63,11 @@ async def dispatch(
     thread_limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
     """Run `task` against `app` and return its report (see `App.dispatch`)."""
-    task_id = task.task_id if isinstance(task.task_id, str) else str(task.task_id)
-    request: Any = task.task
+    # getattr: even a Task built without validation (model_construct) gets a report.
+    task_id = getattr(task, "task_id", "")
+    if not isinstance(task_id, str):
+        task_id = str(task_id)
+    request: Any = getattr(task, "task", None)
     try:
         try:
             kind = request.request_type
@@ -120,110 +124,100 @@ def _unknown_type(app: App, name: object) -> str:
     )
 
 
-def _timeout(
-    handler: HandlerDefinition, resource_type: ResourceType, default: float | None
-) -> float | None:
-    if handler.timeout is not None:
-        return handler.timeout
-    if resource_type._spec.timeout is not None:
-        return resource_type._spec.timeout
-    return default
-
-
-def _context(
-    app: App, task_id: str, task: Task, request: Any, operation: str, action: str | None = None
-) -> Context:
-    return Context(
-        task_id=task_id,
-        app_id=app.app_id,
-        version=app.version,
-        resource_type=request.resource.type,
-        operation=operation,
-        action=action,
-        metadata=task.metadata,
-        environment_variables=getattr(request, "environment_variables", None),
-    )
-
-
 async def _call(
     handler: HandlerDefinition,
-    what: str,
-    subject: str,
     values: tuple[Any, Any, Any, Any],
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
     request: Any,
     task_id: str,
 ) -> Any:
-    args, kwargs = call_arguments(handler, values)
+    """The handler's result, or `_Failed` saying how it failed."""
+    if handler.timeout is not None:
+        timeout = handler.timeout
     try:
-        if handler.is_async and timeout is None:
-            # The common case, without the detour through `invoke`.
-            return await handler.fn(*args, **kwargs)
+        if handler.is_async and timeout is None and not handler.kwargs:
+            # The common case, straight: no thread, no cancel scope, no extra coroutine.
+            return await handler.fn(*handler.args(values))
+        args, kwargs = call_arguments(handler, values)
         return await invoke(handler, args, kwargs, timeout, limiter)
     except HandlerTimeout as exc:
-        raise _Failed(f"{what} {exc}", level=logging.ERROR) from None
+        raise _Failed(f"{handler.what} {exc}", level=logging.ERROR) from None
     except TaskError as exc:
-        raise _Failed(f"{what} failed: {exc.describe(subject)}", level=logging.INFO) from None
+        known = getattr(request, "resource", None)
+        name = getattr(known, "type", "")
+        external_id = getattr(known, "external_id", "")
+        subject = f"{name} {external_id!r}" if external_id else name
+        message = f"{handler.what} failed: {exc.describe(subject)}"
+        raise _Failed(message, level=logging.INFO) from None
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         _LOGGER.error(
             "task %s: %s raised\n%s",
             task_id,
-            what,
+            handler.what,
             scrub("".join(traceback.format_exception(exc)), _secrets(request)),
             extra={"task_id": task_id},
         )
-        raise _Failed(f"{what} failed: {detail}", level=logging.DEBUG) from None
+        raise _Failed(f"{handler.what} failed: {detail}", level=logging.DEBUG) from None
+
+
+class _Invalid(Exception):
+    """The handler returned data that breaks the contract or the schema."""
 
 
 def _finish(
     result: Any,
-    *,
     name: str,
     known: Resource | None,
-    resource_type: ResourceType,
-    validate: bool,
-    where: str,
+    properties: PropertiesSpec | None,
+    index: int | None = None,
 ) -> Resource:
-    """The returned resource, completed from the task, checked; or `_Failed`."""
+    """The returned resource, completed from the task and checked; or `_Invalid`.
+
+    `properties` is the schema to check (None: no check, as for delete); `index` is
+    the item's place in a listed page, for messages.
+    """
     if isinstance(result, Resource):
         resource = result
     elif isinstance(result, Mapping):
         try:
             resource = Resource.model_validate(result)
         except ValidationError as exc:
+            where = _where(index)
             raise _Invalid(f"{where}: not a valid resource: {describe_errors(exc)}") from None
     else:
-        raise _Invalid(f"{where}: is a {type(result).__name__}, not a tempest.Resource")
+        raise _Invalid(f"{_where(index)}: is a {type(result).__name__}, not a tempest.Resource")
     # Fill in what the task already knows; the handler's object is completed in place.
     if not resource.type:
         resource.type = name
     elif resource.type != name:
+        where = _where(index)
         raise _Invalid(f"{where}.type: is {resource.type!r}, but the task is for {name!r}")
     if not resource.external_id:
         if known is not None and known.external_id:
             resource.external_id = known.external_id
         else:
             raise _Invalid(
-                f"{where}.external_id: is empty; a resource needs the id it has in the "
-                "external system"
+                f"{_where(index)}.external_id: is empty; a resource needs the id it has in "
+                "the external system"
             )
     if not resource.display_name and known is not None and known.display_name:
         resource.display_name = known.display_name
-    if validate and resource_type._spec.properties is not None:
-        properties, problems = resource_type._spec.properties.check(
-            resource.properties, f"{where}.properties"
-        )
-        if problems:
-            raise _Invalid("; ".join(problems))
-        if properties is not resource.properties:
-            resource.properties = properties
+    if properties is not None:
+        current = resource.properties
+        fast = properties.schema.fast
+        if fast is None or not fast(current if current is not None else {}):
+            checked, problems = properties.check(current, f"{_where(index)}.properties")
+            if problems:
+                raise _Invalid("; ".join(problems))
+            if checked is not current:
+                resource.properties = checked
     return resource
 
 
-class _Invalid(Exception):
-    """The handler returned data that breaks the contract or the schema."""
+def _where(index: int | None) -> str:
+    return "resource" if index is None else f"resources[{index}]"
 
 
 async def _operation(
@@ -235,48 +229,51 @@ async def _operation(
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
-    operation = str(request.operation)
-    name = resource_type.type
+    operation = request.operation
     handler = resource_type._handlers.get(operation)
+    known = request.resource
+    name = known.type
     if handler is None or operation == "list" or operation == "health_check":
         raise _Failed(
             f"resource type {name!r} does not support {operation}; it supports: "
             f"{resource_type.supported()}"
         )
-    what = f"{operation} of {name!r}"
-    known = request.resource
-    if operation != "create" and not known.external_id:
-        raise _Failed(f"{what} needs the resource's external_id, and the task's resource has none")
+    if not known.external_id and operation != "create":
+        raise _Failed(
+            f"{handler.what} needs the resource's external_id, and the task's resource has none"
+        )
     value = None
-    if handler.input is not None:
-        value, problems = handler.input.load(request.input)
+    spec = handler.input
+    if spec is not None:
+        value, problems = spec.load(request.input)
         if problems:
-            raise _Failed(f"invalid input for {what}: " + "; ".join(problems), level=logging.INFO)
-    ctx = _context(app, task_id, task, request, operation) if handler.wants_context else None
-    result = await _call(
-        handler,
-        what,
-        f"{name} {known.external_id!r}" if known.external_id else name,
-        (ctx, known, value, None),
-        _timeout(handler, resource_type, timeout),
-        limiter,
-        request,
-        task_id,
+            raise _Failed(
+                f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
+            )
+    ctx = (
+        Context._of_task(
+            task_id,
+            app._app_id,
+            app._version,
+            name,
+            str(operation),
+            None,
+            task.metadata,
+            request.environment_variables,
+        )
+        if handler.wants_context
+        else None
     )
-    if operation == "delete" and result is None:
+    result = await _call(handler, (ctx, known, value, None), timeout, limiter, request, task_id)
+    if result is None and operation == "delete":
         resource = known
     else:
+        properties = resource_type._spec.properties if operation != "delete" else None
         try:
-            resource = _finish(
-                result,
-                name=name,
-                known=known,
-                resource_type=resource_type,
-                validate=operation != "delete",
-                where="resource",
-            )
+            resource = _finish(result, name, known, properties)
         except _Invalid as exc:
-            raise _Failed(f"{what} returned invalid data: {exc}", level=logging.ERROR) from None
+            message = f"{handler.what} returned invalid data: {exc}"
+            raise _Failed(message, level=logging.ERROR) from None
     return TaskReport.ok(task_id, ExecuteResourceOperationResponse(resource=resource))
 
 
@@ -296,17 +293,15 @@ async def _list(
             f"resource type {name!r} does not support list; "
             f"it supports: {resource_type.supported()}"
         )
-    what = f"list of {name!r}"
-    ctx = _context(app, task_id, task, request, "list") if handler.wants_context else None
+    ctx = (
+        Context._of_task(
+            task_id, app._app_id, app._version, name, "list", None, task.metadata, None
+        )
+        if handler.wants_context
+        else None
+    )
     result = await _call(
-        handler,
-        what,
-        name,
-        (ctx, None, None, request.next),
-        _timeout(handler, resource_type, timeout),
-        limiter,
-        request,
-        task_id,
+        handler, (ctx, None, None, request.next), timeout, limiter, request, task_id
     )
     try:
         if isinstance(result, Page):
@@ -323,22 +318,13 @@ async def _list(
         problems = []
         for index, item in enumerate(items):
             try:
-                resources.append(
-                    _finish(
-                        item,
-                        name=name,
-                        known=None,
-                        resource_type=resource_type,
-                        validate=True,
-                        where=f"resources[{index}]",
-                    )
-                )
+                resources.append(_finish(item, name, None, resource_type._spec.properties, index))
             except _Invalid as exc:
                 problems.append(str(exc))
         if problems:
             raise _Invalid("; ".join(problems))
     except _Invalid as exc:
-        raise _Failed(f"{what} returned invalid data: {exc}", level=logging.ERROR) from None
+        raise _Failed(f"{handler.what} returned invalid data: {exc}", level=logging.ERROR) from None
     return TaskReport.ok(task_id, ListResourcesResponse(resources=resources, next=next_cursor))
 
 
@@ -357,27 +343,35 @@ async def _action(
     if handler is None:
         actions = ", ".join(repr(a) for a in resource_type._actions) or "none"
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
-    what = f"action {action!r} of {name!r}"
     value = None
     if handler.input is not None:
         value, problems = handler.input.load(request.input)
         if problems:
-            raise _Failed(f"invalid input for {what}: " + "; ".join(problems), level=logging.INFO)
-    ctx = _context(app, task_id, task, request, "action", action) if handler.wants_context else None
-    known = request.resource
+            raise _Failed(
+                f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
+            )
+    ctx = (
+        Context._of_task(
+            task_id,
+            app._app_id,
+            app._version,
+            name,
+            "action",
+            action,
+            task.metadata,
+            request.environment_variables,
+        )
+        if handler.wants_context
+        else None
+    )
     result = await _call(
-        handler,
-        what,
-        f"{name} {known.external_id!r}" if known.external_id else name,
-        (ctx, known, value, None),
-        _timeout(handler, resource_type, timeout),
-        limiter,
-        request,
-        task_id,
+        handler, (ctx, request.resource, value, None), timeout, limiter, request, task_id
     )
     if handler.output is None:  # pragma: no cover - every action gets an output spec
-        raise _Failed(f"{what} has no output schema")
+        raise _Failed(f"{handler.what} has no output schema")
     output, problems = handler.output.dump(result)
     if problems or output is None:
-        raise _Failed(f"{what} returned invalid data: " + "; ".join(problems), level=logging.ERROR)
+        raise _Failed(
+            f"{handler.what} returned invalid data: " + "; ".join(problems), level=logging.ERROR
+        )
     return TaskReport.ok(task_id, ExecuteResourceActionResponse(output=output))

@@ -88,11 +88,14 @@ class HandlerDefinition:
     keyword: tuple[tuple[str, Slot], ...]
     input: InputSpec | None
     output: OutputSpec | None
+    #: The handler's own timeout, else its resource type's; None: the caller's default.
     timeout: float | None
     where: str
     name: str | None = None
     display_name: str | None = None
     description: str | None = None
+    #: What the handler does, for messages: "create of 'example'", "action 'x' of 'example'".
+    what: str = ""
     wants_context: bool = field(init=False)
     args: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(init=False, repr=False)
     kwargs: tuple[tuple[str, int], ...] = field(init=False, repr=False)
@@ -176,6 +179,8 @@ def analyze(
     display_name: str | None = None,
     description: str | None = None,
     local: Mapping[str, Any] | None = None,
+    resource_type: str = "",
+    resource_timeout: float | None = None,
 ) -> HandlerDefinition:
     """Build the definition of a handler, or raise one `DefinitionError` listing every problem.
 
@@ -190,6 +195,8 @@ def analyze(
         display_name: The action's display name.
         description: The action's description.
         local: The declaring scope's local names, to resolve string annotations.
+        resource_type: The resource type's name, for messages.
+        resource_timeout: The resource type's timeout, used when `timeout` is None.
     """
     label = f"action {name!r}" if kind == "action" else kind.replace("_", " ")
     where = f"{owner}, {label} handler {_location(fn)}"
@@ -300,11 +307,12 @@ def analyze(
         keyword=tuple(keyword),
         input=input_spec,
         output=output_spec,
-        timeout=float(timeout) if timeout is not None else None,
+        timeout=float(timeout) if timeout is not None else resource_timeout,
         where=where,
         name=name,
         display_name=display_name,
         description=description,
+        what=f"{label} of {resource_type!r}",
     )
 
 

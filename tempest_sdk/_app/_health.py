@@ -52,7 +52,8 @@ async def _check(
     app: App, resource_type: ResourceType, handler: HandlerDefinition, default: float
 ) -> AppHealthReportItem:
     name = resource_type.type
-    seconds = handler.timeout or resource_type._spec.timeout or default
+    # The handler's own timeout, else its resource type's (folded in at registration).
+    seconds = handler.timeout if handler.timeout is not None else default
     ctx = Context(
         task_id="",
         app_id=app.app_id,

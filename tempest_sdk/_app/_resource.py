@@ -278,6 +278,8 @@ class ResourceType:
                 display_name=display_name if display_name is not None else name,
                 description=description,
                 local=local,
+                resource_type=self.type,
+                resource_timeout=self._spec.timeout,
             )
             return fn
 
@@ -330,7 +332,14 @@ class ResourceType:
             )
         try:
             definition = analyze(
-                kind, fn, owner=owner, input_schema=input_schema, timeout=timeout, local=local
+                kind,
+                fn,
+                owner=owner,
+                input_schema=input_schema,
+                timeout=timeout,
+                local=local,
+                resource_type=self.type,
+                resource_timeout=self._spec.timeout,
             )
         except DefinitionError as exc:
             raise DefinitionError(exc.where, [*problems, *exc.problems]) from None

@@ -740,6 +740,12 @@ async def test_an_sdk_bug_still_gives_a_report(
     assert "Traceback" in caplog.text
 
 
+async def test_even_an_empty_constructed_task_gets_a_report(app: tempest.App) -> None:
+    report = assert_report(await app.dispatch(Task.model_construct()))
+    assert report["task_id"] == ""
+    assert report["message"].startswith("internal error in tempest_sdk")
+
+
 async def test_unknown_request_type_from_a_constructed_task(app: tempest.App) -> None:
     class Odd:
         request_type = "reticulate"
