@@ -46,9 +46,9 @@ class Out:
         """Write an aligned table. Cells may carry colour; widths use their visible text."""
         plain = [[_visible(c) for c in row] for row in rows]
         widths = [len(h) for h in headers]
-        for row in plain:
-            for i, cell in enumerate(row):
-                widths[i] = max(widths[i], len(cell))
+        for plain_cells in plain:
+            for i, text in enumerate(plain_cells):
+                widths[i] = max(widths[i], len(text))
         self.line(
             "  ".join(self.style(h.ljust(w), "bold") for h, w in zip(headers, widths, strict=True))
         )

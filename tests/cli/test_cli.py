@@ -30,7 +30,16 @@ def test_describe_shows_types_and_flags(cli):
     assert result.returncode == 0, result.stderr
     assert "shop v1" in result.stdout
     header, row = result.stdout.splitlines()[2:4]
-    assert header.split() == ["TYPE", "READ", "LIST", "CREATE", "UPDATE", "DELETE", "HEALTH", "ACTIONS"]
+    assert header.split() == [
+        "TYPE",
+        "READ",
+        "LIST",
+        "CREATE",
+        "UPDATE",
+        "DELETE",
+        "HEALTH",
+        "ACTIONS",
+    ]
     assert row.split() == ["order", "yes", "-", "yes", "-", "yes", "-", "refund"]
     assert "action refund: Refund" in result.stdout
     assert "\x1b[" not in result.stdout  # no colour when not on a terminal
@@ -122,7 +131,14 @@ def test_invoke_handler_error_exits_1_with_error_report(cli):
 
 def test_invoke_secret_never_printed(cli):
     result = cli(
-        "invoke", SHOP_V1, "order", "read", "--external-id", "nope", "--secret", "API_KEY=hunter2-xyz"
+        "invoke",
+        SHOP_V1,
+        "order",
+        "read",
+        "--external-id",
+        "nope",
+        "--secret",
+        "API_KEY=hunter2-xyz",
     )
     assert result.returncode == 1
     assert "hunter2-xyz" not in result.stdout + result.stderr
@@ -200,7 +216,13 @@ def test_serve_helloworld_on_emulator(cli):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("TASK") for line in lines)
-    for step in ("example.create", "example.read", "example.update", "example.list", "example.delete"):
+    for step in (
+        "example.create",
+        "example.read",
+        "example.update",
+        "example.list",
+        "example.delete",
+    ):
         assert any(line.startswith(step) and " ok " in line for line in lines), step
     assert "tasks reported ok" in result.stdout
 
