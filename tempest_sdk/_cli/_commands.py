@@ -15,7 +15,7 @@ from ._load import load_app
 from ._scaffold import scaffold
 from ._term import Out
 
-__all__ = ["compare", "connect", "describe", "emulator", "init", "invoke", "serve"]
+__all__ = ["compare", "connect", "describe", "init", "invoke", "serve"]
 
 _FLAG_COLUMNS = ("read", "list", "create", "update", "delete", "healthcheck")
 
@@ -211,13 +211,3 @@ def serve(args: argparse.Namespace) -> int:
     from ._serve import serve as serve_apps
 
     return serve_apps(args)
-
-
-def emulator(args: argparse.Namespace) -> int:
-    """Run the local emulator standalone."""
-    from ..emulator import main as emulator_main
-
-    argv = ["--port", str(args.port)]
-    if args.token:
-        argv += ["--token", args.token]
-    return emulator_main(argv)

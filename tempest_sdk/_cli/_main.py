@@ -18,6 +18,11 @@ _APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr de
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        from ..emulator import main as emulator_main
+
+        return emulator_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -186,18 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--directory", help="where to create it (default: ./NAME)")
     p.set_defaults(command="init", run=_run("init"))
 
-    p = _command(
-        sub,
-        "emulator",
-        "run the local emulator of the Tempest control plane",
-        """
-        tempest-sdk emulator
-        tempest-sdk emulator --port 8900 --token dev-token
-        """,
-    )
-    p.add_argument("--port", type=int, default=0, help="the port (default: any free port)")
-    p.add_argument("--token", help="the bearer token clients must send (default: generated)")
-    p.set_defaults(command="emulator", run=_run("emulator"))
+    # Listed here for the overview; `main` hands its arguments to the emulator's own parser.
+    sub.add_parser("emulator", help="run the local emulator of the Tempest control plane")
     return parser
 
 

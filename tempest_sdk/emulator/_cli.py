@@ -22,6 +22,13 @@ _SPEC_HELP = (
     "APP/VERSION:list:TYPE; repeat for more"
 )
 
+_EXAMPLES = """\
+examples:
+  tempest-sdk emulator
+  tempest-sdk emulator --port 8900 --token dev-token
+  tempest-sdk emulator --enqueue helloworld/v1:create:example --enqueue helloworld/v1:list:example
+"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run an emulator on loopback until Ctrl-C or SIGTERM; return the exit code.
@@ -32,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tempest-sdk emulator",
         description="Run a local emulator of the Tempest control plane on 127.0.0.1.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=int, default=0, help="the port (default: any free port)")
     parser.add_argument("--token", help="the bearer token clients must send (default: generated)")
