@@ -127,7 +127,7 @@ class OutputSpec:
                 if not isinstance(value, model):
                     value = adapter.validate_python(value)
                 # Optional fields left at None are dropped: their schema is the plain type.
-                value = adapter.dump_python(value, mode="json", exclude_none=True)
+                value = adapter.dump_python(value, mode="json", by_alias=True, exclude_none=True)
             except ValidationError as exc:
                 return None, pydantic_problems(exc, "output")
         elif not isinstance(value, Mapping):

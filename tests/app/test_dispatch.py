@@ -775,3 +775,47 @@ async def test_cancellation_propagates() -> None:
             group.start_soon(app.dispatch, operation_task("read", external_id="x"))
             await started.wait()
             group.cancel_scope.cancel()
+
+
+async def test_an_optional_field_without_default_may_be_left_out() -> None:
+    """Published as not required, so Tempest may omit it: the handler gets None."""
+
+    class Tag(BaseModel):
+        tag: str | None
+
+    app = tempest.App("hello", "v1")
+    example = app.resource("example")
+    seen: list[Tag] = []
+
+    @example.action("tag")
+    def tag(input: Tag) -> dict[str, Any]:
+        seen.append(input)
+        return {}
+
+    definition = example.definition()
+    assert definition.actions is not None
+    assert "required" not in (definition.actions[0].input_json_schema or {})
+    assert_report(await app.dispatch(action_task("tag")))
+    assert_report(await app.dispatch(action_task("tag", input={"tag": "x"})))
+    assert [t.tag for t in seen] == [None, "x"]
+
+
+async def test_aliases_are_used_on_both_sides() -> None:
+    class In(BaseModel):
+        full_name: str = Field(alias="fullName")
+
+    class Out(BaseModel):
+        greeting_text: str = Field(alias="greetingText")
+
+    app = tempest.App("hello", "v1")
+    example = app.resource("example")
+
+    @example.action("greet")
+    def greet(input: In) -> Out:
+        return Out(greetingText=f"hi {input.full_name}")
+
+    action = (example.definition().actions or [])[0]
+    assert list((action.input_json_schema or {})["properties"]) == ["fullName"]
+    assert list((action.output_json_schema or {})["properties"]) == ["greetingText"]
+    report = assert_report(await app.dispatch(action_task("greet", input={"fullName": "Ada"})))
+    assert report["response"]["output"] == {"greetingText": "hi Ada"}
