@@ -102,7 +102,7 @@ class Runner:
         self._was_ready = False
         self._host: contextlib.AsyncExitStack | None = None
         self._task_hooks: tuple[RunnerHook, ...] = overriding(self.options.hooks, "around_task")
-        self.completed = 0
+        self._completed = 0
 
     def __repr__(self) -> str:
         served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
@@ -119,6 +119,16 @@ class Runner:
     def in_flight(self) -> int:
         """Tasks whose handler is running now."""
         return len(self._task_scopes)
+
+    @property
+    def completed(self) -> int:
+        """Tasks run to a report (including those cancelled at shutdown) so far."""
+        return self._completed
+
+    @property
+    def delivered(self) -> int:
+        """Reports the control plane acknowledged so far."""
+        return self._reporter.delivered if self._reporter is not None else 0
 
     @property
     def pending_reports(self) -> int:
@@ -497,7 +507,7 @@ class Runner:
                 )
             report = _mask_secrets(report, task)
             self._ledger.reporting(task_id)
-            self.completed += 1
+            self._completed += 1
             _log_outcome(info, report, duration)
             if self._outbox is not None:
                 await self._keep(report, info)

@@ -15,6 +15,8 @@ from ._protocols import RunnableApp, TaskSource
 from ._runner import Runner
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..client import AsyncTempestClient
 
 __all__ = ["run"]
@@ -25,13 +27,16 @@ def run(
     client: TaskSource | None = None,
     endpoint: str | None = None,
     token: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
     **options: Unpack[RunnerOptionsKwargs],
 ) -> None:
     """Serve `apps` until SIGINT or SIGTERM, then drain and return. Blocks.
 
     Options not given are read from `TEMPEST_RUNNER_*` variables, then defaulted (see
-    `RunnerOptions`). The client is built from `endpoint`/`token` or the environment
-    (`TEMPEST_API_ENDPOINT`, `TEMPEST_TOKEN_FILE`, `TEMPEST_TOKEN`) unless given.
+    `RunnerOptions`). Unless `client` is given, one is built from `endpoint`, `token`
+    and `transport` (an httpx transport, e.g. `httpx_aiohttp.AiohttpTransport()` for
+    about twice the throughput) or the environment (`TEMPEST_API_ENDPOINT`,
+    `TEMPEST_TOKEN_FILE`, `TEMPEST_TOKEN`).
 
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
     one stops at once. The runner does not configure logging: call
@@ -49,7 +54,7 @@ def run(
             from ..client import AsyncTempestClient, TempestConfigError
 
             try:
-                owned = AsyncTempestClient(token, endpoint=endpoint)
+                owned = AsyncTempestClient(token, endpoint=endpoint, transport=transport)
             except TempestConfigError as exc:
                 raise RunnerStartupError(f"cannot build the API client: {exc}") from None
         runner = Runner(apps, client if client is not None else owned, options=resolved)

@@ -43,15 +43,16 @@ def test_public_names_are_pinned():
 def test_defaults():
     options = RunnerOptions()
     assert options.concurrency == 16
-    assert options.pollers_per_version == 4
-    assert options.reporter_count == 4
+    assert options.pollers_per_version == 2
+    assert options.reporter_count == 2
     assert options.task_timeout == 300.0
     assert options.poll_interval_max == 5.0
     assert options.shutdown_grace == 25.0
     assert options.health_interval == 300.0
     assert options.connect is False
     assert options.outbox is None
-    assert RunnerOptions(concurrency=2).pollers_per_version == 2
+    assert RunnerOptions(concurrency=1).pollers_per_version == 1
+    assert RunnerOptions(concurrency=1).reporter_count == 1
 
 
 def test_keyword_arguments_match_the_options():
