@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["WIRE_CONTEXT", "WireModel"]
+__all__ = ["WIRE_CONTEXT", "WireModel", "WritesDefaults"]
 
 # Passed as the validation context whenever a payload comes from the wire, so that
 # models which are lenient when built in Python (a handler's `Resource`) are strict there.
@@ -35,10 +35,13 @@ class WireModel(BaseModel):
             if not field.is_required() and field.default is not None
         }
         cls._always_written = frozenset(required_with_default | set(cls._always_written))
-
-    def model_post_init(self, context: Any, /) -> None:
-        if self._always_written:
-            self.__pydantic_fields_set__.update(self._always_written)
+        # Marking fields as set costs a Python call per instance, so only the models
+        # that need it pay for it; forgetting the mixin would silently drop fields.
+        if cls._always_written and not issubclass(cls, WritesDefaults):
+            raise TypeError(
+                f"{cls.__name__} has required fields with defaults "
+                f"({', '.join(sorted(cls._always_written))}): derive it from WritesDefaults"
+            )
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready dict this object is sent as."""
@@ -47,3 +50,10 @@ class WireModel(BaseModel):
     def to_json(self) -> bytes:
         """Return the JSON bytes this object is sent as."""
         return self.model_dump_json(by_alias=True, exclude_unset=True).encode()
+
+
+class WritesDefaults(WireModel):
+    """A wire model with required fields that have defaults: they are always written."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.update(self._always_written)

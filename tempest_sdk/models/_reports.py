@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from ._base import WireModel
+from ._base import WritesDefaults
 from ._enums import ReportStatus
 from ._resources import Resource
 
@@ -19,21 +19,21 @@ __all__ = [
 ]
 
 
-class ExecuteResourceOperationResponse(WireModel):
+class ExecuteResourceOperationResponse(WritesDefaults):
     """The result of a create, read, update or delete: the resource as it now is."""
 
     response_type: Literal["execute_resource_operation"] = "execute_resource_operation"
     resource: Resource
 
 
-class ExecuteResourceActionResponse(WireModel):
+class ExecuteResourceActionResponse(WritesDefaults):
     """The result of an action: its output object."""
 
     response_type: Literal["execute_resource_action"] = "execute_resource_action"
     output: dict[str, Any]
 
 
-class ListResourcesResponse(WireModel):
+class ListResourcesResponse(WritesDefaults):
     """One page of resources; `next` is `""` on the last page.
 
     The contract uses this shape both for a list task's report and for `resources.list`.
@@ -51,7 +51,7 @@ TaskResponse = Annotated[
 """The three kinds of task result, discriminated by `response_type`."""
 
 
-class TaskReport(WireModel):
+class TaskReport(WritesDefaults):
     """The outcome of a task (contract: `ReportResponse`).
 
     An error report is written as `{"task_id", "status": "error", "message",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import ValidationInfo, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from ._base import WireModel
+from ._base import WireModel, WritesDefaults
 from ._enums import LinkType
 
 __all__ = ["Link", "Links", "Resource"]
@@ -53,14 +53,7 @@ class Links(WireModel):
     links: list[Link] | None = None
 
 
-def _wrap_links(data: Any) -> Any:
-    # Accept a plain list of links for convenience; the wire shape is the wrapper object.
-    if isinstance(data, dict) and isinstance(data.get("links"), list | tuple):
-        return {**data, "links": {"links": list(data["links"])}}
-    return data
-
-
-class Resource(WireModel):
+class Resource(WritesDefaults):
     """A resource instance: what tasks carry and what handlers return.
 
     `type`, `external_id` and `display_name` are required on the wire. A handler may
@@ -86,11 +79,18 @@ class Resource(WireModel):
     properties: dict[str, Any] | None = None
     links: Links | None = None
 
-    @model_validator(mode="wrap")
+    @field_validator("links", mode="before")
     @classmethod
-    def _validate(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
-        data = _wrap_links(data)
-        if info.context and info.context.get("wire") and isinstance(data, dict):
+    def _wrap_links(cls, value: Any) -> Any:
+        # Accept a plain list of links for convenience; the wire shape is the wrapper object.
+        if isinstance(value, list | tuple):
+            return {"links": list(value)}
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _require_on_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and type(data) is dict and info.context.get("wire"):
             missing = [name for name in cls._wire_required if name not in data]
             if missing:
                 raise ValidationError.from_exception_data(
@@ -104,4 +104,4 @@ class Resource(WireModel):
                         for name in missing
                     ],
                 )
-        return handler(data)
+        return data

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer
 
 from .._errors import TempestError
-from ._base import WIRE_CONTEXT, WireModel
+from ._base import WIRE_CONTEXT, WireModel, WritesDefaults
 from ._enums import EnvironmentVariableType, Operation, OwnerType
 from ._resources import Resource
 
@@ -77,7 +77,7 @@ class EnvironmentVariable(WireModel):
         yield "type", self.type
 
 
-class ExecuteResourceOperationRequest(WireModel):
+class ExecuteResourceOperationRequest(WritesDefaults):
     """A create, read, update or delete of one resource."""
 
     request_type: Literal["execute_resource_operation"] = "execute_resource_operation"
@@ -88,7 +88,7 @@ class ExecuteResourceOperationRequest(WireModel):
     metadata: dict[str, Any] | None = None
 
 
-class ExecuteResourceActionRequest(WireModel):
+class ExecuteResourceActionRequest(WritesDefaults):
     """A named action run against one resource."""
 
     request_type: Literal["execute_resource_action"] = "execute_resource_action"
@@ -99,7 +99,7 @@ class ExecuteResourceActionRequest(WireModel):
     metadata: dict[str, Any] | None = None
 
 
-class ListResourcesRequest(WireModel):
+class ListResourcesRequest(WritesDefaults):
     """One page of a listing of a resource type; `next` is `""` on the first page."""
 
     request_type: Literal["list_resources"] = "list_resources"

@@ -320,3 +320,17 @@ def test_unknown_lifecycle_stage_is_accepted():
         context=WIRE_CONTEXT,
     )
     assert definition.lifecycle_stage == "dream"
+
+
+def test_a_model_with_defaulted_required_fields_must_write_them():
+    """Forgetting WritesDefaults would silently drop required fields from the wire."""
+    from typing import Literal
+
+    import pytest
+
+    from tempest_sdk.models._base import WireModel
+
+    with pytest.raises(TypeError, match="derive it from WritesDefaults"):
+
+        class Forgetful(WireModel):
+            kind: Literal["x"] = "x"
