@@ -36,6 +36,7 @@ import httpx
 
 import tempest_sdk as tempest
 from tempest_sdk.client import AsyncTempestClient
+from tempest_sdk.models import ExecuteResourceActionResponse, TaskReport
 from tempest_sdk.runner import PollEvent, Runner, RunnerHook
 
 APP = "bench"
@@ -241,6 +242,31 @@ async def bare_httpx_rate(
     return done / elapsed
 
 
+async def client_rate(emulator: EmulatorProcess, version: str, tasks: int, callers: int) -> float:
+    """Pairs per second of a loop over `AsyncTempestClient` alone (models, no runner):
+    where the client's share of the gap between bare httpx and the runner shows."""
+    emulator.enqueue(version, tasks)
+    done = 0
+    async with make_client(emulator) as client:
+
+        async def caller() -> None:
+            nonlocal done
+            while True:
+                task = await client.next_task(APP, version, max_retries=0)
+                if task is None:
+                    return
+                output = ExecuteResourceActionResponse(output={})
+                await client.report(TaskReport.ok(task.task_id, output), max_retries=0)
+                done += 1
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for _ in range(callers):
+                group.start_soon(caller)
+        elapsed = time.perf_counter() - started
+    return done / elapsed
+
+
 async def idle_rate(
     emulator: EmulatorProcess, version: str, seconds: float, warmup: float
 ) -> tuple[float, float]:
@@ -301,6 +327,12 @@ async def main(args: argparse.Namespace) -> int:
         for callers, rate in bare.items():
             line(f"bare httpx loop, {callers} callers", f"{rate:.1f}")
         best = max(bare.values())
+        client_only = await client_rate(emulator, next(versions), tasks, 4)
+        line(
+            "AsyncTempestClient loop, 4 callers",
+            f"{client_only:.1f}",
+            f"{client_only / best:.2f} of the best bare loop (for reference)",
+        )
         for concurrency in (16, 64):
             rate, _ = await runner_rate(
                 emulator, next(versions), tasks, 0.0, concurrency=concurrency

@@ -278,7 +278,7 @@ class VersionPoller:
                 self._app_id,
                 self._version,
                 exc,
-                extra=self._fields(attempt=self._error_streak),
+                extra=self._fields(failures=self._error_streak),
             )
             return
         logger.warning(
@@ -287,7 +287,7 @@ class VersionPoller:
             self._version,
             self._error_streak,
             _describe(exc),
-            extra=self._fields(attempt=self._error_streak),
+            extra=self._fields(failures=self._error_streak),
         )
 
     def _startup_error(self, exc: Exception) -> RunnerStartupError:

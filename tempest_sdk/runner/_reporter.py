@@ -183,7 +183,7 @@ class Reporter:
                         report.task_id,
                         exc,
                         delay,
-                        extra=item.fields(attempt=attempt),
+                        extra=item.fields(failures=attempt + 1),
                     )
                 else:
                     logger.warning(
@@ -192,7 +192,7 @@ class Reporter:
                         attempt + 1,
                         _describe(exc),
                         delay,
-                        extra=item.fields(attempt=attempt),
+                        extra=item.fields(failures=attempt + 1),
                     )
                 await anyio.sleep(delay)
                 attempt += 1

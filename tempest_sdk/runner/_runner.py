@@ -374,8 +374,9 @@ class Runner:
                             for poller in self._pollers:
                                 poller.stop()
                     await self._drain(drain_deadline)
-                    # Hand-off of the last reports is bounded like their delivery.
-                    executions_scope.deadline = anyio.current_time() + options.flush_timeout
+                    # Handing off the last reports and delivering them share one deadline.
+                    flush_deadline = anyio.current_time() + options.flush_timeout
+                    executions_scope.deadline = flush_deadline
             if executions_scope.cancelled_caught:
                 logger.error(
                     "some task reports could not be queued before the flush timeout "
@@ -383,7 +384,7 @@ class Runner:
                     options.flush_timeout,
                 )
             reporter.close()
-            reporter_scope.deadline = anyio.current_time() + options.flush_timeout
+            reporter_scope.deadline = flush_deadline
             await reporter_done.wait()
             background.cancel()
         logger.info(
@@ -413,8 +414,11 @@ class Runner:
             done.set()
 
     async def _requeue(self, reporter: Reporter, pending: list[TaskReport]) -> None:
-        for report in pending:
-            await reporter.put(Outgoing(report))
+        try:
+            for report in pending:
+                await reporter.put(Outgoing(report))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # stopped before all were queued: they stay in the outbox
 
     async def _background(self, scope: anyio.CancelScope, source: TaskSource) -> None:
         options = self.options

@@ -9,6 +9,7 @@ import threading
 import time
 
 import anyio
+import httpx
 import pytest
 
 from tempest_sdk.client import AuthenticationError
@@ -253,3 +254,24 @@ async def test_a_blocked_event_loop_is_warned_about(caplog):
         "event loop was blocked" in r.getMessage() and r.levelno == logging.WARNING
         for r in caplog.records
     )
+
+
+def test_standalone_run_builds_its_client_from_endpoint_token_and_transport():
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, json={"status": "error", "error": "invalid token"})
+
+    with pytest.raises(SystemExit) as info:
+        run(
+            FakeApp(),
+            endpoint="http://127.0.0.1:9/api/v1",
+            token="not-a-valid-token",
+            transport=httpx.MockTransport(answer),
+            **FAST,
+        )
+    assert "TEMPEST_TOKEN" in str(info.value.code)
+    assert "not-a-valid-token" not in str(info.value.code)
+    assert seen[0].url == "http://127.0.0.1:9/api/v1/apps.operations.next"
+    assert seen[0].headers["authorization"] == "Bearer not-a-valid-token"
