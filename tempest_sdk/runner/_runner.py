@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, TypeVar, Unpack
+from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 
 import anyio
 from anyio.abc import TaskGroup
@@ -67,7 +67,10 @@ class Runner:
         apps: one app, or several (distinct app id and version pairs).
         client: the control plane; `None` builds an `AsyncTempestClient` from the
             environment (`TEMPEST_TOKEN`, `TEMPEST_API_ENDPOINT`, ...) when `run()`
-            starts, and closes it at the end. A client passed in is not closed.
+            starts, and closes it at the end. A client passed in is not closed. A
+            zero-argument callable returning a client is called when `run()` starts,
+            in the runner's own event loop, and the client it returns is closed at the
+            end: use it with `start_in_thread()`, whose loop lives in another thread.
         options: all options at once; keyword arguments override single ones
             (see `RunnerOptions` for each option and its default).
 
@@ -79,7 +82,7 @@ class Runner:
     def __init__(
         self,
         apps: RunnableApp | Iterable[RunnableApp],
-        client: TaskSource | None = None,
+        client: TaskSource | Callable[[], TaskSource] | None = None,
         *,
         options: RunnerOptions | None = None,
         **overrides: Unpack[RunnerOptionsKwargs],
@@ -269,22 +272,26 @@ class Runner:
             logger.exception("the runner failed")
             self._failure = exc
 
-    def _make_client(self) -> TaskSource:
+    def _make_client(self, factory: Callable[[], TaskSource] | None) -> TaskSource:
         from ..client import AsyncTempestClient, TempestConfigError
 
         try:
-            return AsyncTempestClient()
+            return factory() if factory is not None else AsyncTempestClient()
         except TempestConfigError as exc:
             raise RunnerStartupError(f"cannot build the API client: {exc}") from None
 
     async def _run(self, events: _Events) -> None:
         options = self.options
         async with contextlib.AsyncExitStack() as stack:
-            source = self._client
-            if source is None:
-                client = self._make_client()
-                stack.push_async_callback(client.aclose)  # type: ignore[attr-defined]
-                source = client
+            given = self._client
+            # A source has `next_task`; anything else given is a factory of one.
+            if given is None or not hasattr(given, "next_task"):
+                source = self._make_client(given)
+                close = getattr(source, "aclose", None)
+                if close is not None:
+                    stack.push_async_callback(close)
+            else:
+                source = cast(TaskSource, given)
             outbox = Outbox(options.outbox) if options.outbox is not None else None
             pending = await anyio.to_thread.run_sync(outbox.open) if outbox else []
             ledger = TaskLedger(options.dedup_size)

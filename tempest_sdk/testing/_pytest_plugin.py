@@ -59,7 +59,7 @@ def tempest_runner(
     apps = tempest_app if isinstance(tempest_app, list) else [tempest_app]
     runner = Runner(
         apps,
-        client=tempest_emulator.client(),
+        client=tempest_emulator.client,  # built and closed in the runner's own loop
         connect=True,
         health_interval=3600.0,
     )

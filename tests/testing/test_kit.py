@@ -1,0 +1,117 @@
+"""The testing kit used as a user would: invoke, exercise, samples and the pytest fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from tempest_sdk.models import EnvironmentVariableType, ExecuteResourceActionRequest
+from tempest_sdk.testing import (
+    Emulator,
+    ainvoke,
+    default_steps,
+    exercise,
+    invoke,
+    load_steps,
+    sample_input,
+    sample_task,
+)
+
+
+def test_invoke_runs_a_handler_through_dispatch(helloworld):
+    report = invoke(helloworld, "example", "create", input={"color": "teal"})
+    assert report.status == "ok", report.message
+    resource = report.response.resource
+    assert resource.type == "example"
+    assert resource.properties == {"color": "teal"}
+
+
+def test_invoke_reports_errors_instead_of_raising(helloworld):
+    report = invoke(helloworld, "example", "read")
+    assert report.status == "error"
+    assert "external_id" in report.message
+    assert report.response is None
+
+
+async def test_ainvoke_and_invoke_refuses_a_running_loop(helloworld):
+    report = await ainvoke(helloworld, "example", "list")
+    assert report.status == "ok", report.message
+    with pytest.raises(RuntimeError, match="await ainvoke"):
+        invoke(helloworld, "example", "list")
+
+
+def test_sample_task_marks_secrets_and_variables():
+    task = sample_task("example", "rebuild", env={"REGION": "eu"}, secrets={"TOKEN": "s3cr3t"})
+    assert isinstance(task.task, ExecuteResourceActionRequest)
+    kinds = {v.name: v.type for v in task.task.environment_variables or []}
+    assert kinds == {
+        "REGION": EnvironmentVariableType.VARIABLE,
+        "TOKEN": EnvironmentVariableType.SECRET,
+    }
+    assert "s3cr3t" not in repr(task)
+
+
+def test_sample_input_prefers_default_then_examples_then_enum():
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "default": "from-default", "examples": ["no"]},
+            "b": {"type": "string", "examples": ["from-examples"]},
+            "c": {"type": "string", "enum": ["first", "second"]},
+            "d": {"type": "integer", "minimum": 3},
+            "e": {"type": "string", "minLength": 9},
+            "optional": {"type": "string"},
+        },
+        "required": ["d", "e"],
+    }
+    assert sample_input(schema) == {
+        "a": "from-default",
+        "b": "from-examples",
+        "c": "first",
+        "d": 3,
+        "e": "examplexx",
+    }
+    assert sample_input(None) == {}
+
+
+def test_default_steps_cover_every_capability_in_order(helloworld):
+    names = [s.name for s in default_steps(helloworld)]
+    assert names == ["create", "read", "update", "list", "repaint", "delete"]
+
+
+def test_load_steps_explains_bad_entries(tmp_path, helloworld):
+    path = tmp_path / "tasks.json"
+    path.write_text('[{"type": "example", "operation": "create"}, {"type": "example"}]')
+    with pytest.raises(ValueError, match=r"tasks\.json\[1\]: give 'operation'"):
+        load_steps(path, [helloworld])
+    path.write_text('{"type": "example"}')
+    with pytest.raises(ValueError, match="JSON list"):
+        load_steps(path, [helloworld])
+
+
+async def test_exercise_runs_every_capability_through_the_real_runner(helloworld):
+    results = await exercise(helloworld)
+    assert [r.step.name for r in results] == [
+        "create",
+        "read",
+        "update",
+        "list",
+        "repaint",
+        "delete",
+    ]
+    assert all(r.ok for r in results), [r.to_json() for r in results if not r.ok]
+
+
+def test_emulator_is_reachable_from_the_kit():
+    assert Emulator.__module__.startswith("tempest_sdk.emulator")
+
+
+def test_fixtures_serve_the_app(tempest_emulator, tempest_runner):
+    task_id = tempest_emulator.enqueue_operation(
+        "helloworld", "v1", "create", "example", input={"color": "plum"}
+    )
+    tempest_emulator.wait_for_reports(1, timeout=30)
+    (report,) = tempest_emulator.reports(task_id)
+    assert report["status"] == "ok"
+    assert report["response"]["resource"]["properties"] == {"color": "plum"}
+    assert tempest_emulator.connects[0]["app_id"] == "helloworld"
+    assert tempest_emulator.violations == []
