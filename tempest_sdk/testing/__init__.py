@@ -19,7 +19,6 @@ from ._exercise import run_steps as run_steps
 from ._invoke import ainvoke as ainvoke
 from ._invoke import invoke as invoke
 from ._samples import sample_input as sample_input
-from ._samples import sample_metadata as sample_metadata
 from ._samples import sample_task as sample_task
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ __all__ = [
     "load_steps",
     "run_steps",
     "sample_input",
-    "sample_metadata",
     "sample_task",
 ]
 

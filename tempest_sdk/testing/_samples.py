@@ -6,21 +6,10 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from ..models import (
-    EnvironmentVariableType,
-    ExecuteResourceActionRequest,
-    ExecuteResourceOperationRequest,
-    ListResourcesRequest,
-    Operation,
-    Owner,
-    OwnerType,
-    Resource,
-    Task,
-    TaskMetadata,
-    TaskRequest,
-)
+from ..models import Operation, Task, TaskMetadata
+from ..models._base import WIRE_CONTEXT
 
-__all__ = ["sample_input", "sample_metadata", "sample_task"]
+__all__ = ["sample_input", "sample_task"]
 
 _PLACEHOLDERS: dict[str, Any] = {
     "string": "example",
@@ -72,15 +61,6 @@ def _placeholder(prop: Mapping[str, Any]) -> Any:
     return _PLACEHOLDERS.get(str(kind))
 
 
-def sample_metadata() -> TaskMetadata:
-    """Task metadata like Tempest sends: a project, its owners, the task's author."""
-    author = Owner(email="ada@example.com", name="Ada Lovelace", type=OwnerType.USER)
-    team = Owner(email="platform@example.com", name="Platform", type=OwnerType.TEAM)
-    return TaskMetadata(
-        owners=[author, team], author=author, project_id="prj_local", project_name="Local project"
-    )
-
-
 def sample_task(
     resource_type: str,
     name: str,
@@ -93,44 +73,34 @@ def sample_task(
     task_id: str | None = None,
     metadata: TaskMetadata | None = None,
 ) -> Task:
-    """A task for an operation (`create`, `read`, `update`, `delete`), `list`, or an action.
+    """A task for an operation (`create`, `read`, `update`, `delete`), `list`, or an action,
+    shaped like the emulator's (and Tempest's): realistic resource and metadata.
 
     `env` become `variable` environment variables and `secrets` become `secret` ones.
     """
-    resource = Resource(type=resource_type, external_id=external_id, display_name=external_id)
-    variables = [
-        {"name": k, "value": v, "type": EnvironmentVariableType.VARIABLE}
-        for k, v in (env or {}).items()
-    ] + [
-        {"name": k, "value": v, "type": EnvironmentVariableType.SECRET}
-        for k, v in (secrets or {}).items()
+    from ..emulator._tasks import action_request, list_request, next_answer, operation_request
+
+    number = next_id()
+    environment = [
+        *({"name": k, "value": v, "type": "variable"} for k, v in (env or {}).items()),
+        *({"name": k, "value": v, "type": "secret"} for k, v in (secrets or {}).items()),
     ]
-    request: TaskRequest
+    about: dict[str, Any] = {
+        "external_id": external_id,
+        "display_name": None,
+        "input": input,
+        "properties": None,
+        "environment_variables": environment,
+        "resource_id": f"res-local-{number}",
+    }
     if name == "list":
-        request = ListResourcesRequest(resource=resource, next=next)
+        request = list_request(resource_type, next)
     elif name in Operation.__members__.values():
-        request = ExecuteResourceOperationRequest.model_validate(
-            {
-                "resource": resource,
-                "operation": name,
-                "input": dict(input or {}),
-                "environment_variables": variables,
-            }
-        )
+        request = operation_request(name, resource_type, **about)
     else:
-        request = ExecuteResourceActionRequest.model_validate(
-            {
-                "resource": resource,
-                "action": name,
-                "input": dict(input or {}),
-                "environment_variables": variables,
-            }
-        )
-    return Task(
-        task_id=task_id or f"task-local-{next_id()}",
-        task=request,
-        metadata=metadata or sample_metadata(),
-    )
+        request = action_request(resource_type, name, **about)
+    answer = next_answer(task_id or f"task-local-{number}", request, metadata)
+    return Task.model_validate(answer, context=WIRE_CONTEXT)
 
 
 def next_id() -> int:
