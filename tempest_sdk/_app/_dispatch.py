@@ -216,6 +216,41 @@ def _finish(
     return resource
 
 
+def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:
+    """The handler's input, defaults applied and validated; every problem at once."""
+    if handler.input is None:
+        return None
+    value, problems = handler.input.load(raw)
+    if problems:
+        raise _Failed(
+            f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
+        )
+    return value
+
+
+def _context(
+    app: App,
+    task: Task,
+    handler: HandlerDefinition,
+    name: str,
+    operation: str,
+    action: str | None,
+) -> Context | None:
+    if not handler.wants_context:
+        return None
+    request = task.task
+    return Context._of_task(
+        task.task_id,
+        app._app_id,
+        app._version,
+        name,
+        operation,
+        action,
+        task.metadata,
+        getattr(request, "environment_variables", None),
+    )
+
+
 def _where(index: int | None) -> str:
     return "resource" if index is None else f"resources[{index}]"
 
@@ -242,28 +277,8 @@ async def _operation(
         raise _Failed(
             f"{handler.what} needs the resource's external_id, and the task's resource has none"
         )
-    value = None
-    spec = handler.input
-    if spec is not None:
-        value, problems = spec.load(request.input)
-        if problems:
-            raise _Failed(
-                f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
-            )
-    ctx = (
-        Context._of_task(
-            task_id,
-            app._app_id,
-            app._version,
-            name,
-            str(operation),
-            None,
-            task.metadata,
-            request.environment_variables,
-        )
-        if handler.wants_context
-        else None
-    )
+    value = _load_input(handler, request.input)
+    ctx = _context(app, task, handler, name, str(operation), None)
     result = await _call(handler, (ctx, known, value, None), timeout, limiter, request, task_id)
     if result is None and operation == "delete":
         resource = known
@@ -343,27 +358,8 @@ async def _action(
     if handler is None:
         actions = ", ".join(repr(a) for a in resource_type._actions) or "none"
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
-    value = None
-    if handler.input is not None:
-        value, problems = handler.input.load(request.input)
-        if problems:
-            raise _Failed(
-                f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
-            )
-    ctx = (
-        Context._of_task(
-            task_id,
-            app._app_id,
-            app._version,
-            name,
-            "action",
-            action,
-            task.metadata,
-            request.environment_variables,
-        )
-        if handler.wants_context
-        else None
-    )
+    value = _load_input(handler, request.input)
+    ctx = _context(app, task, handler, name, "action", action)
     result = await _call(
         handler, (ctx, request.resource, value, None), timeout, limiter, request, task_id
     )
