@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -96,28 +95,32 @@ def test_serve_with_rejected_token_exits_non_zero_with_fix(emulator, tmp_path):
 
 
 def test_emulator_command_prints_url_and_token_and_stops_on_sigint(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tempest_sdk", "emulator", "--token", "standalone-token"],
-        env={**os.environ, "NO_COLOR": "1"},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    first = ""
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Tempest emulator listening at http://127.0.0.1:")
-        url = first.rsplit(" ", 1)[-1].strip()
-        from tempest_sdk.client import TempestClient
+    from tempest_sdk.client import TempestClient
 
-        with TempestClient(token="standalone-token", endpoint=url, max_retries=0) as client:
-            assert client.next_task("shop", "v1") is None
-    finally:
-        deadline = time.monotonic() + 30
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-    assert process.returncode == 0, err
-    assert "export TEMPEST_TOKEN=standalone-token" in first + out
-    assert "Stopped after" in out
+    with (
+        (tmp_path / "stderr.txt").open("w+") as errors,
+        subprocess.Popen(
+            [sys.executable, "-m", "tempest_sdk", "emulator", "--token", "standalone-token"],
+            env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        try:
+            first = process.stdout.readline()
+            assert first.startswith("Tempest emulator listening at http://127.0.0.1:")
+            url = first.rsplit(" ", 1)[-1].strip()
+            with TempestClient(token="standalone-token", endpoint=url, max_retries=0) as client:
+                assert client.next_task("shop", "v1") is None
+        finally:
+            process.send_signal(signal.SIGINT)
+            # Read through the same text wrapper as readline(): it may have buffered ahead.
+            rest = process.stdout.read()
+            process.wait(timeout=30)
+        errors.seek(0)
+        assert process.returncode == 0, errors.read()
+    assert "export TEMPEST_TOKEN=standalone-token" in first + rest
+    assert "Stopped after" in rest
