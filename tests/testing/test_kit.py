@@ -115,3 +115,12 @@ def test_fixtures_serve_the_app(tempest_emulator, tempest_runner):
     assert report["response"]["resource"]["properties"] == {"color": "plum"}
     assert tempest_emulator.connects[0]["app_id"] == "helloworld"
     assert tempest_emulator.violations == []
+
+
+async def test_exercise_the_dashboards_example_built_from_go_schemas():
+    from .conftest import ROOT, _load
+
+    dashboards = _load("_testing_dashboards", ROOT / "examples" / "dashboards" / "app.py").app
+    results = await exercise(dashboards)
+    assert [r.step.name for r in results] == ["create", "read", "update", "list", "delete"]
+    assert all(r.ok for r in results), [r.to_json() for r in results if not r.ok]
