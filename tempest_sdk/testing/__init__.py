@@ -18,6 +18,7 @@ from ._exercise import load_steps as load_steps
 from ._exercise import run_steps as run_steps
 from ._invoke import ainvoke as ainvoke
 from ._invoke import invoke as invoke
+from ._samples import TaskOptions as TaskOptions
 from ._samples import sample_input as sample_input
 from ._samples import sample_task as sample_task
 
@@ -28,6 +29,7 @@ __all__ = [
     "Emulator",
     "Step",
     "StepResult",
+    "TaskOptions",
     "ainvoke",
     "default_steps",
     "exercise",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 import anyio
 
-from ._samples import sample_task
+from ._samples import TaskOptions, sample_task
 
 if TYPE_CHECKING:
     from .. import App
@@ -23,12 +22,8 @@ async def ainvoke(
     resource_type: str,
     name: str,
     *,
-    input: Mapping[str, Any] | None = None,
-    external_id: str = "",
-    next: str = "",
-    env: Mapping[str, str] | None = None,
-    secrets: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    **options: Unpack[TaskOptions],
 ) -> TaskReport:
     """Dispatch one task to `app` and return its report.
 
@@ -36,23 +31,11 @@ async def ainvoke(
         app: the app under test.
         resource_type: the resource type, e.g. `"example"`.
         name: `create`, `read`, `update`, `delete`, `list`, or an action name.
-        input: the operation's or action's input.
-        external_id: the external id of the resource the task is about.
-        next: for `list`, the page cursor.
-        env: plain environment variables.
-        secrets: `secret` environment variables.
         timeout: the task timeout, in seconds (default: the handler's own, or none).
+        **options: what the task is about: `input`, `external_id`, `next`, `env`,
+            `secrets` (see `TaskOptions`).
     """
-    task = sample_task(
-        resource_type,
-        name,
-        input=input,
-        external_id=external_id,
-        next=next,
-        env=env,
-        secrets=secrets,
-    )
-    return await app.dispatch(task, timeout=timeout)
+    return await app.dispatch(sample_task(resource_type, name, **options), timeout=timeout)
 
 
 def invoke(
@@ -60,12 +43,8 @@ def invoke(
     resource_type: str,
     name: str,
     *,
-    input: Mapping[str, Any] | None = None,
-    external_id: str = "",
-    next: str = "",
-    env: Mapping[str, str] | None = None,
-    secrets: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    **options: Unpack[TaskOptions],
 ) -> TaskReport:
     """The synchronous form of `ainvoke`, for plain test functions and scripts."""
     try:
@@ -74,16 +53,6 @@ def invoke(
         pass
     else:
         raise RuntimeError("invoke() cannot run inside an event loop: use `await ainvoke(...)`")
-    call = functools.partial(
-        ainvoke,
-        app,
-        resource_type,
-        name,
-        input=input,
-        external_id=external_id,
-        next=next,
-        env=env,
-        secrets=secrets,
-        timeout=timeout,
+    return anyio.run(
+        functools.partial(ainvoke, app, resource_type, name, timeout=timeout, **options)
     )
-    return anyio.run(call)

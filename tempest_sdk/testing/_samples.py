@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ..models import Operation, Task, TaskMetadata
 from ..models._base import WIRE_CONTEXT
 
-__all__ = ["sample_input", "sample_task"]
+__all__ = ["TaskOptions", "sample_input", "sample_task"]
 
 _PLACEHOLDERS: dict[str, Any] = {
     "string": "example",
@@ -61,45 +61,59 @@ def _placeholder(prop: Mapping[str, Any]) -> Any:
     return _PLACEHOLDERS.get(str(kind))
 
 
-def sample_task(
-    resource_type: str,
-    name: str,
-    *,
-    input: Mapping[str, Any] | None = None,
-    external_id: str = "",
-    next: str = "",
-    env: Mapping[str, str] | None = None,
-    secrets: Mapping[str, str] | None = None,
-    task_id: str | None = None,
-    metadata: TaskMetadata | None = None,
-) -> Task:
+class TaskOptions(TypedDict, total=False):
+    """What a sample task is about (all optional).
+
+    Attributes:
+        input: the operation's or action's input.
+        external_id: the external id of the resource the task is about.
+        next: for `list`, the page cursor (`""` for the first page).
+        env: plain environment variables, `{name: value}`.
+        secrets: `secret` environment variables, `{name: value}`.
+        task_id: the task id (default: a fresh local one).
+        metadata: owners, author and project (default: realistic ones).
+    """
+
+    input: Mapping[str, Any] | None
+    external_id: str
+    next: str
+    env: Mapping[str, str] | None
+    secrets: Mapping[str, str] | None
+    task_id: str | None
+    metadata: TaskMetadata | None
+
+
+def sample_task(resource_type: str, name: str, **options: Unpack[TaskOptions]) -> Task:
     """A task for an operation (`create`, `read`, `update`, `delete`), `list`, or an action,
     shaped like the emulator's (and Tempest's): realistic resource and metadata.
 
-    `env` become `variable` environment variables and `secrets` become `secret` ones.
+    See `TaskOptions` for the options; `env` become `variable` environment variables
+    and `secrets` become `secret` ones.
     """
     from ..emulator._tasks import action_request, list_request, next_answer, operation_request
 
     number = next_id()
+    env, secrets = options.get("env") or {}, options.get("secrets") or {}
     environment = [
-        *({"name": k, "value": v, "type": "variable"} for k, v in (env or {}).items()),
-        *({"name": k, "value": v, "type": "secret"} for k, v in (secrets or {}).items()),
+        *({"name": k, "value": v, "type": "variable"} for k, v in env.items()),
+        *({"name": k, "value": v, "type": "secret"} for k, v in secrets.items()),
     ]
     about: dict[str, Any] = {
-        "external_id": external_id,
+        "external_id": options.get("external_id", ""),
         "display_name": None,
-        "input": input,
+        "input": options.get("input"),
         "properties": None,
         "environment_variables": environment,
         "resource_id": f"res-local-{number}",
     }
     if name == "list":
-        request = list_request(resource_type, next)
+        request = list_request(resource_type, options.get("next", ""))
     elif name in Operation.__members__.values():
         request = operation_request(name, resource_type, **about)
     else:
         request = action_request(resource_type, name, **about)
-    answer = next_answer(task_id or f"task-local-{number}", request, metadata)
+    task_id = options.get("task_id") or f"task-local-{number}"
+    answer = next_answer(task_id, request, options.get("metadata"))
     return Task.model_validate(answer, context=WIRE_CONTEXT)
 
 
