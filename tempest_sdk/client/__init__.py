@@ -42,6 +42,7 @@ from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import RateLimitError as RateLimitError
 from ._errors import TempestConfigError as TempestConfigError
 from ._sync import TempestClient as TempestClient
+from ._transport import AsyncioTransport as AsyncioTransport
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -55,6 +56,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncTempestClient",
+    "AsyncioTransport",
     "AuthenticationError",
     "BadRequestError",
     "InternalServerError",

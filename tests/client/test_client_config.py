@@ -36,6 +36,7 @@ def test_public_names_are_pinned():
         "APIStatusError",
         "APITimeoutError",
         "AsyncTempestClient",
+        "AsyncioTransport",
         "AuthenticationError",
         "BadRequestError",
         "InternalServerError",
@@ -314,3 +315,4 @@ def test_the_two_flavours_offer_the_same_methods():
     sync_only = {"close"}
     async_only = {"aclose"}
     assert public(TempestClient) - sync_only == public(AsyncTempestClient) - async_only
+
