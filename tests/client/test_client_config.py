@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from typing import Any
 
 import httpx
 import pytest
@@ -316,3 +317,57 @@ def test_the_two_flavours_offer_the_same_methods():
     async_only = {"aclose"}
     assert public(TempestClient) - sync_only == public(AsyncTempestClient) - async_only
 
+
+async def test_each_request_carries_its_own_length_and_the_host(flavour, client, router):
+    route = router.post("/apps.operations.next").respond(204)
+    await flavour.call(client, "next_task", "a", "v1")
+    await flavour.call(client, "next_task", "a-longer-app-id", "v12")
+    for call in route.calls:
+        request = call.request
+        names = [name.lower() for name, _ in request.headers.raw]
+        assert names.count(b"content-length") == 1
+        assert int(request.headers["content-length"]) == len(request.content)
+        assert request.headers["host"] == "127.0.0.1:9"
+
+
+async def test_an_injected_http_client_is_asked_afresh_for_every_call(flavour, router):
+    hooked: list[str] = []
+    transport = httpx.MockTransport(router.handler)
+    if flavour.is_async:
+
+        async def hook(request: httpx.Request) -> None:
+            hooked.append(request.url.path)
+
+        http: Any = httpx.AsyncClient(transport=transport, event_hooks={"request": [hook]})
+    else:
+        http = httpx.Client(
+            transport=transport, event_hooks={"request": [lambda r: hooked.append(r.url.path)]}
+        )
+    route = router.post("/apps.operations.next").respond(204)
+    client = flavour.client(http_client=http)
+
+    await flavour.call(client, "next_task", "a", "v1")
+    http.headers["X-Trace"] = "second"
+    await flavour.call(client, "next_task", "a", "v1")
+
+    assert "x-trace" not in route.calls[0].request.headers
+    assert route.calls[1].request.headers["x-trace"] == "second"
+    assert hooked == ["/api/v1/apps.operations.next"] * 2
+    if flavour.is_async:
+        await http.aclose()
+    else:
+        http.close()
+
+
+async def test_an_owned_async_client_sends_straight_to_its_transport(router, monkeypatch):
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("AsyncClient.send was used")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", refuse)
+    route = router.post("/apps.operations.next").respond(204)
+    client = AsyncTempestClient(
+        token="t", endpoint=ENDPOINT, transport=httpx.MockTransport(router.handler)
+    )
+    async with client:
+        assert await client.next_task("a", "v1") is None
+    assert route.call_count == 1
