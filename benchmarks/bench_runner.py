@@ -8,14 +8,16 @@ same run, against the same emulator:
   task at a time), against the runner at concurrency 1 and 64, with a 50 ms async
   handler (target: runner@64 >= 25x the sequential loop);
 - a bare httpx loop issuing the same `next`+`report` calls (4 and 8 concurrent
-  callers on one `httpx.AsyncClient`, no parsing beyond the task id), against the
-  runner with a no-op handler (target: >= 0.7 of the best bare figure);
+  callers on one `httpx.AsyncClient`, no parsing beyond the task id), over httpx's
+  own transport and over the SDK's `AsyncioTransport`, against the runner with a no-op
+  handler (target: >= 0.7 of the best bare figure, whichever transport it used);
 - the runner's RSS after 5,000 and 10,000 no-op tasks (target: growth < 5 %);
 - requests per second of an idle runner (no tasks), beside the Go CLI's 0.2/s.
 
     python benchmarks/bench_runner.py                      # every figure (about 2 minutes)
     python benchmarks/bench_runner.py --quick              # fewer tasks, shorter idle window
-    python benchmarks/bench_runner.py --transport aiohttp  # every client over httpx-aiohttp
+    python benchmarks/bench_runner.py --transport httpx    # the SDK's clients over httpx's own
+    python benchmarks/bench_runner.py --transport aiohttp  # ... over httpx-aiohttp (if installed)
 """
 
 from __future__ import annotations
@@ -37,12 +39,13 @@ import anyio
 import httpx
 
 import tempest_sdk as tempest
-from tempest_sdk.client import AsyncTempestClient
+from tempest_sdk.client import AsyncioTransport, AsyncTempestClient
 from tempest_sdk.models import ExecuteResourceActionResponse, TaskReport
 from tempest_sdk.runner import PollEvent, Runner, RunnerHook
 
 APP = "bench"
-TRANSPORT = "httpx"
+BARE_TRANSPORTS = ("httpx", "asyncio")
+TRANSPORT = "default"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -137,17 +140,24 @@ class PollCounter(RunnerHook):
         self.polls += 1
 
 
-def make_transport() -> httpx.AsyncBaseTransport | None:
-    """The transport every client of this run uses (`--transport`)."""
-    if TRANSPORT == "aiohttp":
+def make_transport(kind: str) -> httpx.AsyncBaseTransport | None:
+    """A new transport of `kind` (None: the client's default)."""
+    if kind == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
         return AiohttpTransport()
+    if kind == "httpx":
+        return httpx.AsyncHTTPTransport()
+    if kind == "asyncio":
+        return AsyncioTransport()
     return None
 
 
 def make_client(emulator: EmulatorProcess) -> AsyncTempestClient:
-    return AsyncTempestClient(emulator.token, endpoint=emulator.url, transport=make_transport())
+    """A client over the transport of this run (`--transport`)."""
+    return AsyncTempestClient(
+        emulator.token, endpoint=emulator.url, transport=make_transport(TRANSPORT)
+    )
 
 
 async def runner_rate(
@@ -209,15 +219,16 @@ async def sequential_rate(
 
 
 async def bare_httpx_rate(
-    emulator: EmulatorProcess, version: str, tasks: int, callers: int
+    emulator: EmulatorProcess, version: str, tasks: int, callers: int, transport: str
 ) -> float:
-    """Pairs per second of a bare httpx loop: `next`, read the task id, `report` ok."""
+    """Pairs per second of a bare httpx loop over `transport` ("httpx": httpx's own):
+    `next`, read the task id, `report` ok."""
     emulator.enqueue(version, tasks)
     headers = {"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"}
     next_body = json.dumps({"app_id": APP, "version": version}).encode()
     done = 0
     async with httpx.AsyncClient(
-        base_url=emulator.url, headers=headers, timeout=30, transport=make_transport()
+        base_url=emulator.url, headers=headers, timeout=30, transport=make_transport(transport)
     ) as http:
 
         async def caller() -> None:
@@ -305,11 +316,10 @@ async def main(args: argparse.Namespace) -> int:
     tasks = int(3000 * scale)
     failures: list[str] = []
     try:
-        sniffio = importlib.util.find_spec("sniffio") is not None
         print(
             f"bench_runner: emulator in a separate process at {emulator.url}\n"
             f"  {os.cpu_count()} cores, Python {sys.version.split()[0]}, httpx "
-            f"{httpx.__version__}, transport: {TRANSPORT}, sniffio installed: {sniffio}\n"
+            f"{httpx.__version__}, the SDK's clients over: {TRANSPORT} transport\n"
             f"  comparisons: median of {rounds} interleaved round(s)"
         )
 
@@ -334,9 +344,12 @@ async def main(args: argparse.Namespace) -> int:
         print("\nOverhead with a no-op handler (next+report pairs/s):")
         rates: dict[str, list[float]] = defaultdict(list)
         for _ in range(rounds):
-            for callers in (4, 8):
-                rate = await bare_httpx_rate(emulator, next(versions), tasks, callers)
-                rates[f"bare httpx loop, {callers} callers"].append(rate)
+            for transport in BARE_TRANSPORTS + ((TRANSPORT,) if TRANSPORT == "aiohttp" else ()):
+                for callers in (4, 8):
+                    rate = await bare_httpx_rate(
+                        emulator, next(versions), tasks, callers, transport
+                    )
+                    rates[f"bare httpx loop, {transport} transport, {callers} callers"].append(rate)
             rate = await client_rate(emulator, next(versions), tasks, 4)
             rates["AsyncTempestClient loop, 4 callers"].append(rate)
             for concurrency in (16, 64):
@@ -345,7 +358,7 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 rates[f"runner, concurrency {concurrency}"].append(rate)
         medians = {label: statistics.median(values) for label, values in rates.items()}
-        best = max(medians["bare httpx loop, 4 callers"], medians["bare httpx loop, 8 callers"])
+        best = max(rate for label, rate in medians.items() if label.startswith("bare"))
         for label, rate in medians.items():
             if label.startswith("bare"):
                 line(label, f"{rate:.1f}")
@@ -397,9 +410,10 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer tasks, shorter idle window")
     parser.add_argument(
         "--transport",
-        choices=["httpx", "aiohttp"],
-        default="httpx",
-        help="the HTTP transport of every client in the run (aiohttp: needs httpx-aiohttp)",
+        choices=["default", "httpx", "aiohttp"],
+        default="default",
+        help="the transport of the SDK's clients in the run (default: AsyncTempestClient's "
+        "own, AsyncioTransport; httpx: httpx's; aiohttp: httpx-aiohttp, if installed)",
     )
     args = parser.parse_args(argv)
     if args.transport == "aiohttp" and importlib.util.find_spec("httpx_aiohttp") is None:

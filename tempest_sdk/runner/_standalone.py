@@ -34,8 +34,8 @@ def run(
 
     Options not given are read from `TEMPEST_RUNNER_*` variables, then defaulted (see
     `RunnerOptions`). Unless `client` is given, one is built from `endpoint`, `token`
-    and `transport` (an httpx transport, e.g. `httpx_aiohttp.AiohttpTransport()` for
-    about twice the throughput) or the environment (`TEMPEST_API_ENDPOINT`,
+    and `transport` (an httpx transport; default: `AsyncioTransport`, see
+    `AsyncTempestClient`) or the environment (`TEMPEST_API_ENDPOINT`,
     `TEMPEST_TOKEN_FILE`, `TEMPEST_TOKEN`).
 
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
