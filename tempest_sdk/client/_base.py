@@ -193,8 +193,8 @@ class BaseClient(Generic[HttpT]):
         if prepared is None:
             prepared = self._prepared[call.endpoint] = self._prepare(call.endpoint)
         url, headers = prepared
-        # httpx.Request adds Content-Length for the body; build_request would also
-        # re-parse the URL and re-merge the same headers, a third of a request's cost.
+        # httpx.Request adds Content-Length for the body. build_request would also
+        # re-parse the URL and re-merge the same headers each time: 113 us against 27.
         return httpx.Request(
             "POST",
             url,
