@@ -345,13 +345,14 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         if not connections:
             return None
         oldest_kept = time.monotonic() - self._keepalive_expiry
+        # Appended as they fall idle, so the expired ones are at the front: drop them all.
         while connections and connections[0].idle_since < oldest_kept:
-            connections.pop(0).close()  # the longest idle first, so expired ones go too
+            connections.pop(0).close()
             self._idle_count -= 1
         while connections:
-            connection = connections.pop()
+            connection = connections.pop()  # the most recently used: the least likely stale
             self._idle_count -= 1
-            if connection.idle_since >= oldest_kept and connection.reusable:
+            if connection.reusable:
                 return connection
             connection.close()
         return None
