@@ -1,15 +1,18 @@
 """The Tempest Private Apps API client: `AsyncTempestClient` and its sync twin `TempestClient`.
 
 One typed method per endpoint, bearer auth from `token=` / `TEMPEST_TOKEN_FILE` /
-`TEMPEST_TOKEN`, timeouts, retries with full-jitter backoff on connection errors,
-429 and 5xx, and one exception hierarchy rooted at `tempest_sdk.TempestError`:
+`TEMPEST_TOKEN`, timeouts, TLS and proxy settings, a cap on answer sizes, retries with
+full-jitter backoff on connection errors, 429 and 5xx, and one exception hierarchy
+rooted at `tempest_sdk.TempestError`:
 
 ```
 TempestError
 ├── TempestConfigError
 └── APIError
     ├── APIConnectionError
-    │   └── APITimeoutError
+    │   ├── APITimeoutError
+    │   └── APITLSError
+    ├── APIResponseTooLargeError
     ├── APIResponseValidationError
     └── APIStatusError
         ├── BadRequestError          400
@@ -31,9 +34,11 @@ from ._config import TimeoutTypes as TimeoutTypes
 from ._config import UseClientDefault as UseClientDefault
 from ._errors import APIConnectionError as APIConnectionError
 from ._errors import APIError as APIError
+from ._errors import APIResponseTooLargeError as APIResponseTooLargeError
 from ._errors import APIResponseValidationError as APIResponseValidationError
 from ._errors import APIStatusError as APIStatusError
 from ._errors import APITimeoutError as APITimeoutError
+from ._errors import APITLSError as APITLSError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BadRequestError as BadRequestError
 from ._errors import InternalServerError as InternalServerError
@@ -41,24 +46,29 @@ from ._errors import NotFoundError as NotFoundError
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import RateLimitError as RateLimitError
 from ._errors import TempestConfigError as TempestConfigError
+from ._http import DEFAULT_MAX_RESPONSE_SIZE as DEFAULT_MAX_RESPONSE_SIZE
+from ._http import CertTypes as CertTypes
+from ._http import VerifyTypes as VerifyTypes
 from ._sync import TempestClient as TempestClient
-from ._transport import AsyncioTransport as AsyncioTransport
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "MAX_RETRY_AFTER",
     "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APIError",
+    "APIResponseTooLargeError",
     "APIResponseValidationError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "AsyncTempestClient",
-    "AsyncioTransport",
     "AuthenticationError",
     "BadRequestError",
+    "CertTypes",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -67,4 +77,5 @@ __all__ = [
     "TempestConfigError",
     "TimeoutTypes",
     "UseClientDefault",
+    "VerifyTypes",
 ]

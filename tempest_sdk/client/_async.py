@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self, TypeVar, cast
 
 import anyio
 import httpx
+import sniffio
 
 from .._backoff import Backoff
 from ..models import (
@@ -33,7 +36,15 @@ from ._config import (
     TimeoutTypes,
     UseClientDefault,
 )
-from ._transport import default_transport
+from ._http import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AnswerTooLarge,
+    BodyReader,
+    CertTypes,
+    VerifyTypes,
+    build_async_http,
+    transport_error,
+)
 
 __all__ = ["AsyncTempestClient"]
 
@@ -56,14 +67,26 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: retries after the first attempt; 0 makes a single attempt.
         backoff: the delays between retries. Default: `Backoff()` (0.5 s doubling to 8 s).
         http_client: an `httpx.AsyncClient` to send with; the caller keeps owning it
-            (this client never closes it).
-        transport: an `httpx.AsyncBaseTransport` for the client's own `httpx.AsyncClient`.
-            Default: `AsyncioTransport()`, a lean HTTP/1.1 transport about three times
-            cheaper per request than httpx's own; httpx's own when an environment
-            proxy (`HTTPS_PROXY`, `ALL_PROXY`, ...) applies to the endpoint.
+            (this client never closes it). Redirects are never followed.
+        transport: an `httpx.AsyncBaseTransport` for the client's own `httpx.AsyncClient`
+            (then `verify`, `cert` and environment proxies are the transport's business).
+            Default: httpx-aiohttp's on asyncio and uvloop, httpx's own on trio, chosen
+            at the first call.
+        verify: True (httpx's CAs, or `SSL_CERT_FILE` / `SSL_CERT_DIR`), the path of a
+            CA bundle file or directory, an `ssl.SSLContext`, or False (tests only).
+            Default: `TEMPEST_CA_BUNDLE` when set, else True.
+        cert: a client certificate for mutual TLS: a PEM file holding it and its key, or
+            (certificate file, key file). Default: `TEMPEST_CLIENT_CERT` (and
+            `TEMPEST_CLIENT_KEY`) when set.
+        trust_env: take proxies (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...) and
+            `SSL_CERT_FILE` / `SSL_CERT_DIR` from the environment, as httpx does.
+        max_response_size: the largest answer body accepted, in bytes, counted as it
+            streams in and again decompressed; a larger one raises
+            `APIResponseTooLargeError`.
 
     Raises:
-        TempestConfigError: no token, an unreadable token file, a bad endpoint or option.
+        TempestConfigError: no token, an unreadable token file or CA bundle, a bad
+            endpoint or option.
     """
 
     def __init__(
@@ -76,6 +99,10 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         backoff: Backoff | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: VerifyTypes = None,
+        cert: CertTypes = None,
+        trust_env: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         super().__init__(
             token,
@@ -85,19 +112,36 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             backoff=backoff,
             http_client=http_client,
             transport=transport,
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            max_response_size=max_response_size,
         )
-        self._owns_http = http_client is None
-        if http_client is None:
-            if transport is None:
-                transport = default_transport(self._endpoint)
-            http_client = httpx.AsyncClient(transport=transport, timeout=self._timeout)
-        self._http = http_client
-        # Our own httpx client has no auth, hooks or redirects to apply, and the API sets
-        # no cookies, so requests go straight to its transport: `AsyncClient.send` would
-        # add about a third to each request's CPU. (None: proxies need httpx's routing.)
-        self._direct = transport if self._owns_http else None
+        self._given_http = http_client
+        self._own: httpx.AsyncClient | None = None
+        self._closed = False
+        if http_client is None and transport is not None:
+            self._own = httpx.AsyncClient(
+                transport=transport, timeout=self._timeout, follow_redirects=False
+            )
         # Replaced in tests to check delays without waiting them.
         self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._given_http is not None:
+            return self._given_http
+        if self._own is None:
+            if self._closed:
+                raise RuntimeError("this AsyncTempestClient is closed; build a new one")
+            # Built at the first call, when the event loop is known: aiohttp runs on
+            # asyncio only, and its connections belong to the loop that opened them.
+            self._own = build_async_http(
+                sniffio.current_async_library(),
+                context=cast(ssl.SSLContext, self._ssl),  # built when no transport given
+                trust_env=self._trust_env,
+                timeout=self._timeout,
+            )
+        return self._own
 
     async def _send(
         self,
@@ -122,20 +166,30 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         if isinstance(step, Sleep):
             await self._sleep(step.seconds)
             return None
-        request = step.request
+        http = self._http()
         try:
-            if self._direct is None:
-                return await self._http.send(request)
-            response = await self._direct.handle_async_request(request)
-            response.request = request
+            response = await http.send(step.request, stream=True, follow_redirects=False)
             try:
-                await response.aread()
-            except BaseException:
+                body = BodyReader(response, self._max_response_size)
+                whole = body.read()
+                if whole is not None:
+                    return whole
+                # Closed at once when the cap stops the reading early (trio warns of
+                # async generators left for the garbage collector to close).
+                raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())
+                async with contextlib.aclosing(raw) as chunks:
+                    async for chunk in chunks:
+                        body.feed(chunk)
+                return body.response()
+            finally:
                 await response.aclose()
+        except AnswerTooLarge as exc:
+            return exc.outcome
+        except Exception as exc:
+            failure = transport_error(exc)
+            if failure is None:
                 raise
-            return response
-        except httpx.TransportError as exc:
-            return exc
+            return failure
 
     async def _walk(
         self,
@@ -299,8 +353,9 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
 
     async def aclose(self) -> None:
         """Close the client's own connections (an injected `http_client` is left open)."""
-        if self._owns_http:
-            await self._http.aclose()
+        self._closed = True
+        if self._own is not None:
+            await self._own.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import ssl
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -35,12 +36,24 @@ from ._config import (
 from ._errors import (
     APIConnectionError,
     APIError,
+    APIResponseTooLargeError,
     APIResponseValidationError,
     APITimeoutError,
+    APITLSError,
     TempestConfigError,
     decode_body,
     quote,
     status_error,
+)
+from ._http import (
+    ACCEPT_ENCODING,
+    CertTypes,
+    TooLarge,
+    VerifyTypes,
+    certificate_problem,
+    check_max_response_size,
+    is_cleartext_remote,
+    ssl_context,
 )
 
 __all__ = ["BaseClient", "Outcome", "Send", "Sleep", "next_cursor", "parse_retry_after"]
@@ -76,7 +89,7 @@ class Sleep:
     seconds: float
 
 
-Outcome = httpx.Response | httpx.TransportError | None
+Outcome = httpx.Response | httpx.TransportError | TooLarge | None
 """What a driver hands back to a plan after a step."""
 
 
@@ -129,8 +142,8 @@ def next_cursor(listing: Listing[P, Item], page: P, seen: set[str]) -> str | Non
 class BaseClient(Generic[HttpT]):
     """Configuration and the flavour-free half of every call. Not used directly."""
 
-    _http: HttpT
-    _owns_http: bool
+    _given_http: HttpT | None
+    """The `http_client=` the caller gave (and keeps owning), or None."""
 
     def __init__(
         self,
@@ -142,6 +155,10 @@ class BaseClient(Generic[HttpT]):
         backoff: Backoff | None,
         http_client: object | None,
         transport: object | None,
+        verify: VerifyTypes,
+        cert: CertTypes,
+        trust_env: bool,
+        max_response_size: int,
     ) -> None:
         # Everything is checked before an HTTP client exists, so a bad configuration
         # never leaves a connection pool behind.
@@ -150,13 +167,41 @@ class BaseClient(Generic[HttpT]):
                 "pass either http_client= or transport=, not both: an injected client "
                 "already has its transport"
             )
+        if http_client is not None and (verify is not None or cert is not None):
+            raise TempestConfigError(
+                "pass verify= and cert= to the httpx client given as http_client=, not "
+                "to this client: an injected client already has its TLS settings"
+            )
         self._token = resolve_token(token)
         self._endpoint = resolve_endpoint(endpoint)
         self._timeout = httpx.Timeout(timeout)
         self._max_retries = resolve_max_retries(max_retries)
+        self._max_response_size = check_max_response_size(max_response_size)
         self._backoff = backoff if backoff is not None else Backoff()
-        self._user_agent = user_agent()
-        self._prepared: dict[str, tuple[httpx.URL, list[tuple[bytes, bytes]]]] = {}
+        self._trust_env = trust_env
+        # Built only for a client that makes its own connections; loading CAs is costly.
+        self._ssl: ssl.SSLContext | None = (
+            ssl_context(verify, cert, trust_env=trust_env)
+            if http_client is None and transport is None
+            else None
+        )
+        # httpx.Headers masks the Authorization value in its repr.
+        self._headers = httpx.Headers(
+            {
+                "Authorization": f"Bearer {self._token.reveal()}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": user_agent(),
+            }
+        )
+        self._urls: dict[str, httpx.URL] = {}
+        if is_cleartext_remote(self._endpoint):
+            log.warning(
+                "the Tempest API endpoint %s is plain http to another machine: the API "
+                "token and every task travel in clear; use https",
+                self._endpoint,
+            )
 
     @property
     def endpoint(self) -> str:
@@ -173,6 +218,11 @@ class BaseClient(Generic[HttpT]):
         """The retries of each call made without `max_retries=`."""
         return self._max_retries
 
+    @property
+    def max_response_size(self) -> int:
+        """The largest answer body accepted, in bytes, raw and decompressed."""
+        return self._max_response_size
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} endpoint={self._endpoint!r}>"
 
@@ -180,49 +230,28 @@ class BaseClient(Generic[HttpT]):
         self, call: Call[T], timeout: TimeoutTypes | UseClientDefault
     ) -> httpx.Request:
         chosen = self._timeout if isinstance(timeout, UseClientDefault) else httpx.Timeout(timeout)
-        if not self._owns_http:
-            # An injected client's headers and cookies may change between calls.
-            return self._http.build_request(
+        http = self._given_http
+        if http is not None:
+            # An injected client's own headers, cookies and hooks apply to every call.
+            return http.build_request(
                 "POST",
                 self._endpoint + call.endpoint,
                 content=call.body.to_json(),
-                headers=self._headers(),
+                headers=self._headers,
                 timeout=chosen,
             )
-        prepared = self._prepared.get(call.endpoint)
-        if prepared is None:
-            prepared = self._prepared[call.endpoint] = self._prepare(call.endpoint)
-        url, headers = prepared
-        # httpx.Request adds Content-Length for the body. build_request would also
-        # re-parse the URL and re-merge the same headers each time: 113 us against 27.
+        url = self._urls.get(call.endpoint)
+        if url is None:
+            url = self._urls[call.endpoint] = httpx.URL(self._endpoint + call.endpoint)
+        # The client's own httpx client has no default headers or cookies of its own to
+        # merge in, so the request is built directly.
         return httpx.Request(
             "POST",
             url,
-            headers=headers,
+            headers=self._headers,
             content=call.body.to_json(),
             extensions={"timeout": chosen.as_dict()},
         )
-
-    def _prepare(self, endpoint: str) -> tuple[httpx.URL, list[tuple[bytes, bytes]]]:
-        """The URL and headers of every call to `endpoint` (on the client's own httpx
-        client, whose defaults never change)."""
-        template = self._http.build_request(
-            "POST", self._endpoint + endpoint, headers=self._headers()
-        )
-        headers = [
-            (name, value)
-            for name, value in template.headers.raw
-            if name.lower() != b"content-length"
-        ]
-        return template.url, headers
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._token.reveal()}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": self._user_agent,
-        }
 
     def _plan(
         self,
@@ -264,6 +293,8 @@ class BaseClient(Generic[HttpT]):
                 )
                 retryable = status == 429 or status >= 500
                 reason = str(status)
+            elif isinstance(outcome, TooLarge):
+                raise self._too_large(call, outcome)
             elif isinstance(outcome, httpx.TransportError):
                 reason = type(outcome).__name__
                 log.debug(
@@ -275,7 +306,9 @@ class BaseClient(Generic[HttpT]):
                     reason,
                 )
                 error = self._connection_error(call, outcome, attempt)
-                retryable = isinstance(outcome, _RETRYABLE_TRANSPORT)
+                retryable = isinstance(outcome, _RETRYABLE_TRANSPORT) and not isinstance(
+                    error, APITLSError
+                )
             else:  # pragma: no cover - a driver bug, not a runtime condition
                 raise TypeError(f"a plan needs a response or a transport error, got {outcome!r}")
 
@@ -313,11 +346,33 @@ class BaseClient(Generic[HttpT]):
                 body=decode_body(response),
             ) from None
 
+    def _too_large(self, call: Call[T], outcome: TooLarge) -> APIResponseTooLargeError:
+        how = {
+            "announced": "announced a body of more than",
+            "received": "sent more than",
+            "decompressed": "sent a body that decompresses to more than",
+        }[outcome.what]
+        return APIResponseTooLargeError(
+            f"POST {self._endpoint}{call.endpoint} {how} max_response_size "
+            f"({outcome.limit:,} bytes); stopped reading it. No real Tempest answer is this "
+            "large: check TEMPEST_API_ENDPOINT, or raise max_response_size if it is right",
+            endpoint=call.endpoint,
+            limit=outcome.limit,
+        )
+
     def _connection_error(
         self, call: Call[T], exc: httpx.TransportError, attempts: int
     ) -> APIConnectionError:
         tried = f" (tried {attempts} times)" if attempts > 1 else ""
         where = f"{self._endpoint}{call.endpoint}"
+        problem = certificate_problem(exc)
+        if problem is not None:
+            return APITLSError(
+                f"POST {where} failed: TLS certificate problem: {quote(problem.detail)}; "
+                f"{problem.advice}",
+                endpoint=call.endpoint,
+                attempts=attempts,
+            )
         if isinstance(exc, httpx.TimeoutException):
             phase = _TIMEOUT_PHASES.get(type(exc), "waiting")
             return APITimeoutError(

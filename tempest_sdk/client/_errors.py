@@ -4,8 +4,10 @@
 TempestError                         (tempest_sdk: the root of every SDK error)
 ├── TempestConfigError               no token, unreadable token file, bad endpoint or option
 └── APIError                         a call to the control plane failed (.endpoint, .attempts)
-    ├── APIConnectionError           no answer: refused, reset, DNS, TLS, broken connection
-    │   └── APITimeoutError          no answer in time
+    ├── APIConnectionError           no answer: refused, reset, DNS, broken connection
+    │   ├── APITimeoutError          no answer in time
+    │   └── APITLSError              the server's (or this client's) certificate was refused
+    ├── APIResponseTooLargeError     an answer over max_response_size (.limit)
     ├── APIResponseValidationError   a 2xx answer the SDK cannot read (.status_code, .body)
     └── APIStatusError               a non-2xx answer (.status_code, .error, .body, .request_id)
         ├── BadRequestError          400
@@ -34,8 +36,10 @@ from .._errors import TempestError
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseTooLargeError",
     "APIResponseValidationError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
@@ -77,6 +81,27 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No answer came back in time (connect, read, write or pool timeout)."""
+
+
+class APITLSError(APIConnectionError):
+    """The TLS handshake failed on a certificate: the server's is not trusted or not for
+    this host, or the server refused this client's. Never retried: it would fail the
+    same way."""
+
+
+class APIResponseTooLargeError(APIError):
+    """An answer larger than the client's `max_response_size`, raw or decompressed.
+
+    The client stops reading at the limit, so the answer never sits in memory whole.
+    Not retried: the same request would get the same answer.
+
+    Attributes:
+        limit: the `max_response_size` that was exceeded, in bytes.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, limit: int) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.limit = limit
 
 
 class APIResponseValidationError(APIError):
@@ -175,13 +200,23 @@ _ADVICE: dict[int, tuple[str, str]] = {
     ),
     404: (
         "not found",
-        "check the id (a report's task may be unknown or its lease expired) and that "
-        "the endpoint (TEMPEST_API_ENDPOINT) is the Tempest API",
+        "check the id (a report's task may be unknown, or its lease expired)",
     ),
+    408: ("the server gave up waiting for the request", "try again"),
+    409: ("the request conflicts with the object's state", "the server's text says which"),
+    413: (
+        "the request body is too large for the server",
+        "make the handler's output smaller (a report carries it whole)",
+    ),
+    422: ("the request was refused as invalid", "the server's text says what it disliked"),
     429: ("too many requests", "slow down, or raise max_retries to wait longer"),
 }
 _SERVER_ADVICE = ("the control plane failed", "this is on Tempest's side: try again later")
-_OTHER_ADVICE = ("unexpected answer", "check that the endpoint (TEMPEST_API_ENDPOINT) is right")
+_OTHER_ADVICE = ("the request was refused", "the server's text says why")
+_ENDPOINT_ADVICE = (
+    "check that the endpoint (TEMPEST_API_ENDPOINT or endpoint=) is the Tempest API: "
+    "this answer does not come from it"
+)
 
 
 def decode_body(response: httpx.Response) -> Any:
@@ -200,6 +235,10 @@ def quote(text: str) -> str:
     return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
 
 
+def _from_tempest(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
+
+
 def status_error(
     response: httpx.Response,
     *,
@@ -216,6 +255,18 @@ def status_error(
     request_id = response.headers.get("x-request-id")
 
     summary, advice = _ADVICE.get(status, _SERVER_ADVICE if status >= 500 else _OTHER_ADVICE)
+    if 300 <= status < 400:
+        location = response.headers.get("location")
+        to = f" to {quote(location)}" if location else ""
+        summary = f"the endpoint redirects{to}"
+        advice = (
+            "redirects are not followed, so that the token goes only where it was sent: "
+            "set TEMPEST_API_ENDPOINT (or endpoint=) to the API's own URL"
+        )
+    elif status < 500 and status not in (401, 403, 429) and not _from_tempest(body):
+        # The Tempest API answers its errors as JSON {"error": ...}; anything else, like
+        # a web server's HTML 404 or 405, means the request went somewhere else.
+        advice = _ENDPOINT_ADVICE
     said = f' (server said: "{quote(error)}")' if error else ""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     rid = f" [request id {request_id}]" if request_id else ""

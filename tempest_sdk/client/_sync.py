@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self, TypeVar, cast
 
 import httpx
 
@@ -33,6 +34,15 @@ from ._config import (
     TimeoutTypes,
     UseClientDefault,
 )
+from ._http import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AnswerTooLarge,
+    BodyReader,
+    CertTypes,
+    VerifyTypes,
+    build_sync_http,
+    transport_error,
+)
 
 __all__ = ["TempestClient"]
 
@@ -57,11 +67,25 @@ class TempestClient(BaseClient[httpx.Client]):
         max_retries: retries after the first attempt; 0 makes a single attempt.
         backoff: the delays between retries. Default: `Backoff()` (0.5 s doubling to 8 s).
         http_client: an `httpx.Client` to send with; the caller keeps owning it
-            (this client never closes it).
-        transport: an `httpx.BaseTransport` for the client's own `httpx.Client`.
+            (this client never closes it). Redirects are never followed.
+        transport: an `httpx.BaseTransport` for the client's own `httpx.Client`
+            (then `verify`, `cert` and environment proxies are the transport's business).
+            Default: httpx's own.
+        verify: True (httpx's CAs, or `SSL_CERT_FILE` / `SSL_CERT_DIR`), the path of a
+            CA bundle file or directory, an `ssl.SSLContext`, or False (tests only).
+            Default: `TEMPEST_CA_BUNDLE` when set, else True.
+        cert: a client certificate for mutual TLS: a PEM file holding it and its key, or
+            (certificate file, key file). Default: `TEMPEST_CLIENT_CERT` (and
+            `TEMPEST_CLIENT_KEY`) when set.
+        trust_env: take proxies (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, ...) and
+            `SSL_CERT_FILE` / `SSL_CERT_DIR` from the environment, as httpx does.
+        max_response_size: the largest answer body accepted, in bytes, counted as it
+            streams in and again decompressed; a larger one raises
+            `APIResponseTooLargeError`.
 
     Raises:
-        TempestConfigError: no token, an unreadable token file, a bad endpoint or option.
+        TempestConfigError: no token, an unreadable token file or CA bundle, a bad
+            endpoint or option.
     """
 
     def __init__(
@@ -74,6 +98,10 @@ class TempestClient(BaseClient[httpx.Client]):
         backoff: Backoff | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        verify: VerifyTypes = None,
+        cert: CertTypes = None,
+        trust_env: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         super().__init__(
             token,
@@ -83,10 +111,25 @@ class TempestClient(BaseClient[httpx.Client]):
             backoff=backoff,
             http_client=http_client,
             transport=transport,
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            max_response_size=max_response_size,
         )
-        self._owns_http = http_client is None
+        self._given_http = http_client
+        self._own: httpx.Client | None = None
         if http_client is None:
-            http_client = httpx.Client(transport=transport, timeout=self._timeout)
+            if transport is not None:
+                http_client = httpx.Client(
+                    transport=transport, timeout=self._timeout, follow_redirects=False
+                )
+            else:
+                http_client = build_sync_http(
+                    context=cast(ssl.SSLContext, self._ssl),  # built when no transport given
+                    trust_env=trust_env,
+                    timeout=self._timeout,
+                )
+            self._own = http_client
         self._http = http_client
         # Replaced in tests to check delays without waiting them.
         self._sleep: Callable[[float], None] = time.sleep
@@ -115,9 +158,21 @@ class TempestClient(BaseClient[httpx.Client]):
             self._sleep(step.seconds)
             return None
         try:
-            return self._http.send(step.request)
+            response = self._http.send(step.request, stream=True, follow_redirects=False)
+            try:
+                body = BodyReader(response, self._max_response_size)
+                whole = body.read()
+                if whole is not None:
+                    return whole
+                for chunk in response.iter_raw():
+                    body.feed(chunk)
+                return body.response()
+            finally:
+                response.close()
+        except AnswerTooLarge as exc:
+            return exc.outcome
         except httpx.TransportError as exc:
-            return exc
+            return transport_error(exc) or exc
 
     def _walk(
         self,
@@ -280,8 +335,8 @@ class TempestClient(BaseClient[httpx.Client]):
 
     def close(self) -> None:
         """Close the client's own connections (an injected `http_client` is left open)."""
-        if self._owns_http:
-            self._http.close()
+        if self._own is not None:
+            self._own.close()
 
     def __enter__(self) -> Self:
         return self

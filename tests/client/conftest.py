@@ -22,7 +22,14 @@ TOKEN = "tok-SECRET-7f3a9c"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's own Tempest configuration."""
-    for name in ("TEMPEST_TOKEN", "TEMPEST_TOKEN_FILE", "TEMPEST_API_ENDPOINT"):
+    for name in (
+        "TEMPEST_TOKEN",
+        "TEMPEST_TOKEN_FILE",
+        "TEMPEST_API_ENDPOINT",
+        "TEMPEST_CA_BUNDLE",
+        "TEMPEST_CLIENT_CERT",
+        "TEMPEST_CLIENT_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

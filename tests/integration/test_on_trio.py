@@ -1,14 +1,15 @@
 """The reliability suite's main scenarios again, on trio: the runner is anyio code, and
-its client falls back to httpx's own transport there (`AsyncioTransport` is asyncio's)."""
+its client uses httpx's own transport there (aiohttp runs on asyncio only)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 import anyio
+import httpx
 import pytest
 
-from tempest_sdk.client import AsyncioTransport, AsyncTempestClient
+from tempest_sdk.client import AsyncTempestClient
 from tempest_sdk.emulator import Emulator
 
 from . import test_reliability as suite
@@ -21,15 +22,13 @@ def on_trio(scenario: Callable[[], Awaitable[None]]) -> None:
     anyio.run(scenario, backend="trio")
 
 
-def test_the_client_falls_back_to_httpx_on_trio():
+def test_the_client_uses_httpx_own_transport_on_trio():
     async def scenario() -> None:
         emulator = Emulator()
         async with emulator.serve(), emulator.client() as client:
             assert isinstance(client, AsyncTempestClient)
             assert await client.next_task("nobody", "v1") is None
-            transport = client._direct
-            assert isinstance(transport, AsyncioTransport)
-            assert transport._fallback is not None  # httpx's, not ours
+            assert type(client._own) is httpx.AsyncClient
 
     on_trio(scenario)
 
