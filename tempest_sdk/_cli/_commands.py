@@ -78,11 +78,12 @@ def _print_definition(out: Out, r: ResourceDefinition) -> None:
 def connect(args: argparse.Namespace) -> int:
     """Show what will be connected, ask, connect, print the app's Tempest URL."""
     from ..client import TempestClient
+    from ._serve import client_tls
 
     app = load_app(args.app)
     payload = app.describe()
     out = Out()
-    with TempestClient(endpoint=args.endpoint) as client:
+    with TempestClient(endpoint=args.endpoint, **client_tls(args)) as client:
         out.line(f"Connecting to {client.endpoint}:")
         _print_payload(out, payload)
         out.line()

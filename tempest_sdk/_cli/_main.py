@@ -69,6 +69,26 @@ def _command(
     return parser
 
 
+def _endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the Tempest API is, and how to trust it (commands that call it)."""
+    parser.add_argument("--endpoint", help="the API endpoint (default: $TEMPEST_API_ENDPOINT)")
+    parser.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help="CA certificates to trust, a PEM file or a directory (default: $TEMPEST_CA_BUNDLE)",
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="PATH",
+        help="a client certificate for mutual TLS, PEM (default: $TEMPEST_CLIENT_CERT)",
+    )
+    parser.add_argument(
+        "--client-key",
+        metavar="PATH",
+        help="its private key, if not in the same file (default: $TEMPEST_CLIENT_KEY)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tempest-sdk",
@@ -103,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("app", help=_APP_HELP)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--endpoint", help="the API endpoint (default: $TEMPEST_API_ENDPOINT)")
+    _endpoint_arguments(p)
     p.set_defaults(command="connect", run=_run("connect"))
 
     p = _command(
@@ -135,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task-timeout", type=float, metavar="S", help="default per-task timeout")
     p.add_argument("--outbox", metavar="PATH", help="a folder keeping reports until acknowledged")
     p.add_argument("--connect", action="store_true", help="connect each app version first")
-    p.add_argument("--endpoint", help="the API endpoint (default: $TEMPEST_API_ENDPOINT)")
+    _endpoint_arguments(p)
     p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
     p.set_defaults(command="serve", run=_run("serve"))
 

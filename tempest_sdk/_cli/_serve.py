@@ -18,7 +18,20 @@ if TYPE_CHECKING:
     from .. import App
     from ..testing import StepResult
 
-__all__ = ["serve"]
+__all__ = ["client_tls", "serve"]
+
+
+def client_tls(args: argparse.Namespace) -> dict[str, Any]:
+    """`verify=` and `cert=` for the API client from `--ca-bundle`, `--client-cert` and
+    `--client-key`; what is not given is left to the client's environment defaults."""
+    if args.client_key and not args.client_cert:
+        raise CLIError("--client-key goes with --client-cert")
+    tls: dict[str, Any] = {}
+    if args.ca_bundle:
+        tls["verify"] = args.ca_bundle
+    if args.client_cert:
+        tls["cert"] = (args.client_cert, args.client_key) if args.client_key else args.client_cert
+    return tls
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -35,10 +48,13 @@ def serve(args: argparse.Namespace) -> int:
             raise CLIError("--tasks, --keep-serving and --json go with --emulator")
         from ..runner import run
 
-        run(*apps, connect=args.connect, endpoint=args.endpoint, **options)
+        run(*apps, connect=args.connect, endpoint=args.endpoint, **client_tls(args), **options)
         return 0
-    if args.endpoint:
-        raise CLIError("--endpoint does not go with --emulator, which serves its own endpoint")
+    if args.endpoint or args.ca_bundle or args.client_cert or args.client_key:
+        raise CLIError(
+            "--endpoint, --ca-bundle, --client-cert and --client-key do not go with "
+            "--emulator, which serves its own endpoint on loopback"
+        )
     return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
 
 

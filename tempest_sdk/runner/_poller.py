@@ -21,7 +21,15 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 
 from .._backoff import Backoff
-from ..client import AuthenticationError, PermissionDeniedError, RateLimitError
+from ..client import (
+    APIConnectionError,
+    APIResponseTooLargeError,
+    APIStatusError,
+    APITLSError,
+    AuthenticationError,
+    PermissionDeniedError,
+    RateLimitError,
+)
 from ..models import MalformedTaskError, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import ClaimKind, TaskLedger
@@ -187,7 +195,9 @@ class VersionPoller:
             return await self._malformed(exc)
         except Exception as exc:
             await self._event("error", started, None, exc)
-            if probe:
+            # An oversized answer came from a reachable control plane that took the
+            # token: no reason not to start; it is logged and polling goes on.
+            if probe and not isinstance(exc, APIResponseTooLargeError):
                 raise self._startup_error(exc) from exc
             self._failed(exc)
             return True
@@ -272,6 +282,17 @@ class VersionPoller:
             if retry_after is not None and math.isfinite(retry_after)
             else 0.0
         )
+        if isinstance(exc, APIResponseTooLargeError):
+            logger.error(
+                "polling for app %s %s got an answer over the client's max_response_size "
+                "(%d in a row): %s; it was dropped unread, and polling goes on with backoff",
+                self._app_id,
+                self._version,
+                self._error_streak,
+                exc,
+                extra=self._fields(failures=self._error_streak),
+            )
+            return
         if isinstance(exc, AuthenticationError | PermissionDeniedError):
             logger.error(
                 "polling for app %s %s was refused: %s; retrying with backoff",
@@ -305,13 +326,18 @@ class VersionPoller:
                 "the API token may not serve this app. Use a token of the organization "
                 "that owns the app, and check that the app id and version are right"
             )
-        else:
+        elif isinstance(exc, APITLSError | APIStatusError):
+            advice = ""  # their messages already say what to check
+        elif isinstance(exc, APIConnectionError):
             advice = (
-                "check that Tempest is reachable and that TEMPEST_API_ENDPOINT is the Tempest API"
+                "check that Tempest is reachable from here (network, firewall, proxy "
+                "variables) and that TEMPEST_API_ENDPOINT is right"
             )
+        else:
+            advice = "check that TEMPEST_API_ENDPOINT is the Tempest API"
+        fix = f" Fix: {advice}." if advice else ""
         return RunnerStartupError(
-            f"cannot start serving {where}: the first poll{at} failed: {_describe(exc)}. "
-            f"Fix: {advice}."
+            f"cannot start serving {where}: the first poll{at} failed: {_describe(exc)}.{fix}"
         )
 
     async def _event(

@@ -17,7 +17,7 @@ from ._runner import Runner
 if TYPE_CHECKING:
     import httpx
 
-    from ..client import AsyncTempestClient
+    from ..client import AsyncTempestClient, CertTypes, VerifyTypes
 
 __all__ = ["run"]
 
@@ -28,15 +28,17 @@ def run(
     endpoint: str | None = None,
     token: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    verify: VerifyTypes = None,
+    cert: CertTypes = None,
     **options: Unpack[RunnerOptionsKwargs],
 ) -> None:
     """Serve `apps` until SIGINT or SIGTERM, then drain and return. Blocks.
 
     Options not given are read from `TEMPEST_RUNNER_*` variables, then defaulted (see
-    `RunnerOptions`). Unless `client` is given, one is built from `endpoint`, `token`
-    and `transport` (an httpx transport; default: `AsyncioTransport`, see
-    `AsyncTempestClient`) or the environment (`TEMPEST_API_ENDPOINT`,
-    `TEMPEST_TOKEN_FILE`, `TEMPEST_TOKEN`).
+    `RunnerOptions`). Unless `client` is given, an `AsyncTempestClient` is built from
+    `endpoint`, `token`, `transport`, `verify` and `cert` (each as that client takes
+    it) or the environment (`TEMPEST_API_ENDPOINT`, `TEMPEST_TOKEN_FILE`,
+    `TEMPEST_TOKEN`, `TEMPEST_CA_BUNDLE`, `TEMPEST_CLIENT_CERT`, `TEMPEST_CLIENT_KEY`).
 
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
     one stops at once. The runner does not configure logging: call
@@ -54,7 +56,9 @@ def run(
             from ..client import AsyncTempestClient, TempestConfigError
 
             try:
-                owned = AsyncTempestClient(token, endpoint=endpoint, transport=transport)
+                owned = AsyncTempestClient(
+                    token, endpoint=endpoint, transport=transport, verify=verify, cert=cert
+                )
             except TempestConfigError as exc:
                 raise RunnerStartupError(f"cannot build the API client: {exc}") from None
         runner = Runner(apps, client if client is not None else owned, options=resolved)
