@@ -68,10 +68,10 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         backoff: the delays between retries. Default: `Backoff()` (0.5 s doubling to 8 s).
         http_client: an `httpx.AsyncClient` to send with; the caller keeps owning it
             (this client never closes it). Redirects are never followed.
-        transport: an `httpx.AsyncBaseTransport` for the client's own `httpx.AsyncClient`
-            (then `verify`, `cert` and environment proxies are the transport's business).
+        transport: an `httpx.AsyncBaseTransport` to send every request to (then
+            `verify`, `cert` and environment proxies are the transport's business).
             Default: httpx-aiohttp's on asyncio and uvloop, httpx's own on trio, chosen
-            at the first call.
+            at the first call; behind an environment proxy, an httpx client over it.
         verify: True (httpx's CAs, or `SSL_CERT_FILE` / `SSL_CERT_DIR`), the path of a
             CA bundle file or directory, an `ssl.SSLContext`, or False (tests only).
             Default: `TEMPEST_CA_BUNDLE` when set, else True.
@@ -118,21 +118,19 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             max_response_size=max_response_size,
         )
         self._given_http = http_client
-        self._own: httpx.AsyncClient | None = None
+        # What the client's own requests go to: a transport (straight), or an httpx
+        # client when the environment's proxies need httpx's routing.
+        self._own: httpx.AsyncClient | httpx.AsyncBaseTransport | None = transport
         self._closed = False
-        if http_client is None and transport is not None:
-            self._own = httpx.AsyncClient(
-                transport=transport, timeout=self._timeout, follow_redirects=False
-            )
         # Replaced in tests to check delays without waiting them.
         self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
         if self._given_http is not None:
             return self._given_http
+        if self._closed:
+            raise RuntimeError("this AsyncTempestClient is closed; build a new one")
         if self._own is None:
-            if self._closed:
-                raise RuntimeError("this AsyncTempestClient is closed; build a new one")
             # Built at the first call, when the event loop is known: aiohttp runs on
             # asyncio only, and its connections belong to the loop that opened them.
             self._own = build_async_http(
@@ -167,13 +165,20 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             await self._sleep(step.seconds)
             return None
         http = self._http()
+        request = step.request
         try:
-            response = await http.send(step.request, stream=True, follow_redirects=False)
+            if isinstance(http, httpx.AsyncClient):
+                response = await http.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await http.handle_async_request(request)
+                response.request = request
             try:
                 body = BodyReader(response, self._max_response_size)
                 whole = body.read()
                 if whole is not None:
                     return whole
+                if body.plain:
+                    return body.check(await response.aread())
                 # Closed at once when the cap stops the reading early (trio warns of
                 # async generators left for the garbage collector to close).
                 raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())
@@ -353,9 +358,9 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
 
     async def aclose(self) -> None:
         """Close the client's own connections (an injected `http_client` is left open)."""
-        self._closed = True
-        if self._own is not None:
+        if not self._closed and self._own is not None:
             await self._own.aclose()
+        self._closed = True
 
     async def __aenter__(self) -> Self:
         return self

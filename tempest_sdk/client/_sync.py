@@ -164,6 +164,8 @@ class TempestClient(BaseClient[httpx.Client]):
                 whole = body.read()
                 if whole is not None:
                     return whole
+                if body.plain:
+                    return body.check(response.read())
                 for chunk in response.iter_raw():
                     body.feed(chunk)
                 return body.response()

@@ -3,6 +3,7 @@ TLS and proxy settings checked up front, and the warning for a clear-text endpoi
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import socket
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -326,9 +328,11 @@ def test_a_refused_connection_is_a_connection_error_never_a_timeout(loop):
 
 def test_a_refused_connection_is_a_connection_error_in_the_sync_client():
     endpoint = f"http://127.0.0.1:{closed_port()}/api/v1"
-    with TempestClient(token=TOKEN, endpoint=endpoint, max_retries=0) as client:
-        with pytest.raises(APIConnectionError) as caught:
-            client.next_task("a", "v1")
+    with (
+        TempestClient(token=TOKEN, endpoint=endpoint, max_retries=0) as client,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        client.next_task("a", "v1")
     assert not isinstance(caught.value, APITimeoutError)
 
 
@@ -354,10 +358,8 @@ class HangUp:
             self.accepted += 1
             with conn:
                 conn.settimeout(5)
-                try:
+                with contextlib.suppress(OSError):
                     conn.recv(65536)
-                except OSError:
-                    pass
 
     def __enter__(self) -> HangUp:
         self.thread.start()
@@ -374,7 +376,7 @@ def test_a_server_that_hangs_up_is_a_retried_connection_error(loop):
     async def scenario(port: int) -> APIConnectionError:
         endpoint = f"http://127.0.0.1:{port}/api/v1"
         async with AsyncTempestClient(token=TOKEN, endpoint=endpoint, max_retries=1) as client:
-            client._sleep = lambda seconds: anyio.sleep(0)
+            client._sleep = lambda seconds: anyio.lowlevel.checkpoint()
             with pytest.raises(APIConnectionError) as caught:
                 await client.next_task("a", "v1")
         return caught.value
@@ -432,9 +434,8 @@ def test_an_ssl_context_is_used_as_given():
 
 
 def test_tls_options_do_not_go_with_an_injected_client():
-    with httpx.Client() as http:
-        with pytest.raises(TempestConfigError, match="http_client="):
-            TempestClient(token="t", endpoint=ENDPOINT, http_client=http, verify=False)
+    with httpx.Client() as http, pytest.raises(TempestConfigError, match="http_client="):
+        TempestClient(token="t", endpoint=ENDPOINT, http_client=http, verify=False)
 
 
 @pytest.mark.parametrize(

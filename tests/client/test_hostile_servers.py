@@ -38,15 +38,6 @@ from tempest_sdk.client import (
 from tempest_sdk.models import StandardResponse
 
 from .cases import HEALTH
-
-# On trio, an answer the client stops reading at the cap leaves httpx's and httpcore's
-# own async generators (`__aiter__` of their streams) to the garbage collector, and
-# trio warns about each: encode/httpx#3686, encode/httpcore#1019. The connection itself
-# is closed at once (`Response.aclose`); only the generators' cleanup is late.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Async generator 'httpx.:ResourceWarning"),
-    pytest.mark.filterwarnings("ignore:Async generator 'httpcore.:ResourceWarning"),
-]
 from .servers import (
     FLAVOURS,
     GUARD,
@@ -62,6 +53,15 @@ from .servers import (
     refusing_port,
     sized_json,
 )
+
+# On trio, an answer the client stops reading at the cap leaves httpx's and httpcore's
+# own async generators (`__aiter__` of their streams) to the garbage collector, and
+# trio warns about each: encode/httpx#3686, encode/httpcore#1019. The connection itself
+# is closed at once (`Response.aclose`); only the generators' cleanup is late.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Async generator 'httpx.:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore:Async generator 'httpcore.:ResourceWarning"),
+]
 
 CAP = 1 * MiB
 """A small `max_response_size`, so that going over it is quick."""

@@ -28,7 +28,7 @@ def test_the_client_uses_httpx_own_transport_on_trio():
         async with emulator.serve(), emulator.client() as client:
             assert isinstance(client, AsyncTempestClient)
             assert await client.next_task("nobody", "v1") is None
-            assert type(client._own) is httpx.AsyncClient
+            assert type(client._own) is httpx.AsyncHTTPTransport
 
     on_trio(scenario)
 
