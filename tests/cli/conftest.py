@@ -18,10 +18,16 @@ class CLI:
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 120.0):
-        env = {**os.environ, "NO_COLOR": "1"}
-        for name in ("TEMPEST_TOKEN", "TEMPEST_TOKEN_FILE", "TEMPEST_API_ENDPOINT"):
-            env.pop(name, None)
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 120.0,
+        env: dict[str, str] | None = None,
+    ):
+        # None of the developer's own Tempest settings; `env` adds the test's.
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TEMPEST_")}
+        env = {**base, "NO_COLOR": "1", **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "tempest_sdk", *args],
             cwd=self.cwd,

@@ -264,6 +264,32 @@ def test_emulator_flags_only_with_emulator(cli):
     assert "go with --emulator" in result.stderr
 
 
+def test_tls_flags_reach_the_client(cli, tmp_path):
+    for command in (("serve", SHOP_V1), ("connect", SHOP_V1, "--yes")):
+        result = cli(
+            *command,
+            "--endpoint",
+            "https://127.0.0.1:9/api/v1",
+            "--ca-bundle",
+            str(tmp_path / "corp-ca.pem"),
+            input="",
+            timeout=60,
+            env={"TEMPEST_TOKEN": "t"},
+        )
+        assert result.returncode != 0, command
+        assert "corp-ca.pem" in result.stderr, result.stderr
+        assert "CA bundle" in result.stderr, result.stderr
+
+
+def test_tls_flags_that_do_not_fit_exit_2(cli):
+    alone = cli("serve", SHOP_V1, "--client-key", "k.pem")
+    assert alone.returncode == 2
+    assert "--client-key goes with --client-cert" in alone.stderr
+    emulated = cli("serve", SHOP_V1, "--emulator", "--ca-bundle", "ca.pem")
+    assert emulated.returncode == 2
+    assert "do not go with --emulator" in emulated.stderr
+
+
 def test_connect_requires_yes_without_terminal(cli):
     result = cli("connect", SHOP_V1, input="")
     assert result.returncode != 0

@@ -275,3 +275,14 @@ def test_standalone_run_builds_its_client_from_endpoint_token_and_transport():
     assert "not-a-valid-token" not in str(info.value.code)
     assert seen[0].url == "http://127.0.0.1:9/api/v1/apps.operations.next"
     assert seen[0].headers["authorization"] == "Bearer not-a-valid-token"
+
+
+def test_standalone_run_passes_its_tls_settings_to_the_client(tmp_path):
+    missing = tmp_path / "corp-ca.pem"
+    with pytest.raises(SystemExit) as info:
+        run(FakeApp(), endpoint="https://127.0.0.1:9/api/v1", token="t", verify=str(missing))
+    assert "corp-ca.pem" in str(info.value.code)
+    assert "given by verify=" in str(info.value.code)
+    with pytest.raises(SystemExit) as info:
+        run(FakeApp(), endpoint="https://127.0.0.1:9/api/v1", token="t", cert=str(missing))
+    assert "client certificate" in str(info.value.code)

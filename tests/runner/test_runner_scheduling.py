@@ -9,6 +9,9 @@ import pytest
 
 from tempest_sdk.client import (
     APIConnectionError,
+    APIResponseTooLargeError,
+    APIStatusError,
+    APITLSError,
     AuthenticationError,
     BadRequestError,
     InternalServerError,
@@ -155,6 +158,63 @@ async def test_unreachable_at_start_fails_run():
     source.push("shop", "v1", APIConnectionError("refused", endpoint=NEXT))
     with pytest.raises(RunnerStartupError, match="reachable"):
         await Runner(app, source, **FAST).run()
+
+
+def too_large() -> APIResponseTooLargeError:
+    return APIResponseTooLargeError(
+        f"POST {NEXT} sent more than max_response_size (1,048,576 bytes)",
+        endpoint=NEXT,
+        limit=1024 * 1024,
+    )
+
+
+async def test_an_oversized_answer_is_logged_and_polling_goes_on(caplog):
+    source, app = FakeSource(), FakeApp()
+    source.push("shop", "v1", None, too_large(), too_large(), make_task("t1"))
+    async with Runner(app, source, **FAST):
+        await wait_until(lambda: len(source.acked) == 1, "the task after the oversized answers")
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("over the client's max_response_size (2 in a row)" in m for m in errors), errors
+
+
+async def test_an_oversized_first_answer_does_not_stop_the_runner_from_starting():
+    source, app = FakeSource(), FakeApp()
+    source.push("shop", "v1", too_large(), make_task("t1"))
+    async with Runner(app, source, **FAST) as runner:
+        await runner.ready()
+        await wait_until(lambda: len(source.acked) == 1, "the task after the oversized answer")
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (APIConnectionError("refused", endpoint=NEXT), "Fix: check that Tempest is reachable"),
+        (
+            APITLSError("TLS certificate problem: ...; give its CA bundle", endpoint=NEXT),
+            None,
+        ),
+        (
+            APIStatusError(
+                "answered 405: ...; check that the endpoint (TEMPEST_API_ENDPOINT ...",
+                endpoint=NEXT,
+                status_code=405,
+            ),
+            None,
+        ),
+    ],
+    ids=["connection", "tls", "status"],
+)
+async def test_the_startup_error_adds_advice_only_where_the_error_has_none(error, advice):
+    source, app = FakeSource(), FakeApp()
+    source.push("shop", "v1", error)
+    with pytest.raises(RunnerStartupError) as caught:
+        await Runner(app, source, **FAST).run()
+    message = str(caught.value)
+    assert str(error) in message
+    if advice is None:
+        assert "Fix:" not in message
+    else:
+        assert advice in message
 
 
 async def test_rejected_token_later_is_logged_loudly_and_retried(caplog):
