@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 import tempest_sdk as tempest
+from tempest_sdk._backoff import Backoff
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.runner import Runner
 
@@ -269,6 +270,13 @@ async def test_malformed_next_answers_are_logged_reported_when_possible_and_serv
     assert len(unreadable) == 3
 
 
+class Longest(random.Random):
+    """Backoff randomness that always picks the longest delay."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
 async def test_a_report_survives_a_crash_between_handler_and_report(tmp_path):
     emulator = Emulator(seed=8, lease_timeout=60.0)
     tracker = Tracker()
@@ -277,15 +285,23 @@ async def test_a_report_survives_a_crash_between_handler_and_report(tmp_path):
         for i in range(5)
     ]
     outbox = tmp_path / "outbox"
+    # After its report is lost, each of the 2 senders waits a minute before trying
+    # again, so once both losses are counted nothing is on its way to the emulator: a
+    # request still in flight at the crash could reach it after the faults are cleared.
+    patient = {**OPTIONS, "retry_backoff": Backoff(base=60.0, cap=60.0, rng=Longest())}
     async with emulator.serve():
         async with emulator.client() as client:
-            runner = Runner(widget_app(tracker), client, outbox=outbox, **OPTIONS)
+            runner = Runner(widget_app(tracker), client, outbox=outbox, **patient)
+            emulator.inject(REPORT, drop="before")  # every report is lost
             async with anyio.create_task_group() as group:
                 group.start_soon(runner.run)
                 await runner.ready()
-                emulator.inject(REPORT, drop="before")  # every report is lost
                 await wait_until(lambda: len(tracker.runs) == 5, "5 handlers done")
                 await wait_until(lambda: len(list(outbox.glob("*.json"))) == 5, "5 kept reports")
+                await wait_until(
+                    lambda: emulator.request_counts[("apps.operations.report", 0)] == 2,
+                    "the first report of each sender lost",
+                )
                 runner.abort()  # the crash: nothing more is sent
         assert emulator.reported() == []
         emulator.clear_faults()
