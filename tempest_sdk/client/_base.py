@@ -243,8 +243,8 @@ class BaseClient(Generic[HttpT]):
         url = self._urls.get(call.endpoint)
         if url is None:
             url = self._urls[call.endpoint] = httpx.URL(self._endpoint + call.endpoint)
-        # The client's own httpx client has no default headers or cookies of its own to
-        # merge in, so the request is built directly.
+        # The client's own requests go to a transport, or to an httpx client of its own
+        # with no default headers or cookies to merge in: the request is built directly.
         return httpx.Request(
             "POST",
             url,
