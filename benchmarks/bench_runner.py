@@ -33,7 +33,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -215,39 +215,57 @@ async def sequential_rate(
         return tasks / (time.perf_counter() - started)
 
 
+async def bare_pairs(
+    emulator: EmulatorProcess,
+    version: str,
+    tasks: int,
+    callers: int,
+    post: Callable[[str, bytes], Awaitable[httpx.Response]],
+) -> float:
+    """Pairs per second of `callers` loops of `next`, read the task id, `report` ok,
+    each request made by `post(path, body)` (its answer read whole)."""
+    emulator.enqueue(version, tasks)
+    next_body = json.dumps({"app_id": APP, "version": version}).encode()
+    done = 0
+
+    async def caller() -> None:
+        nonlocal done
+        while True:
+            answer = await post("/apps.operations.next", next_body)
+            if answer.status_code == 204:
+                return
+            task_id = json.loads(answer.content)["task_id"]
+            report = {
+                "task_id": task_id,
+                "status": "ok",
+                "response": {"response_type": "execute_resource_action", "output": {}},
+            }
+            answer = await post("/apps.operations.report", json.dumps(report).encode())
+            assert answer.status_code == 200, answer.text
+            done += 1
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for _ in range(callers):
+            group.start_soon(caller)
+    return done / (time.perf_counter() - started)
+
+
+def bare_headers(emulator: EmulatorProcess) -> dict[str, str]:
+    return {"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"}
+
+
 async def bare_httpx_rate(
     emulator: EmulatorProcess, version: str, tasks: int, callers: int, transport: str
 ) -> float:
-    """Pairs per second of a bare httpx loop over `transport` ("aiohttp" or "httpx"):
-    `next`, read the task id, `report` ok."""
-    emulator.enqueue(version, tasks)
-    headers = {"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"}
-    next_body = json.dumps({"app_id": APP, "version": version}).encode()
-    done = 0
+    """Pairs per second of a bare httpx loop over `transport` ("aiohttp" or "httpx")."""
+    headers = bare_headers(emulator)
     async with bare_client(transport, base_url=emulator.url, headers=headers, timeout=30) as http:
 
-        async def caller() -> None:
-            nonlocal done
-            while True:
-                answer = await http.post("/apps.operations.next", content=next_body)
-                if answer.status_code == 204:
-                    return
-                task_id = json.loads(answer.content)["task_id"]
-                report = {
-                    "task_id": task_id,
-                    "status": "ok",
-                    "response": {"response_type": "execute_resource_action", "output": {}},
-                }
-                answer = await http.post("/apps.operations.report", content=json.dumps(report))
-                assert answer.status_code == 200, answer.text
-                done += 1
+        async def post(path: str, body: bytes) -> httpx.Response:
+            return await http.post(path, content=body)
 
-        started = time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(callers):
-                group.start_soon(caller)
-        elapsed = time.perf_counter() - started
-    return done / elapsed
+        return await bare_pairs(emulator, version, tasks, callers, post)
 
 
 async def bare_transport_rate(
@@ -255,11 +273,8 @@ async def bare_transport_rate(
 ) -> float:
     """Pairs per second of the same loop sent straight to a transport of `kind`, with no
     httpx client in between: what the SDK's client does when no proxy is configured."""
-    emulator.enqueue(version, tasks)
-    headers = {"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"}
-    next_body = json.dumps({"app_id": APP, "version": version}).encode()
+    headers = bare_headers(emulator)
     timeout = {"timeout": httpx.Timeout(30).as_dict()}
-    done = 0
     transport: httpx.AsyncBaseTransport
     if kind == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
@@ -280,29 +295,7 @@ async def bare_transport_rate(
         return response
 
     async with transport:
-
-        async def caller() -> None:
-            nonlocal done
-            while True:
-                answer = await post("/apps.operations.next", next_body)
-                if answer.status_code == 204:
-                    return
-                task_id = json.loads(answer.content)["task_id"]
-                report = {
-                    "task_id": task_id,
-                    "status": "ok",
-                    "response": {"response_type": "execute_resource_action", "output": {}},
-                }
-                answer = await post("/apps.operations.report", json.dumps(report).encode())
-                assert answer.status_code == 200, answer.text
-                done += 1
-
-        started = time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(callers):
-                group.start_soon(caller)
-        elapsed = time.perf_counter() - started
-    return done / elapsed
+        return await bare_pairs(emulator, version, tasks, callers, post)
 
 
 async def client_rate(emulator: EmulatorProcess, version: str, tasks: int, callers: int) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +14,8 @@ import respx
 from tempest_sdk._backoff import Backoff
 from tempest_sdk.client import AsyncTempestClient, TempestClient
 
+from .servers import NETWORK_ENV, ApiServer, Certificates, make_certificates
+
 # Loopback, so even a request respx failed to catch could not leave the machine.
 ENDPOINT = "http://127.0.0.1:9/api/v1"
 TOKEN = "tok-SECRET-7f3a9c"
@@ -21,15 +23,8 @@ TOKEN = "tok-SECRET-7f3a9c"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's own Tempest configuration."""
-    for name in (
-        "TEMPEST_TOKEN",
-        "TEMPEST_TOKEN_FILE",
-        "TEMPEST_API_ENDPOINT",
-        "TEMPEST_CA_BUNDLE",
-        "TEMPEST_CLIENT_CERT",
-        "TEMPEST_CLIENT_KEY",
-    ):
+    """No test sees the developer's own Tempest configuration, proxies or CAs."""
+    for name in ("TEMPEST_TOKEN", "TEMPEST_TOKEN_FILE", "TEMPEST_API_ENDPOINT", *NETWORK_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -111,3 +106,16 @@ async def client(flavour: Flavour) -> AsyncIterator[Any]:
 def json_response(status: int = 200, body: Any = None, **kwargs: Any) -> httpx.Response:
     """An answer with a JSON body."""
     return httpx.Response(status, json=body, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate."""
+    return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def server(certs: Certificates) -> Iterator[ApiServer]:
+    """The API over HTTPS with a certificate for 127.0.0.1 from the test CA."""
+    with ApiServer(certs.server_context()) as server:
+        yield server

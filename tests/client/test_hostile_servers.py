@@ -71,13 +71,6 @@ HEALTH_PATH = "/api/v1/apps.versions.health"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy setting of the developer's reaches a test (the servers are plain HTTP)."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 async def warm_then_health(call: Caller) -> Any:
     """A good `next` call first (so the hostile answer comes on a used connection), then
     the `report_health` call that gets the hostile answer."""

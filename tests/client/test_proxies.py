@@ -19,35 +19,15 @@ from tempest_sdk.client import APIConnectionError, APITimeoutError
 
 from .servers import (
     FLAVOURS,
-    NETWORK_ENV,
     ApiServer,
     Certificates,
     Proxy,
     call_once,
-    make_certificates,
     refusing_port,
     run_on,
 )
 
 NEXT_PATH = "/api/v1/apps.operations.next"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("proxy-tls"))
-
-
-@pytest.fixture(autouse=True)
-def no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy, CA or certificate setting of the developer's reaches a test."""
-    for name in NETWORK_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server(certs: Certificates) -> Iterator[ApiServer]:
-    with ApiServer(certs.server_context()) as server:
-        yield server
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from tempest_sdk.models import StandardResponse
 from .cases import HEALTH
 from .servers import (
     FLAVOURS,
-    NETWORK_ENV,
     ApiServer,
     Certificates,
     call_once,
@@ -33,25 +32,6 @@ from .servers import (
 )
 
 HEALTH_PATH = "/api/v1/apps.versions.health"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(autouse=True)
-def no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy, CA or certificate setting of the developer's reaches a test."""
-    for name in NETWORK_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server(certs: Certificates) -> Iterator[ApiServer]:
-    """The API over HTTPS with a certificate for 127.0.0.1 from the test CA."""
-    with ApiServer(certs.server_context()) as server:
-        yield server
 
 
 @pytest.fixture
