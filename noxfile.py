@@ -41,5 +41,6 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmark in benchmarks/ and print their figures."""
     session.install("-e", ".")
+    # Exit 1 is a benchmark's "BELOW TARGET": print every benchmark's figures anyway.
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+        session.run("python", str(script), *session.posargs, success_codes=[0, 1])
