@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import anyio
 
+from .._backoff import Backoff
+from ..models import AppHealthReportRequest
 from ._log import logger
 from ._protocols import RunnableApp, TaskSource
 
@@ -15,17 +17,25 @@ __all__ = ["health_loop"]
 
 
 async def health_loop(
-    app: RunnableApp, source: TaskSource, *, interval: float, timeout: float
+    app: RunnableApp,
+    source: TaskSource,
+    *,
+    interval: float,
+    timeout: float,
+    backoff: Backoff,
 ) -> None:
     """Report `app`'s health now and every `interval` seconds, until cancelled.
 
     All of the app's checks run concurrently, each under `timeout` (the app's
     `check_health` does that) and their results go out in one `apps.versions.health`
-    call. Returns at once if the app has no health checks.
+    call. A report that fails is tried again with `backoff` until it goes through or
+    the next round is due (which checks afresh). Returns at once if the app has no
+    health checks.
     """
     fields = {"app_id": app.app_id, "app_version": app.version}
     while True:
         started = anyio.current_time()
+        due = started + interval
         try:
             request = await app.check_health(timeout=timeout)
         except Exception:
@@ -39,25 +49,51 @@ async def health_loop(
             if request is None:
                 logger.debug("app %s %s has no health checks", app.app_id, app.version)
                 return
-            try:
-                await source.report_health(request)
-            except Exception as exc:
-                logger.warning(
-                    "could not report the health of app %s %s: %s; next try in %.0fs",
-                    app.app_id,
-                    app.version,
-                    exc,
-                    interval,
-                    extra=fields,
-                )
-            else:
-                logger.debug(
-                    "reported the health of app %s %s: %s",
-                    app.app_id,
-                    app.version,
-                    ", ".join(f"{item.type}={item.status}" for item in request.health_reports),
-                    extra=fields,
-                )
+            await _deliver(source, request, backoff, due, fields)
         # The interval is measured from the start of a round, so it does not drift
         # by the time checks take.
-        await anyio.sleep(max(0.0, started + interval - anyio.current_time()))
+        await anyio.sleep(max(0.0, due - anyio.current_time()))
+
+
+async def _deliver(
+    source: TaskSource,
+    request: AppHealthReportRequest,
+    backoff: Backoff,
+    due: float,
+    fields: dict[str, str],
+) -> None:
+    """Send one health report, retrying with backoff until it is acknowledged or the
+    next round is due."""
+    app = f"{request.app_id} {request.version}"
+    failures = 0
+    while True:
+        try:
+            await source.report_health(request)
+        except Exception as exc:
+            delay = backoff.delay(failures)
+            failures += 1
+            if anyio.current_time() + delay >= due:
+                logger.warning(
+                    "could not report the health of app %s: %s; the next round checks "
+                    "and reports afresh",
+                    app,
+                    exc,
+                    extra={**fields, "failures": failures},
+                )
+                return
+            logger.warning(
+                "could not report the health of app %s: %s; retrying in %.1fs",
+                app,
+                exc,
+                delay,
+                extra={**fields, "failures": failures},
+            )
+            await anyio.sleep(delay)
+            continue
+        logger.debug(
+            "reported the health of app %s: %s",
+            app,
+            ", ".join(f"{item.type}={item.status}" for item in request.health_reports),
+            extra=fields,
+        )
+        return

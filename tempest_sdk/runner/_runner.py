@@ -439,6 +439,7 @@ class Runner:
                             source,
                             interval=options.health_interval,
                             timeout=options.health_timeout,
+                            backoff=options.retry_backoff,
                         )
                     )
                 if options.blocked_loop_warning is not None:

@@ -116,6 +116,8 @@ class FakeSource:
         self.report_retries: list[object] = []
         self.acked: list[TaskReport] = []
         self.health: list[AppHealthReportRequest] = []
+        self.health_errors: deque[BaseException] = deque()
+        self.health_attempts = 0
         self.connects: list[ConnectRequest] = []
         self.connect_error: BaseException | None = None
         self.report_gate: anyio.Event | None = None
@@ -156,6 +158,10 @@ class FakeSource:
         return StandardResponse(status="ok")
 
     async def report_health(self, request: AppHealthReportRequest, /, **kwargs: Any) -> object:
+        self.health_attempts += 1
+        await anyio.lowlevel.checkpoint()
+        if self.health_errors:
+            raise self.health_errors.popleft()
         self.health.append(request)
         return StandardResponse(status="ok")
 

@@ -12,7 +12,8 @@ import anyio
 import httpx
 import pytest
 
-from tempest_sdk.client import AuthenticationError
+from tempest_sdk._backoff import Backoff
+from tempest_sdk.client import AuthenticationError, InternalServerError
 from tempest_sdk.models import ReportStatus, Task, TaskReport
 from tempest_sdk.runner import PollEvent, Runner, RunnerHook, RunnerStartupError, run
 
@@ -216,6 +217,34 @@ async def test_health_goes_out_at_start_and_on_the_interval():
     async with Runner(app, source, **options):
         await wait_until(lambda: len(source.health) >= 3, "3 health reports")
     assert source.health[0].health_reports[0].status == "healthy"
+
+
+async def test_a_failed_health_report_is_retried_with_backoff_not_after_the_interval(caplog):
+    source = FakeSource()
+    source.health_errors.extend(
+        InternalServerError("503", endpoint="/apps.versions.health", status_code=503)
+        for _ in range(3)
+    )
+    app = FakeApp(health=healthy())
+    async with Runner(app, source, **{**FAST, "health_interval": 3600.0}):
+        await wait_until(lambda: len(source.health) == 1, "the health report after 3 failures")
+    assert source.health_attempts == 4
+    assert app.health_calls == 1  # the same round's results, not checked again
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 3
+
+
+async def test_a_health_report_that_keeps_failing_waits_for_the_next_round(caplog):
+    source = FakeSource()
+    source.health_errors.extend(
+        InternalServerError("503", endpoint="/apps.versions.health", status_code=503)
+        for _ in range(1000)
+    )
+    app = FakeApp(health=healthy())
+    slow = {**FAST, "health_interval": 0.2, "retry_backoff": Backoff(base=0.15, cap=0.15)}
+    async with Runner(app, source, **slow):
+        await wait_until(lambda: app.health_calls >= 2, "a second round of checks")
+    assert any("the next round checks and reports afresh" in r.getMessage() for r in caplog.records)
 
 
 async def test_an_app_without_health_checks_sends_no_health():
