@@ -18,8 +18,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .._backoff import Backoff
 from ..client import (
+    APIStatusError,
     AuthenticationError,
-    BadRequestError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -149,25 +149,32 @@ class Reporter:
                 await self._event(item, "gone", attempt, started, exc)
                 await self._settle(item)
                 return
-            except BadRequestError as exc:
+            except APIStatusError as exc:
+                if not _permanent(exc):
+                    await self._retry(item, attempt, started, exc)
+                    attempt += 1
+                    continue
+                # The same report would be refused again: never retried. An ok report
+                # is replaced once by an error report saying why, which is small and
+                # plain enough to be accepted; a refused error report is dropped.
                 await self._event(item, "rejected", attempt, started, exc)
+                reason = exc.error or f"HTTP {exc.status_code}"
                 if report.status is ReportStatus.OK:
                     logger.error(
-                        "Tempest rejected the report of task %s (%s); sending an error "
+                        "Tempest refused the report of task %s (%s); sending an error "
                         "report instead",
                         report.task_id,
                         exc,
                         extra=item.fields(),
                     )
+                    what = "as invalid" if exc.status_code == 400 else f"({exc.status_code})"
                     item.report = TaskReport.error(
-                        report.task_id,
-                        "Tempest rejected the app's result as invalid: "
-                        + (exc.error or f"HTTP {exc.status_code}"),
+                        report.task_id, f"Tempest rejected the app's result {what}: {reason}"
                     )
                     attempt = 0
                     continue
                 logger.error(
-                    "Tempest rejected the error report of task %s (%s); report dropped",
+                    "Tempest refused the error report of task %s (%s); report dropped",
                     report.task_id,
                     exc,
                     extra=item.fields(),
@@ -175,32 +182,38 @@ class Reporter:
                 await self._settle(item)
                 return
             except Exception as exc:
-                delay = self._delay(attempt, exc)
-                await self._event(item, "retrying", attempt, started, exc)
-                if isinstance(exc, AuthenticationError | PermissionDeniedError):
-                    logger.error(
-                        "cannot report task %s: %s; retrying in %.1fs",
-                        report.task_id,
-                        exc,
-                        delay,
-                        extra=item.fields(failures=attempt + 1),
-                    )
-                else:
-                    logger.warning(
-                        "report of task %s failed (attempt %d): %s; retrying in %.1fs",
-                        report.task_id,
-                        attempt + 1,
-                        _describe(exc),
-                        delay,
-                        extra=item.fields(failures=attempt + 1),
-                    )
-                await anyio.sleep(delay)
+                await self._retry(item, attempt, started, exc)
                 attempt += 1
                 continue
             await self._event(item, "acked", attempt, started, None)
             self.delivered += 1
             await self._settle(item)
             return
+
+    async def _retry(
+        self, item: Outgoing, attempt: int, started: float, exc: BaseException
+    ) -> None:
+        """Log a failed attempt and wait out the backoff before the next one."""
+        delay = self._delay(attempt, exc)
+        await self._event(item, "retrying", attempt, started, exc)
+        if isinstance(exc, AuthenticationError | PermissionDeniedError):
+            logger.error(
+                "cannot report task %s: %s; retrying in %.1fs",
+                item.report.task_id,
+                exc,
+                delay,
+                extra=item.fields(failures=attempt + 1),
+            )
+        else:
+            logger.warning(
+                "report of task %s failed (attempt %d): %s; retrying in %.1fs",
+                item.report.task_id,
+                attempt + 1,
+                _describe(exc),
+                delay,
+                extra=item.fields(failures=attempt + 1),
+            )
+        await anyio.sleep(delay)
 
     def _delay(self, attempt: int, exc: BaseException) -> float:
         delay = self._backoff.delay(attempt)
@@ -273,6 +286,13 @@ async def call_hook(method: Callable[[_E], Awaitable[None]], event: _E) -> None:
         await method(event)
     except Exception:
         logger.exception("runner hook %r failed; ignored", method)
+
+
+def _permanent(exc: APIStatusError) -> bool:
+    """A 4xx that the same report would get again. 404 (handled apart), 408 and 429
+    pass with time; 401 and 403 are about the token, which may be rotated, not about
+    the report, so those are retried (and logged as errors) too."""
+    return 400 <= exc.status_code < 500 and exc.status_code not in (401, 403, 404, 408, 429)
 
 
 def _describe(exc: BaseException) -> str:

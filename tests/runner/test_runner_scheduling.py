@@ -333,6 +333,59 @@ async def test_rejected_result_is_replaced_by_an_error_report():
     assert "response.resource: required" in (report.message or "")
 
 
+def too_large_request(task_id: str) -> APIStatusError:
+    return APIStatusError(
+        f"413 for {task_id}", endpoint=REPORT, status_code=413, error="request too large"
+    )
+
+
+async def test_a_report_refused_for_good_is_replaced_once_then_dropped(caplog):
+    """413 on every report: never retried, and handlers keep running, slots free."""
+    source, app = FakeSource(), FakeApp()
+    ids = [f"t{i}" for i in range(40)]
+    for task_id in ids:
+        # The ok report, then the error report that replaces it: both refused.
+        source.report_errors[task_id].extend([too_large_request(task_id)] * 2)
+    source.push("shop", "v1", *(make_task(task_id) for task_id in ids))
+    async with Runner(app, source, concurrency=4, **FAST):
+        await wait_until(lambda: len(app.calls) == 40, "every handler to run")
+        await wait_until(lambda: sum(source.report_attempts.values()) == 80, "80 attempts")
+    assert source.acked == []
+    assert all(source.report_attempts[task_id] == 2 for task_id in ids)
+    dropped = [r.getMessage() for r in caplog.records if "report dropped" in r.getMessage()]
+    assert len(dropped) == 40
+    assert all(f"task {task_id} " in " ".join(dropped) for task_id in ids)
+
+
+@pytest.mark.parametrize("status", [409, 413, 422])
+async def test_a_result_refused_for_good_is_replaced_by_an_error_report(status):
+    source, app = FakeSource(), FakeApp()
+    refused = APIStatusError(
+        str(status), endpoint=REPORT, status_code=status, error="not like this"
+    )
+    source.report_errors["t1"].append(refused)
+    source.push("shop", "v1", make_task("t1"))
+    async with Runner(app, source, **FAST):
+        await wait_until(lambda: len(source.acked) == 1, "the error report")
+    [report] = source.acked
+    assert report.status is ReportStatus.ERROR
+    assert report.message == f"Tempest rejected the app's result ({status}): not like this"
+    assert source.report_attempts["t1"] == 2
+
+
+@pytest.mark.parametrize("status", [408, 429, 503])
+async def test_a_report_refused_for_now_is_retried(status):
+    source, app = FakeSource(), FakeApp()
+    source.report_errors["t1"].extend(
+        APIStatusError(str(status), endpoint=REPORT, status_code=status) for _ in range(2)
+    )
+    source.push("shop", "v1", make_task("t1"))
+    async with Runner(app, source, **FAST):
+        await wait_until(lambda: len(source.acked) == 1, "the report")
+    assert source.acked[0].status is ReportStatus.OK
+    assert source.report_attempts["t1"] == 3
+
+
 async def test_undeliverable_reports_hold_back_fetching():
     source, app = FakeSource(), FakeApp()
     source.report_gate = anyio.Event()  # every report waits: the control plane is stuck
