@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer
@@ -189,6 +190,36 @@ def _loose_json(data: bytes | str | dict[str, Any]) -> dict[str, Any]:
         return data
     try:
         loaded = json.loads(data)
+    except RecursionError:
+        # Nested deeper than Python's json module goes (an input ~1,000 levels deep):
+        # the task id still sits at the top, where a flat scan finds it.
+        return _top_level_task_id(data)
     except ValueError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+# A JSON string, or one of the characters that shape the document.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+
+
+def _top_level_task_id(data: bytes | str) -> dict[str, Any]:
+    """`{"task_id": ...}` read from the top level of a JSON object without building the
+    nested values, or `{}`; a lone string token at a time is all it decodes."""
+    raw = data.encode() if isinstance(data, str) else data
+    depth = 0
+    key: bytes | None = None
+    previous = b""
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+        elif depth == 1 and token.startswith(b'"'):
+            if previous == b":" and key == b'"task_id"':
+                value = json.loads(token)
+                return {"task_id": value} if isinstance(value, str) else {}
+            key = token if previous != b":" else None
+        previous = token
+    return {}

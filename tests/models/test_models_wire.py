@@ -156,6 +156,32 @@ def test_unreadable_answers_are_malformed_without_a_task_id(raw):
     assert caught.value.task_id is None
 
 
+@pytest.mark.parametrize("depth", [300, 1_000, 100_000])
+def test_a_task_nested_too_deep_is_malformed_with_its_task_id(depth):
+    """Deeper than pydantic or Python's json module go: still a MalformedTaskError that
+    names the task, so the runner reports it instead of losing it."""
+    answer = {**TASK_ANSWERS["create"], "task_id": 'task-"deep', "task": {"input": "X"}}
+    deep = '{"a":' * depth + "{}" + "}" * depth
+    with pytest.raises(MalformedTaskError) as caught:
+        parse_task(json.dumps(answer).replace('"X"', deep))
+    assert caught.value.task_id == 'task-"deep'
+
+
+@pytest.mark.parametrize(
+    ("raw", "task_id"),
+    [
+        ('{"task": {"task_id": "inner"}, "task_id": "outer"}', "outer"),
+        ('{"a": ["task_id", {"task_id": "x"}], "b": "task_id", "task_id": "t"}', "t"),
+        ('{"text": "{\\"task_id\\": \\"no\\"}"}', None),
+        ('{"task_id": 5}', None),
+    ],
+)
+def test_the_deep_fallback_reads_only_the_top_level_task_id(raw, task_id):
+    from tempest_sdk.models._tasks import _top_level_task_id
+
+    assert _top_level_task_id(raw).get("task_id") == task_id
+
+
 def test_errors_never_quote_values_that_may_be_secret():
     answer = _broken(
         "create",
