@@ -101,7 +101,7 @@ class Runner:
         self._executions: TaskGroup | None = None
         self._reporter: Reporter | None = None
         self._pollers: list[VersionPoller] = []
-        self._aborted = False
+        self._cancelled = False  # abort(), or a shutdown while starting
         self._was_ready = False
         self._host: contextlib.AsyncExitStack | None = None
         self._task_hooks: tuple[RunnerHook, ...] = overriding(self.options.hooks, "around_task")
@@ -189,6 +189,8 @@ class Runner:
         Fetching stops at once; running tasks get `grace` seconds (default: the
         `shutdown_grace` option) to finish, then are cancelled and reported as
         failed; pending reports are delivered for up to `flush_timeout` more.
+        Asked while the runner is still starting (connecting, first poll), it stops at
+        once: no task runs yet, and none of those calls' retries are waited for.
         Safe to call more than once, and before the runner started.
         """
         if grace is not None:
@@ -197,6 +199,9 @@ class Runner:
             self._grace = grace
         events = self._events()
         events.stop.set()
+        if self._state == "starting" and not self._was_ready:
+            logger.info("stopping while starting: the connect and first poll are cancelled")
+            self._cancel_root()
         if self._state in ("starting", "running", "stopping"):
             await events.stopped.wait()
 
@@ -206,9 +211,12 @@ class Runner:
         Reports already written to an outbox are delivered on the next start. Returns
         immediately; `run()` returns shortly after.
         """
-        self._aborted = True
         if self._events_ is not None:
             self._events_.stop.set()
+        self._cancel_root()
+
+    def _cancel_root(self) -> None:
+        self._cancelled = True
         if self._root_scope is not None:
             self._root_scope.cancel()
 
@@ -328,10 +336,10 @@ class Runner:
             stack.callback(reporter.dispose)
             with anyio.CancelScope() as root:
                 self._root_scope = root
-                if self._aborted:
+                if self._cancelled:
                     root.cancel()
                 await self._serve(events, source, reporter, pending)
-            if root.cancelled_caught:
+            if root.cancelled_caught and self._was_ready:
                 logger.warning("the runner stopped at once; running tasks were abandoned")
 
     async def _serve(

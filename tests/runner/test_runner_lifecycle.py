@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from typing import Any
 
 import anyio
 import httpx
@@ -181,6 +182,68 @@ def test_standalone_run_stops_gracefully_on_sigterm(monkeypatch):
     run(app, client=source, hooks=[hook], **FAST)
     sender.join(5)
     assert source.acked_ids() == ["t1"]
+
+
+class _StuckSource(FakeSource):
+    """A control plane that never answers the connect call or the first poll."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+
+    async def connect_app_version(self, request: Any, /, **kwargs: Any) -> object:
+        self.entered.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def next_task(self, app_id: str, version: str, /, **kwargs: Any) -> Task | None:
+        self.entered.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("connect", [True, False], ids=["connect", "first-poll"])
+def test_a_shutdown_while_starting_stops_at_once(backend, connect, caplog):
+    """Neither a hanging connect nor a hanging first poll (with all their retries)
+    holds a stop back: nothing runs yet, so there is nothing to drain."""
+    caplog.set_level(logging.INFO, logger="tempest_sdk")
+
+    async def scenario() -> None:
+        source = _StuckSource()
+        runner = Runner(FakeApp(), source, connect=connect, **FAST)
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            await wait_until(source.entered.is_set, "the stuck call")
+            with anyio.fail_after(5):
+                await runner.shutdown()
+        assert runner.state == "stopped"
+        with pytest.raises(RuntimeError, match="stopped before it was ready"):
+            await runner.ready()
+
+    anyio.run(scenario, backend=backend)
+    assert "stopping while starting" in caplog.text
+    assert "abandoned" not in caplog.text
+
+
+def test_standalone_run_stops_at_once_on_sigterm_while_starting(caplog):
+    caplog.set_level(logging.INFO, logger="tempest_sdk")
+    source = _StuckSource()
+    returned = threading.Event()
+    sender = _send_signals_when(source.entered, signal.SIGTERM)
+
+    def backstop() -> None:
+        # Should the first signal not be enough, a second one ends the run (and the
+        # test fails below) rather than letting it hang.
+        if not returned.wait(10):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=backstop, daemon=True).start()
+    run(FakeApp(), client=source, **FAST)
+    returned.set()
+    sender.join(5)
+    assert "stopping while starting" in caplog.text
+    assert "received again" not in caplog.text
 
 
 def test_standalone_run_stops_at_once_on_a_second_signal(caplog):
