@@ -174,9 +174,6 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
                 response.request = request
             try:
                 body = BodyReader(response, self._max_response_size)
-                whole = body.read()
-                if whole is not None:
-                    return whole
                 if body.plain:
                     return body.check(await response.aread())
                 # Closed at once when the cap stops the reading early (trio warns of

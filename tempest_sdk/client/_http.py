@@ -338,6 +338,14 @@ class AnswerTooLarge(Exception):
         self.outcome = outcome
 
 
+def _is_read(response: httpx.Response) -> bool:
+    try:
+        response.content  # noqa: B018 - raises until the body was read
+    except httpx.ResponseNotRead:
+        return False
+    return True
+
+
 class BodyReader:
     """Collects an answer's body as it streams in, never holding more than `limit` bytes
     of it, compressed or not.
@@ -360,9 +368,10 @@ class BodyReader:
         if length is not None and length > limit:
             raise AnswerTooLarge(TooLarge(limit, "announced"))
         encoding = response.headers.get("content-encoding", "").strip().lower()
-        # The transport's own framing bounds a body with a Content-Length within the
-        # limit and nothing to inflate: reading it whole is then safe, and cheaper.
-        self.plain = length is not None and encoding in ("", "identity")
+        # Reading the body whole is safe, and cheaper, when the transport's own framing
+        # bounds it (a Content-Length within the limit, nothing to inflate) or when it
+        # was read before the answer came back (a mock transport built it whole).
+        self.plain = (length is not None and encoding in ("", "identity")) or _is_read(response)
         # gzip, or deflate in its zlib wrapper (32 + MAX_WBITS reads either header)...
         self._inflate = (
             zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "deflate") else None
@@ -370,15 +379,6 @@ class BodyReader:
         # ...or, as some servers send it, bare deflate: tried if the header is not there.
         # The first bytes are kept until the header is seen, to be inflated again.
         self._head: bytes | None = b"" if encoding == "deflate" else None
-
-    def read(self) -> httpx.Response | None:
-        """The answer itself when its body was read before it came back (a mock
-        transport that built it whole), else None: then read or feed the stream."""
-        try:
-            content = self._response.content
-        except httpx.ResponseNotRead:
-            return None
-        return self.check(content)
 
     def check(self, content: bytes) -> httpx.Response:
         """The answer, once its whole body `content` was read; refused over the limit."""

@@ -161,9 +161,6 @@ class TempestClient(BaseClient[httpx.Client]):
             response = self._http.send(step.request, stream=True, follow_redirects=False)
             try:
                 body = BodyReader(response, self._max_response_size)
-                whole = body.read()
-                if whole is not None:
-                    return whole
                 if body.plain:
                     return body.check(response.read())
                 for chunk in response.iter_raw():
