@@ -46,13 +46,12 @@ from typing import Any
 
 import anyio
 import httpx
-from _lean_server import ACTION, RESOURCE_TYPE, LeanServer
+from _lean_server import LeanServer
+from bench_runner import APP, bench_app
 
-import tempest_sdk as tempest
 from tempest_sdk.client import AsyncTempestClient
 from tempest_sdk.runner import Runner, RunnerOptions
 
-APP = "bench"
 LOOP = "asyncio"
 HANDLER = 0.05  # seconds the bench action sleeps
 CONCURRENCY = 64
@@ -63,30 +62,6 @@ FAULT_LATENCY = 0.02
 CONSECUTIVE_FAULTS = 15
 IDLE_LATENCY = 0.05
 GO_NAP = 5.0  # the Go CLI's constant pause after an empty answer or an error
-
-
-# -- the app ---------------------------------------------------------------------------------
-
-
-def bench_app(version: str, delay: float) -> tempest.App:
-    """One resource type with one async action that sleeps `delay` (0: returns at once)."""
-    app = tempest.App(APP, version)
-    thing = app.resource(RESOURCE_TYPE, display_name="Thing", description="A benchmark thing.")
-
-    if delay:
-
-        @thing.action(ACTION, display_name="Work", description="Sleep a while.")
-        async def work(ctx: tempest.Context, resource: tempest.Resource) -> dict[str, Any]:
-            await anyio.sleep(delay)
-            return {}
-
-    else:
-
-        @thing.action(ACTION, display_name="Work", description="Return at once.")
-        async def work_now(ctx: tempest.Context, resource: tempest.Resource) -> dict[str, Any]:
-            return {}
-
-    return app
 
 
 def ideal(latency: float, handler: float = HANDLER, concurrency: int = CONCURRENCY) -> float:
