@@ -15,13 +15,17 @@ TempestError
     ├── APIResponseTooLargeError
     ├── APIResponseValidationError
     └── APIStatusError
-        ├── BadRequestError          400
+        ├── RequestRejectedError     4xx the same request would get again (413, 422, ...)
+        │   └── BadRequestError      400
         ├── AuthenticationError      401
         ├── PermissionDeniedError    403
         ├── NotFoundError            404
         ├── RateLimitError           429
         └── InternalServerError      5xx
 ```
+
+They also derive from the runner's outcome types (`tempest_sdk.runner.RetryLaterError`,
+`GoneError`, ...), which is how a runner knows what to do after a failed call.
 """
 
 from ._async import AsyncTempestClient as AsyncTempestClient
@@ -45,6 +49,7 @@ from ._errors import InternalServerError as InternalServerError
 from ._errors import NotFoundError as NotFoundError
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import RateLimitError as RateLimitError
+from ._errors import RequestRejectedError as RequestRejectedError
 from ._errors import TempestConfigError as TempestConfigError
 from ._http import DEFAULT_MAX_RESPONSE_SIZE as DEFAULT_MAX_RESPONSE_SIZE
 from ._http import CertTypes as CertTypes
@@ -73,6 +78,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestRejectedError",
     "TempestClient",
     "TempestConfigError",
     "TimeoutTypes",

@@ -10,13 +10,18 @@ TempestError                         (tempest_sdk: the root of every SDK error)
     ├── APIResponseTooLargeError     an answer over max_response_size (.limit)
     ├── APIResponseValidationError   a 2xx answer the SDK cannot read (.status_code, .body)
     └── APIStatusError               a non-2xx answer (.status_code, .error, .body, .request_id)
-        ├── BadRequestError          400
+        ├── RequestRejectedError     a 4xx the same request would get again (413, 422, ...)
+        │   └── BadRequestError      400
         ├── AuthenticationError      401
         ├── PermissionDeniedError    403
         ├── NotFoundError            404
         ├── RateLimitError           429 (.retry_after)
         └── InternalServerError      5xx
 ```
+
+The classes also derive from the runner's outcome types (`tempest_sdk._outcomes`):
+connection failures, 5xx and 429 are `RetryLaterError`, 401 and 403 `AccessRefusedError`,
+404 `GoneError`, other 4xx and oversized answers `RejectedError`.
 
 `next_task` also lets `tempest_sdk.models.MalformedTaskError` (and its subclass
 `UnknownTaskTypeError`) through: a task that cannot be read is the runner's to report.
@@ -27,11 +32,18 @@ No message or attribute ever holds the API token.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from .._errors import TempestError
+from .._outcomes import (
+    AccessRefusedError,
+    GoneError,
+    RejectedError,
+    RetryLaterError,
+    TaskSourceError,
+)
 
 __all__ = [
     "APIConnectionError",
@@ -47,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestRejectedError",
     "TempestConfigError",
     "status_error",
 ]
@@ -61,7 +74,7 @@ class TempestConfigError(TempestError):
     """The client cannot be built as configured (missing token, bad endpoint, bad option)."""
 
 
-class APIError(TempestError):
+class APIError(TaskSourceError):
     """A call to the Tempest API failed.
 
     Attributes:
@@ -75,8 +88,13 @@ class APIError(TempestError):
         self.attempts = attempts
 
 
-class APIConnectionError(APIError):
+class APIConnectionError(APIError, RetryLaterError):
     """No answer came back: the connection failed or broke before a response arrived."""
+
+    fix: ClassVar[str | None] = (
+        "check that Tempest is reachable from here (network, firewall, proxy variables) "
+        "and that TEMPEST_API_ENDPOINT is right"
+    )
 
 
 class APITimeoutError(APIConnectionError):
@@ -88,8 +106,11 @@ class APITLSError(APIConnectionError):
     this host, or the server refused this client's. Never retried: it would fail the
     same way."""
 
+    # The message already says whether to check the hostname, the CA or the client's own.
+    fix = None
 
-class APIResponseTooLargeError(APIError):
+
+class APIResponseTooLargeError(APIError, RejectedError):
     """An answer larger than the client's `max_response_size`, raw or decompressed.
 
     The client stops reading at the limit, so the answer never sits in memory whole.
@@ -98,6 +119,9 @@ class APIResponseTooLargeError(APIError):
     Attributes:
         limit: the `max_response_size` that was exceeded, in bytes.
     """
+
+    # A reachable control plane that took the token sent it: no reason not to start.
+    blocks_start = False
 
     def __init__(self, message: str, *, endpoint: str, limit: int) -> None:
         super().__init__(message, endpoint=endpoint)
@@ -146,23 +170,38 @@ class APIStatusError(APIError):
         self.request_id = request_id
 
 
-class BadRequestError(APIStatusError):
+class RequestRejectedError(APIStatusError, RejectedError):
+    """A 4xx the same request would get again: anything but 401, 403, 404, 408 and 429."""
+
+
+class BadRequestError(RequestRejectedError):
     """400: the control plane rejected the request body."""
 
 
-class AuthenticationError(APIStatusError):
+class AuthenticationError(APIStatusError, AccessRefusedError):
     """401: the API token was rejected."""
 
+    fix = (
+        "Tempest rejected the API token. Set a valid token in TEMPEST_TOKEN or "
+        "TEMPEST_TOKEN_FILE (or pass one to the client), and check that "
+        "TEMPEST_API_ENDPOINT points at the right Tempest"
+    )
 
-class PermissionDeniedError(APIStatusError):
+
+class PermissionDeniedError(APIStatusError, AccessRefusedError):
     """403: the API token may not do this."""
 
+    fix = (
+        "the API token may not serve this app. Use a token of the organization that owns "
+        "the app, and check that the app id and version are right"
+    )
 
-class NotFoundError(APIStatusError):
+
+class NotFoundError(APIStatusError, GoneError):
     """404: the object (or, for a report, the task) does not exist."""
 
 
-class RateLimitError(APIStatusError):
+class RateLimitError(APIStatusError, RetryLaterError):
     """429: too many requests.
 
     Attributes:
@@ -174,7 +213,7 @@ class RateLimitError(APIStatusError):
         self.retry_after = retry_after
 
 
-class InternalServerError(APIStatusError):
+class InternalServerError(APIStatusError, RetryLaterError):
     """5xx: the control plane failed."""
 
 
@@ -275,7 +314,14 @@ def status_error(
         f"{summary}{said}; {advice}.{rid}"
     )
 
-    cls = _CLASSES.get(status, InternalServerError if status >= 500 else APIStatusError)
+    cls = _CLASSES.get(status)
+    if cls is None:
+        if status >= 500:
+            cls = InternalServerError
+        elif 400 <= status < 500 and status != 408:
+            cls = RequestRejectedError
+        else:
+            cls = APIStatusError
     fields: dict[str, Any] = {
         "endpoint": endpoint,
         "attempts": attempts,

@@ -174,6 +174,15 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
             f"malformed task{f' {task_id!r}' if task_id else ''}: {describe_errors(exc)}",
             task_id=task_id,
         ) from None
+    except Exception as exc:
+        # A limit or a bug of the parser rather than a bad field: the task is still
+        # one to report as failed, when its id can be found.
+        raw = _loose_json(data)
+        task_id = raw.get("task_id") if isinstance(raw.get("task_id"), str) else None
+        raise MalformedTaskError(
+            f"task{f' {task_id!r}' if task_id else ''} could not be read: {type(exc).__name__}",
+            task_id=task_id,
+        ) from None
 
 
 def describe_errors(exc: ValidationError) -> str:

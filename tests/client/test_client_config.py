@@ -48,6 +48,7 @@ def test_public_names_are_pinned():
         "NotFoundError",
         "PermissionDeniedError",
         "RateLimitError",
+        "RequestRejectedError",
         "TempestClient",
         "TempestConfigError",
         "TimeoutTypes",

@@ -17,6 +17,7 @@ from tempest_sdk.client import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestRejectedError,
 )
 
 from .cases import CASE_IDS, CASES
@@ -26,8 +27,8 @@ STATUS_CLASSES = [
     (401, AuthenticationError),
     (403, PermissionDeniedError),
     (404, NotFoundError),
-    (409, APIStatusError),
-    (422, APIStatusError),
+    (409, RequestRejectedError),
+    (422, RequestRejectedError),
     (429, RateLimitError),
     (500, InternalServerError),
     (502, InternalServerError),
