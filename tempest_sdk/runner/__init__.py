@@ -1,7 +1,7 @@
 """The runner: serves apps against the Tempest control plane.
 
-It fetches tasks (`apps.operations.next`) with a few pollers gated by a concurrency
-limit, runs them through `App.dispatch` with a per-task timeout, deduplicates
+It fetches tasks (`apps.operations.next`) with `next` calls that adapt to the work,
+gated by a concurrency limit, runs them through `App.dispatch` with a per-task timeout, deduplicates
 redeliveries, reports outcomes until acknowledged (optionally through an on-disk
 outbox), reports health on an interval, and shuts down gracefully.
 
@@ -10,8 +10,15 @@ outbox), reports health on an interval, and shuts down gracefully.
 - `run(*apps, **options)`: standalone and blocking, with SIGINT/SIGTERM handling
   (what `App.run()` calls).
 - `RunnerHook`: observe polls and reports, wrap task execution (metrics, tracing).
+- `TaskSource` and its outcome types (`RetryLaterError`, `AccessRefusedError`,
+  `RejectedError`, `GoneError`): what any control plane must offer to drive a runner.
 """
 
+from .._outcomes import AccessRefusedError as AccessRefusedError
+from .._outcomes import GoneError as GoneError
+from .._outcomes import RejectedError as RejectedError
+from .._outcomes import RetryLaterError as RetryLaterError
+from .._outcomes import TaskSourceError as TaskSourceError
 from ._config import RunnerOptions as RunnerOptions
 from ._config import RunnerOptionsKwargs as RunnerOptionsKwargs
 from ._config import options_from_env as options_from_env
@@ -31,10 +38,14 @@ from ._standalone import run as run
 from ._thread import RunnerThread as RunnerThread
 
 __all__ = [
+    "AccessRefusedError",
+    "GoneError",
     "PollEvent",
     "PollOutcome",
+    "RejectedError",
     "ReportEvent",
     "ReportOutcome",
+    "RetryLaterError",
     "RunnableApp",
     "Runner",
     "RunnerConfigError",
@@ -46,6 +57,7 @@ __all__ = [
     "TaskCall",
     "TaskInfo",
     "TaskSource",
+    "TaskSourceError",
     "options_from_env",
     "run",
 ]

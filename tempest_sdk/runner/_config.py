@@ -25,12 +25,11 @@ class RunnerOptions:
 
     Args:
         concurrency: the most tasks in flight at once, over every app version served.
-        pollers: `next` callers per app version; default `min(concurrency, 2)`.
-        reporters: `report` senders shared by all app versions; default `min(concurrency, 2)`.
-            A few HTTP calls in flight keep 64 handlers busy, and many are slower:
-            the process's CPU is the limit, not the calls in flight (measured, 50 ms
-            handler at concurrency 64: 2, 3, 4 and 6 pollers drove 939, 1,019, 1,041
-            and 963 tasks/s).
+        pollers: the most `next` calls in flight per app version; default
+            `concurrency`. Calls in flight adapt: they grow while calls bring tasks
+            and slots are free, and shrink to one scout when calls come back empty.
+        reporters: the most `report` calls in flight, over all app versions; default
+            `concurrency`. Every pending report is sent at once, up to this bound.
         task_timeout: seconds a task may run before it is cancelled and reported as timed
             out (`None`: no limit). A resource or handler `timeout=` overrides it.
         poll_interval_min: the first pause after an empty `next`, in seconds.
@@ -109,14 +108,14 @@ class RunnerOptions:
             raise RunnerConfigError("invalid runner options: " + "; ".join(problems))
 
     @property
-    def pollers_per_version(self) -> int:
-        """The number of `next` callers each app version gets."""
-        return self.pollers if self.pollers is not None else min(self.concurrency, 2)
+    def poller_limit(self) -> int:
+        """The most `next` calls in flight per app version."""
+        return self.pollers if self.pollers is not None else self.concurrency
 
     @property
-    def reporter_count(self) -> int:
-        """The number of `report` senders."""
-        return self.reporters if self.reporters is not None else min(self.concurrency, 2)
+    def reporter_limit(self) -> int:
+        """The most `report` calls in flight."""
+        return self.reporters if self.reporters is not None else self.concurrency
 
     def replace(self, **changes: Any) -> RunnerOptions:
         """A copy with some options changed."""

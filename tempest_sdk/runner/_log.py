@@ -7,7 +7,7 @@ from typing import Any
 
 from ._hooks import TaskInfo
 
-__all__ = ["describe", "logger", "task_fields"]
+__all__ = ["describe", "describe_error", "logger", "task_fields"]
 
 logger = logging.getLogger("tempest_sdk.runner")
 
@@ -32,3 +32,9 @@ def describe(info: TaskInfo) -> str:
     if info.kind == "action":
         return f"action {info.name} on {info.resource_type}"
     return f"{info.name} {info.resource_type}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception in words: `Type: message`, or the type alone when it says nothing."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

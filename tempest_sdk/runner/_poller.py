@@ -1,62 +1,61 @@
-"""Fetching tasks: a few `next` callers per app version, gated by free slots.
+"""Fetching tasks: `next` callers per app version that grow with the work and shrink
+to one scout when there is none.
 
 Scheduling rules:
-- A slot (one unit of the runner's concurrency) is taken *before* `next` is called:
-  a fetched task is leased to this process, so fetching without capacity to run it
-  only delays it. The slot passes to the task and is freed once its report is queued.
-- After a task, poll again at once. While an app version is *quiet* (its last answer
-  was `204`, or an error), only one of its callers (the scout) polls, after a pause;
-  the others sleep until the scout brings back a task. Idle polling therefore costs
-  one request per pause per app version, however many callers it has.
-- Pauses grow from `poll_interval_min` to `poll_interval_max` after empty answers
-  (doubling, each jittered within its top quarter), and follow `retry_backoff` after
-  errors (full jitter, at least a 429's `Retry-After`).
+- A caller takes a free slot *before* it calls `next`: a fetched task is leased to
+  this process, so fetching without capacity to run it only delays it. The slot
+  passes to the task with the hand-off to the task keeper.
+- Growth: every call that brings a task starts one more caller while slots are free,
+  up to `pollers` callers, so the calls in flight double each round trip under load
+  (on a network, throughput depends on calls in flight, not on CPU).
+- Shrinking: a call that comes back empty ends its caller, except the last one, the
+  scout, which polls alone after a pause. Idle polling therefore costs one request
+  per pause per app version.
+- Failures: a caller retries after `retry_delay` (a short pause when the failure is
+  isolated, growing with consecutive ones). Once failures come in a row, or the retry
+  budget is dry, the extra callers end and the scout alone backs off: one caller's
+  failure never pauses the others, and a failing control plane gets one caller.
+- Idle pauses grow from `poll_interval_min` to `poll_interval_max` after empty
+  answers (doubling, each drawn from its top tenth upwards, so that an idle
+  version costs at most 12 requests a minute by default).
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
+from anyio.abc import TaskGroup
 
 from .._backoff import Backoff
-from ..client import (
-    APIConnectionError,
-    APIResponseTooLargeError,
-    APIStatusError,
-    APITLSError,
-    AuthenticationError,
-    PermissionDeniedError,
-    RateLimitError,
-)
-from ..models import MalformedTaskError, Task, TaskReport
+from .._outcomes import AccessRefusedError, RejectedError, TaskSourceError
+from ..models import MalformedTaskError
 from ._config import RunnerOptions
-from ._dedup import ClaimKind, TaskLedger
 from ._errors import RunnerStartupError
 from ._hooks import PollEvent, PollOutcome, RunnerHook
-from ._log import logger
+from ._log import describe_error, logger
 from ._protocols import RunnableApp, TaskSource
-from ._reporter import Outgoing, Reporter, call_hook
+from ._reporter import call_hook
+from ._retry import RetryBudget, retry_delay
+from ._tasks import TaskKeeper
 
 __all__ = ["VersionPoller"]
 
-StartTask = Callable[[RunnableApp, Task], None]
-"""Starts running a task in the background; takes over the slot held for it."""
+# Consecutive failures after which only the scout keeps polling.
+_FAILURES_BEFORE_SCOUTING = 2
 
 
 class VersionPoller:
-    """Fetches the tasks of one app version and hands them to the runner.
+    """Fetches the tasks of one app version and hands them to the task keeper.
 
     Args:
         app: the app version served.
         source: where tasks come from.
-        options: the runner's options (pollers per version, pauses, backoff).
-        slots: the runner's capacity, shared by every app version.
-        ledger: deduplicates redelivered tasks.
-        reporter: where reports of unreadable or already reported tasks go.
+        options: the runner's options (pollers, pauses, backoff).
+        keeper: owns the slots and every task fetched.
+        budget: the retry budget shared with the reporter.
         hooks: notified after every `next` call.
-        start_task: runs a new task (and releases its slot when done).
     """
 
     def __init__(
@@ -64,40 +63,37 @@ class VersionPoller:
         app: RunnableApp,
         source: TaskSource,
         options: RunnerOptions,
-        slots: anyio.Semaphore,
-        ledger: TaskLedger,
-        reporter: Reporter,
+        keeper: TaskKeeper,
+        budget: RetryBudget,
         hooks: Sequence[RunnerHook],
-        start_task: StartTask,
     ) -> None:
         self.app = app
         self._app_id = app.app_id
         self._version = app.version
         self._source = source
-        self._callers = options.pollers_per_version
+        self._keeper = keeper
+        self._budget = budget
+        self._max_callers = options.poller_limit
         self._retry = options.retry_backoff
         self._idle = Backoff(
             base=options.poll_interval_min,
             cap=options.poll_interval_max,
             rng=options.retry_backoff.rng,
         )
-        self._slots = slots
-        self._ledger = ledger
-        self._reporter = reporter
         self._hooks = tuple(hooks)
-        self._start_task = start_task
         self._empty_streak = 0
         self._error_streak = 0
-        self._retry_after = 0.0
-        self._scouting = False
-        self._wake = anyio.Event()
+        self._callers = 0
+        self._group: TaskGroup | None = None
         self._stopping = False
         self._wait_scopes: set[anyio.CancelScope] = set()
         self.polls = 0
+        self.most_callers = 0
 
     @property
-    def _quiet(self) -> bool:
-        return self._empty_streak > 0 or self._error_streak > 0
+    def callers(self) -> int:
+        """`next` callers alive now (polling, waiting for a slot, or pausing)."""
+        return self._callers
 
     def _fields(self, **more: object) -> dict[str, object]:
         return {"app_id": self._app_id, "app_version": self._version, **more}
@@ -109,47 +105,70 @@ class VersionPoller:
         Raises:
             RunnerStartupError: the call failed; the message says how to fix it.
         """
-        await self._poll_once(probe=True)
+        if not await self._wait(self._keeper.reserve):
+            return
+        await self._fetch(probe=True)
 
-    async def serve_callers(self) -> None:
-        """Poll with every caller until `stop()`."""
+    async def serve(self) -> None:
+        """Poll until `stop()`, starting with one caller."""
         async with anyio.create_task_group() as group:
-            for _ in range(self._callers):
-                group.start_soon(self._caller)
+            self._group = group
+            self._spawn()
 
     def stop(self) -> None:
-        """Stop fetching: waits are interrupted; a `next` call in flight completes."""
+        """Stop fetching: waits and pauses end; a `next` call in flight completes."""
         self._stopping = True
-        self._wake.set()
         for scope in self._wait_scopes:
             scope.cancel()
 
+    def _spawn(self) -> None:
+        if self._group is None or self._stopping:
+            return
+        self._callers += 1
+        self.most_callers = max(self.most_callers, self._callers)
+        self._group.start_soon(self._caller)
+
+    def _grow(self) -> None:
+        """A call brought a task: one more caller, if a slot is free for it."""
+        if self._callers < self._max_callers and self._keeper.free_slots > 0:
+            self._spawn()
+
     async def _caller(self) -> None:
-        while not self._stopping:
-            if not self._quiet:
-                await self._poll_once()
-                continue
-            if self._scouting:
-                await self._wait(self._wake.wait)
-                continue
-            self._scouting = True
-            try:
-                if await self._wait(self._pause):
-                    await self._poll_once()
-            finally:
-                self._scouting = False
+        try:
+            while not self._stopping:
+                if not self._keeper.try_reserve() and not await self._wait(self._keeper.reserve):
+                    return
+                if self._stopping:
+                    self._keeper.unreserve()
+                    return
+                outcome = await self._fetch(probe=False)
+                if outcome == "task":
+                    self._grow()
+                    continue
+                last = self._callers == 1
+                if outcome == "empty":
+                    if not last:
+                        return
+                    pause = self._idle_pause()
+                else:
+                    if not last and self._scouting():
+                        return
+                    pause = self._failure_pause
+                if not await self._wait(functools.partial(anyio.sleep, pause)):
+                    return
+        finally:
+            self._callers -= 1
 
-    async def _pause(self) -> None:
-        await anyio.sleep(self._quiet_delay())
+    def _scouting(self) -> bool:
+        """Whether failures come in a row: then the scout alone polls."""
+        return self._error_streak >= _FAILURES_BEFORE_SCOUTING or self._budget.tokens == 0
 
-    def _quiet_delay(self) -> float:
-        if self._error_streak:
-            delay = self._retry.delay(self._error_streak - 1)
-            return max(delay, self._retry_after)
-        # The top quarter of each step: enough jitter to keep replicas apart, while an
-        # idle version costs about one request per 0.9 x poll_interval_max.
-        attempt = self._empty_streak - 1
-        return self._idle.ceiling(attempt) * 0.75 + self._idle.delay(attempt) * 0.25
+    def _idle_pause(self) -> float:
+        # The top of each step and a tenth above it: jitter enough to keep replicas
+        # apart, while an idle version costs at most 60 / poll_interval_max requests
+        # a minute.
+        ceiling = self._idle.ceiling(self._empty_streak - 1)
+        return self._idle.rng.uniform(ceiling, ceiling * 1.1)
 
     async def _wait(self, wait: Callable[[], Awaitable[object]]) -> bool:
         """Await `wait()` unless stopped meanwhile; True if it completed."""
@@ -164,180 +183,93 @@ class VersionPoller:
                 self._wait_scopes.discard(scope)
         return False
 
-    async def _poll_once(self, *, probe: bool = False) -> None:
-        try:
-            self._slots.acquire_nowait()  # the common case under load: no scope needed
-        except anyio.WouldBlock:
-            if not await self._wait(self._slots.acquire):
-                return
-        holding = True
-        try:
-            if self._stopping:
-                return
-            holding = await self._fetch(probe)
-        finally:
-            if holding:
-                self._slots.release()
-
-    async def _fetch(self, probe: bool) -> bool:
-        """One `next` call and what follows; True while this caller still holds the slot."""
+    async def _fetch(self, *, probe: bool) -> PollOutcome:
+        """One `next` call with a reserved slot, which always passes on or is given back."""
         started = anyio.current_time()
         self.polls += 1
         try:
             # The first call keeps the source's own retries: a blip at start is no
-            # reason to fail. Later, the quiet pauses are the only retry policy.
+            # reason to fail. Later, `retry_delay` is the only retry policy.
             if probe:
                 task = await self._source.next_task(self._app_id, self._version)
             else:
                 task = await self._source.next_task(self._app_id, self._version, max_retries=0)
         except MalformedTaskError as exc:
+            self._keeper.unreadable(self.app, exc)
+            self._succeeded()  # the control plane answered
             await self._event("malformed", started, exc.task_id, exc)
-            return await self._malformed(exc)
-        except Exception as exc:
+            return "malformed"
+        except BaseException as exc:
+            self._keeper.unreserve()
+            if not isinstance(exc, Exception):
+                raise
             await self._event("error", started, None, exc)
-            # An oversized answer came from a reachable control plane that took the
-            # token: no reason not to start; it is logged and polling goes on.
-            if probe and not isinstance(exc, APIResponseTooLargeError):
+            if probe and (not isinstance(exc, TaskSourceError) or exc.blocks_start):
                 raise self._startup_error(exc) from exc
             self._failed(exc)
-            return True
+            return "error"
         if task is None:
+            self._keeper.unreserve()
+            self._succeeded()
+            self._empty_streak += 1
             await self._event("empty", started, None, None)
-            self._became_empty()
-            return True
-        self._became_busy()
-        claim = self._ledger.claim(task.task_id)
-        if claim.kind is ClaimKind.NEW:
-            await self._event("task", started, task.task_id, None)
-            self._start_task(self.app, task)
-            return False
-        await self._event("duplicate", started, task.task_id, None)
-        await self._redelivered(task.task_id, claim.kind, claim.report)
-        return True
+            return "empty"
+        outcome = self._keeper.accept(self.app, task)
+        self._succeeded()
+        self._empty_streak = 0
+        await self._event(outcome, started, task.task_id, None)
+        return "task"
 
-    async def _redelivered(self, task_id: str, kind: ClaimKind, stored: TaskReport | None) -> None:
-        if kind is ClaimKind.DONE and stored is not None:
-            logger.info(
-                "task %s was delivered again after its report was acknowledged; "
-                "sending the stored report again instead of running it twice",
-                task_id,
-                extra=self._fields(task_id=task_id),
-            )
-            await self._reporter.put(Outgoing(stored, self._app_id, self._version))
-            return
-        logger.info(
-            "task %s was delivered again while %s; not started twice",
-            task_id,
-            "running" if kind is ClaimKind.RUNNING else "its report is being delivered",
-            extra=self._fields(task_id=task_id),
-        )
-
-    async def _malformed(self, exc: MalformedTaskError) -> bool:
-        task_id = exc.task_id
-        logger.error(
-            "Tempest sent app %s %s a task that cannot be read: %s%s",
-            self._app_id,
-            self._version,
-            exc,
-            "; reporting it as failed" if task_id else "",
-            extra=self._fields(task_id=task_id),
-        )
-        if task_id is None:
-            # Nothing to report: treat it as a failed call, so a control plane that
-            # keeps answering garbage is polled with backoff, not in a tight loop.
-            self._failed(exc)
-            return True
-        self._became_busy()
-        claim = self._ledger.claim(task_id)
-        if claim.kind is ClaimKind.NEW:
-            self._ledger.reporting(task_id)
-            report = TaskReport.error(task_id, f"the app could not read this task: {exc}")
-            await self._reporter.put(Outgoing(report, self._app_id, self._version))
-        else:
-            await self._redelivered(task_id, claim.kind, claim.report)
-        return True
-
-    def _became_busy(self) -> None:
-        if self._quiet:
-            self._empty_streak = 0
-            self._error_streak = 0
-            self._retry_after = 0.0
-            self._wake.set()
-
-    def _became_empty(self) -> None:
-        if not self._quiet:
-            self._wake = anyio.Event()
+    def _succeeded(self) -> None:
+        self._budget.deposit()
         self._error_streak = 0
-        self._retry_after = 0.0
-        self._empty_streak += 1
 
     def _failed(self, exc: Exception) -> None:
-        if not self._quiet:
-            self._wake = anyio.Event()
         self._empty_streak = 0
         self._error_streak += 1
-        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-        self._retry_after = (
-            min(retry_after, self._retry.cap)
-            if retry_after is not None and math.isfinite(retry_after)
-            else 0.0
-        )
-        if isinstance(exc, APIResponseTooLargeError):
+        self._failure_pause = retry_delay(self._retry, self._error_streak, self._budget, exc)
+        streak = self._error_streak
+        if isinstance(exc, RejectedError):
             logger.error(
-                "polling for app %s %s got an answer over the client's max_response_size "
-                "(%d in a row): %s; it was dropped unread, and polling goes on with backoff",
+                "polling for app %s %s failed (%d in a row): %s; polling goes on with backoff",
                 self._app_id,
                 self._version,
-                self._error_streak,
+                streak,
                 exc,
-                extra=self._fields(failures=self._error_streak),
+                extra=self._fields(failures=streak),
             )
-            return
-        if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        elif isinstance(exc, AccessRefusedError):
             logger.error(
                 "polling for app %s %s was refused: %s; retrying with backoff",
                 self._app_id,
                 self._version,
                 exc,
-                extra=self._fields(failures=self._error_streak),
+                extra=self._fields(failures=streak),
             )
-            return
-        logger.warning(
-            "polling for app %s %s failed (%d in a row): %s; retrying with backoff",
-            self._app_id,
-            self._version,
-            self._error_streak,
-            _describe(exc),
-            extra=self._fields(failures=self._error_streak),
-        )
+        else:
+            logger.warning(
+                "polling for app %s %s failed (%d in a row): %s; retrying in %.2fs",
+                self._app_id,
+                self._version,
+                streak,
+                describe_error(exc),
+                self._failure_pause,
+                extra=self._fields(failures=streak),
+            )
+
+    _failure_pause = 0.0
 
     def _startup_error(self, exc: Exception) -> RunnerStartupError:
         where = f"app {self._app_id} {self._version}"
         endpoint = getattr(self._source, "endpoint", None)
         at = f" at {endpoint}" if isinstance(endpoint, str) else ""
-        if isinstance(exc, AuthenticationError):
-            advice = (
-                "Tempest rejected the API token. Set a valid token in TEMPEST_TOKEN or "
-                "TEMPEST_TOKEN_FILE (or pass one to the client), and check that "
-                "TEMPEST_API_ENDPOINT points at the right Tempest"
-            )
-        elif isinstance(exc, PermissionDeniedError):
-            advice = (
-                "the API token may not serve this app. Use a token of the organization "
-                "that owns the app, and check that the app id and version are right"
-            )
-        elif isinstance(exc, APITLSError | APIStatusError):
-            advice = ""  # their messages already say what to check
-        elif isinstance(exc, APIConnectionError):
-            advice = (
-                "check that Tempest is reachable from here (network, firewall, proxy "
-                "variables) and that TEMPEST_API_ENDPOINT is right"
-            )
+        if isinstance(exc, TaskSourceError):
+            advice = exc.fix  # None when its message already says what to check
         else:
             advice = "check that TEMPEST_API_ENDPOINT is the Tempest API"
         fix = f" Fix: {advice}." if advice else ""
         return RunnerStartupError(
-            f"cannot start serving {where}: the first poll{at} failed: {_describe(exc)}.{fix}"
+            f"cannot start serving {where}: the first poll{at} failed: {describe_error(exc)}.{fix}"
         )
 
     async def _event(
@@ -359,8 +291,3 @@ class VersionPoller:
         )
         for hook in self._hooks:
             await call_hook(hook.on_poll, event)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -5,11 +5,11 @@ Lifecycle (like Temporal's `Worker`): `await runner.run()` until `shutdown()`;
 synchronous code; `tempest_sdk.runner.run(app)` standalone.
 
 Inside `run()`, from the outside in:
-- reporters (`_reporter.py`), health loops (`_health.py`) and the loop watchdog run
-  for the whole life of the runner;
-- executions: one child task per running task, each holding one slot;
-- pollers (`_poller.py`): a few `next` callers per app version, each taking a free
-  slot before it asks for a task.
+- the task keeper (`_tasks.py`) owns every task from its claim to its settlement,
+  delivering reports through the reporter (`_reporter.py`);
+- health loops (`_health.py`) and the loop watchdog run beside it;
+- pollers (`_poller.py`) only fetch: `next` callers per app version, each taking a
+  free slot before it asks for a task, growing and shrinking with the work.
 Stopping peels these layers in the opposite order.
 """
 
@@ -17,25 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskStatus
 
-from ..models import ReportStatus, Task, TaskReport
+from ..models import TaskReport
 from ._config import RunnerOptions, RunnerOptionsKwargs
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
-from ._hooks import RunnerHook, TaskInfo, overriding, run_with_hooks
-from ._log import describe, logger, task_fields
+from ._hooks import overriding
+from ._log import logger
 from ._outbox import Outbox
 from ._poller import VersionPoller
 from ._protocols import RunnableApp, TaskSource
-from ._reporter import Outgoing, Reporter
+from ._reporter import Reporter
+from ._retry import RetryBudget
+from ._tasks import TaskKeeper
 from ._watchdog import watch_event_loop
 
 if TYPE_CHECKING:
@@ -45,10 +46,6 @@ __all__ = ["Runner"]
 
 _E = TypeVar("_E", bound=BaseException)
 _State = Literal["new", "starting", "running", "stopping", "stopped"]
-_MASK = "**********"
-# Secrets shorter than this are not masked in messages: masking "a" would garble
-# every message, and such values are not secrets worth the name.
-_MIN_MASKED_LENGTH = 4
 
 
 class _Events:
@@ -95,17 +92,13 @@ class Runner:
         self._events_: _Events | None = None
         self._failure: BaseException | None = None
         self._grace = self.options.shutdown_grace
-        self._task_scopes: dict[str, anyio.CancelScope] = {}
-        self._drained: anyio.Event | None = None
         self._root_scope: anyio.CancelScope | None = None
-        self._executions: TaskGroup | None = None
+        self._keeper: TaskKeeper | None = None
         self._reporter: Reporter | None = None
         self._pollers: list[VersionPoller] = []
         self._cancelled = False  # abort(), or a shutdown while starting
         self._was_ready = False
         self._host: contextlib.AsyncExitStack | None = None
-        self._task_hooks: tuple[RunnerHook, ...] = overriding(self.options.hooks, "around_task")
-        self._completed = 0
 
     def __repr__(self) -> str:
         served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
@@ -121,12 +114,12 @@ class Runner:
     @property
     def in_flight(self) -> int:
         """Tasks whose handler is running now."""
-        return len(self._task_scopes)
+        return self._keeper.in_flight if self._keeper is not None else 0
 
     @property
     def completed(self) -> int:
         """Tasks run to a report (including those cancelled at shutdown) so far."""
-        return self._completed
+        return self._keeper.completed if self._keeper is not None else 0
 
     @property
     def delivered(self) -> int:
@@ -136,7 +129,7 @@ class Runner:
     @property
     def pending_reports(self) -> int:
         """Reports queued or being delivered."""
-        return self._reporter.pending if self._reporter is not None else 0
+        return self._keeper.reporting if self._keeper is not None else 0
 
     async def ready(self) -> None:
         """Wait until every app version is connected (if asked) and being polled.
@@ -302,43 +295,35 @@ class Runner:
                 source = cast(TaskSource, given)
             outbox = Outbox(options.outbox) if options.outbox is not None else None
             pending = await anyio.to_thread.run_sync(outbox.open) if outbox else []
-            ledger = TaskLedger(options.dedup_size)
-            for report in pending:
-                ledger.reporting(report.task_id)
+            budget = RetryBudget()
             reporter = Reporter(
                 source,
-                ledger,
-                outbox,
                 options.retry_backoff,
+                budget,
                 overriding(options.hooks, "on_report"),
-                senders=options.reporter_count,
-                buffer=options.concurrency,
+                senders=options.reporter_limit,
             )
-            self._reporter = reporter
-            slots = anyio.Semaphore(options.concurrency)
-            self._slots = slots
-            self._thread_limiter = anyio.CapacityLimiter(options.concurrency)
-            self._ledger = ledger
-            self._outbox = outbox
+            keeper = TaskKeeper(
+                options,
+                TaskLedger(options.dedup_size),
+                outbox,
+                reporter,
+                overriding(options.hooks, "around_task"),
+            )
+            self._reporter, self._keeper = reporter, keeper
+            poll_hooks = overriding(options.hooks, "on_poll")
             self._pollers = [
-                VersionPoller(
-                    app,
-                    source,
-                    options,
-                    slots,
-                    ledger,
-                    reporter,
-                    overriding(options.hooks, "on_poll"),
-                    self._start_task,
-                )
-                for app in self.apps
+                VersionPoller(app, source, options, keeper, budget, poll_hooks) for app in self.apps
             ]
-            stack.callback(reporter.dispose)
             with anyio.CancelScope() as root:
                 self._root_scope = root
                 if self._cancelled:
                     root.cancel()
-                await self._serve(events, source, reporter, pending)
+                try:
+                    await self._serve(events, source, keeper, pending)
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await keeper.abandoned()
             if root.cancelled_caught and self._was_ready:
                 logger.warning("the runner stopped at once; running tasks were abandoned")
 
@@ -346,66 +331,54 @@ class Runner:
         self,
         events: _Events,
         source: TaskSource,
-        reporter: Reporter,
+        keeper: TaskKeeper,
         pending: list[TaskReport],
     ) -> None:
         options = self.options
         async with anyio.create_task_group() as root:
-            reporter_scope = anyio.CancelScope()
-            reporter_done = anyio.Event()
-            root.start_soon(self._serve_reporter, reporter, reporter_scope, reporter_done)
+            keeper_scope = anyio.CancelScope()
+            keeper_done = anyio.Event()
+            await root.start(self._serve_keeper, keeper, keeper_scope, keeper_done)
             if pending:
                 logger.info("sending %d report(s) left in the outbox first", len(pending))
-                root.start_soon(self._requeue, reporter, pending)
+                for report in pending:
+                    keeper.resend(report)
             if options.connect:
                 await self._connect(source)
             background = anyio.CancelScope()
             root.start_soon(self._background, background, source)
-
-            executions_scope = anyio.CancelScope()
-            with executions_scope:
-                async with anyio.create_task_group() as executions:
-                    self._executions = executions
+            for poller in self._pollers:
+                await poller.probe()
+            polling_scope = anyio.CancelScope()
+            with polling_scope:
+                async with anyio.create_task_group() as polling:
                     for poller in self._pollers:
-                        await poller.probe()
-                    polling_scope = anyio.CancelScope()
-                    with polling_scope:
-                        async with anyio.create_task_group() as polling:
-                            for poller in self._pollers:
-                                polling.start_soon(poller.serve_callers)
-                            self._became_ready(events)
-                            await events.stop.wait()
-                            self._state = "stopping"
-                            stop_at = anyio.current_time()
-                            drain_deadline = stop_at + self._grace
-                            # A `next` already in flight may finish (and its task run)
-                            # within the grace period; no new one starts.
-                            polling_scope.deadline = drain_deadline
-                            logger.info(
-                                "stopping: no new tasks; %d running task(s) have %.1fs to finish",
-                                self.in_flight,
-                                self._grace,
-                            )
-                            for poller in self._pollers:
-                                poller.stop()
-                    await self._drain(drain_deadline)
-                    # Handing off the last reports and delivering them share one deadline.
-                    flush_deadline = anyio.current_time() + options.flush_timeout
-                    executions_scope.deadline = flush_deadline
-            if executions_scope.cancelled_caught:
-                logger.error(
-                    "some task reports could not be queued before the flush timeout "
-                    "(%.1fs); they are lost unless an outbox is configured",
-                    options.flush_timeout,
-                )
-            reporter.close()
-            reporter_scope.deadline = flush_deadline
-            await reporter_done.wait()
+                        polling.start_soon(poller.serve)
+                    self._became_ready(events)
+                    await events.stop.wait()
+                    self._state = "stopping"
+                    keeper.begin_stop()
+                    drain_deadline = anyio.current_time() + self._grace
+                    # A `next` already in flight may finish (and its task run) within
+                    # the grace period; no new one starts.
+                    polling_scope.deadline = drain_deadline
+                    logger.info(
+                        "stopping: no new tasks; %d running task(s) have %.1fs to finish",
+                        self.in_flight,
+                        self._grace,
+                    )
+                    for poller in self._pollers:
+                        poller.stop()
+            await keeper.drain(drain_deadline, self._grace)
+            # Handing off the last reports and delivering them share one deadline.
+            keeper.close()
+            keeper_scope.deadline = anyio.current_time() + options.flush_timeout
+            await keeper_done.wait()
             background.cancel()
         logger.info(
             "runner stopped: %d task(s) completed, %d report(s) delivered",
             self.completed,
-            reporter.delivered,
+            self.delivered,
         )
 
     def _became_ready(self, events: _Events) -> None:
@@ -419,21 +392,19 @@ class Runner:
             extra={"concurrency": self.options.concurrency},
         )
 
-    async def _serve_reporter(
-        self, reporter: Reporter, scope: anyio.CancelScope, done: anyio.Event
+    async def _serve_keeper(
+        self,
+        keeper: TaskKeeper,
+        scope: anyio.CancelScope,
+        done: anyio.Event,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         try:
             with scope:
-                await reporter.serve()
+                await keeper.serve(task_status=task_status)
         finally:
             done.set()
-
-    async def _requeue(self, reporter: Reporter, pending: list[TaskReport]) -> None:
-        try:
-            for report in pending:
-                await reporter.put(Outgoing(report))
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # stopped before all were queued: they stay in the outbox
 
     async def _background(self, scope: anyio.CancelScope, source: TaskSource) -> None:
         options = self.options
@@ -475,109 +446,6 @@ class Runner:
                 extra={"app_id": app.app_id, "app_version": app.version},
             )
 
-    async def _drain(self, deadline: float) -> None:
-        if self._task_scopes:
-            self._drained = anyio.Event()
-            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-                await self._drained.wait()
-        if self._task_scopes:
-            logger.warning(
-                "%d task(s) still running after the %.1fs grace period: cancelling them "
-                "and reporting them as failed",
-                len(self._task_scopes),
-                self._grace,
-            )
-            for scope in self._task_scopes.values():
-                scope.cancel()
-
-    def _start_task(self, app: RunnableApp, task: Task) -> None:
-        assert self._executions is not None
-        self._executions.start_soon(self._execute, app, task)
-
-    async def _execute(self, app: RunnableApp, task: Task) -> None:
-        task_id = task.task_id
-        try:
-            info = TaskInfo.of(app.app_id, app.version, task)
-            started = anyio.current_time()
-            scope = anyio.CancelScope()
-            self._task_scopes[task_id] = scope
-            report: TaskReport | None = None
-            try:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
-                        "task %s started: %s", task_id, describe(info), extra=task_fields(info)
-                    )
-                with scope:
-                    if self._task_hooks:
-                        report = await run_with_hooks(
-                            self._task_hooks, info, lambda: self._dispatch(app, task)
-                        )
-                    else:
-                        report = await self._dispatch(app, task)
-            finally:
-                del self._task_scopes[task_id]
-                if not self._task_scopes and self._drained is not None:
-                    self._drained.set()
-            duration = anyio.current_time() - started
-            if report is None:
-                report = TaskReport.error(
-                    task_id,
-                    f"cancelled after {duration:.1f}s: the app was shutting down and the "
-                    f"task did not finish within the {self._grace:g}s grace period",
-                )
-            report = _mask_secrets(report, task)
-            self._ledger.reporting(task_id)
-            self._completed += 1
-            _log_outcome(info, report, duration)
-            if self._outbox is not None:
-                await self._keep(report, info)
-            await self._reporter_put(Outgoing(report, app.app_id, app.version))
-        finally:
-            self._slots.release()
-
-    async def _dispatch(self, app: RunnableApp, task: Task) -> TaskReport:
-        try:
-            return await app.dispatch(
-                task, timeout=self.options.task_timeout, thread_limiter=self._thread_limiter
-            )
-        except Exception as exc:
-            # dispatch reports every fault of a task or handler itself; this is a bug.
-            logger.error(
-                "internal error while running task %s (%s)",
-                task.task_id,
-                type(exc).__name__,
-                exc_info=True,
-                extra={"task_id": task.task_id, "app_id": app.app_id, "app_version": app.version},
-            )
-            return TaskReport.error(
-                task.task_id,
-                f"internal error in tempest_sdk while running the task ({type(exc).__name__}); "
-                "see the app's logs",
-            )
-
-    async def _keep(self, report: TaskReport, info: TaskInfo) -> None:
-        assert self._outbox is not None
-        try:
-            await anyio.to_thread.run_sync(self._outbox.put, report)
-        except OSError as exc:
-            logger.error(
-                "could not write the report of task %s to the outbox: %s; it will be "
-                "delivered from memory only",
-                report.task_id,
-                exc,
-                extra=task_fields(info),
-            )
-
-    async def _reporter_put(self, item: Outgoing) -> None:
-        assert self._reporter is not None
-        await self._reporter.put(item)
-
-    # Set in _run; declared for the type checker.
-    _slots: anyio.Semaphore
-    _thread_limiter: anyio.CapacityLimiter
-    _ledger: TaskLedger
-    _outbox: Outbox | None
-
 
 def _as_apps(apps: RunnableApp | Iterable[RunnableApp]) -> tuple[RunnableApp, ...]:
     if hasattr(apps, "dispatch"):
@@ -595,43 +463,6 @@ def _as_apps(apps: RunnableApp | Iterable[RunnableApp]) -> tuple[RunnableApp, ..
             raise ValueError(f"app {app.app_id} {app.version} is given twice; serve each once")
         seen.add(key)
     return result
-
-
-def _mask_secrets(report: TaskReport, task: Task) -> TaskReport:
-    """Mask the task's sensitive environment values in the report's message."""
-    message = report.message
-    env = getattr(task.task, "environment_variables", None)
-    if not message or not env:
-        return report
-    masked = message
-    values = {var.reveal() for var in env if var.is_sensitive}
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= _MIN_MASKED_LENGTH:
-            masked = masked.replace(value, _MASK)
-    if masked == message:
-        return report
-    return report.model_copy(update={"message": masked})
-
-
-def _log_outcome(info: TaskInfo, report: TaskReport, duration: float) -> None:
-    if report.status is ReportStatus.OK:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "task %s (%s): ok in %.3fs",
-                info.task_id,
-                describe(info),
-                duration,
-                extra=task_fields(info, status="ok", duration=duration),
-            )
-    elif logger.isEnabledFor(logging.WARNING):
-        logger.warning(
-            "task %s (%s): error in %.3fs: %s",
-            info.task_id,
-            describe(info),
-            duration,
-            report.message,
-            extra=task_fields(info, status="error", duration=duration),
-        )
 
 
 def _first(group: BaseExceptionGroup[BaseException], kind: type[_E]) -> _E | None:

@@ -285,9 +285,10 @@ async def test_a_report_survives_a_crash_between_handler_and_report(tmp_path):
         for i in range(5)
     ]
     outbox = tmp_path / "outbox"
-    # After its report is lost, each of the 2 senders waits a minute before trying
-    # again, so once both losses are counted nothing is on its way to the emulator: a
-    # request still in flight at the crash could reach it after the faults are cleared.
+    # After its first attempt is lost, each report waits 15 s (a quarter of the base)
+    # before trying again, so once the 5 losses are counted nothing is on its way to the
+    # emulator: a request still in flight at the crash could reach it after the faults
+    # are cleared.
     patient = {**OPTIONS, "retry_backoff": Backoff(base=60.0, cap=60.0, rng=Longest())}
     async with emulator.serve():
         async with emulator.client() as client:
@@ -299,8 +300,8 @@ async def test_a_report_survives_a_crash_between_handler_and_report(tmp_path):
                 await wait_until(lambda: len(tracker.runs) == 5, "5 handlers done")
                 await wait_until(lambda: len(list(outbox.glob("*.json"))) == 5, "5 kept reports")
                 await wait_until(
-                    lambda: emulator.request_counts[("apps.operations.report", 0)] == 2,
-                    "the first report of each sender lost",
+                    lambda: emulator.request_counts[("apps.operations.report", 0)] == 5,
+                    "the first attempt of each report lost",
                 )
                 runner.abort()  # the crash: nothing more is sent
         assert emulator.reported() == []

@@ -122,6 +122,9 @@ class FakeSource:
         self.connect_error: BaseException | None = None
         self.report_gate: anyio.Event | None = None
         self.running: Callable[[], int] = lambda: 0
+        self.next_delay = 0.0  # seconds each `next` takes, like a network round trip
+        self.next_gate: anyio.Event | None = None  # `next` calls wait for it when set
+        self.most_next_in_flight = 0
 
     def push(self, app_id: str, version: str, *items: object) -> None:
         self.queues[(app_id, version)].extend(items)
@@ -133,9 +136,14 @@ class FakeSource:
         self.next_calls[(app_id, version)] += 1
         self.next_retries.append(kwargs.get("max_retries", "default"))
         self.next_in_flight += 1
+        self.most_next_in_flight = max(self.most_next_in_flight, self.next_in_flight)
         self.next_log.append((self.next_in_flight, self.running()))
         try:
             await anyio.lowlevel.checkpoint()
+            if self.next_delay:
+                await anyio.sleep(self.next_delay)
+            if self.next_gate is not None:
+                await self.next_gate.wait()
             queue = self.queues[(app_id, version)]
             item = queue.popleft() if queue else None
             if isinstance(item, BaseException):

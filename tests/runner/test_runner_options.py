@@ -20,6 +20,11 @@ from tempest_sdk.runner import (
 def test_public_names_are_pinned():
     assert runner_ns.__all__ == sorted(runner_ns.__all__)
     assert set(runner_ns.__all__) == {
+        "AccessRefusedError",
+        "GoneError",
+        "RejectedError",
+        "RetryLaterError",
+        "TaskSourceError",
         "PollEvent",
         "PollOutcome",
         "ReportEvent",
@@ -43,16 +48,17 @@ def test_public_names_are_pinned():
 def test_defaults():
     options = RunnerOptions()
     assert options.concurrency == 16
-    assert options.pollers_per_version == 2
-    assert options.reporter_count == 2
+    # Upper bounds of calls in flight: adaptive below them.
+    assert options.poller_limit == 16
+    assert options.reporter_limit == 16
     assert options.task_timeout == 300.0
     assert options.poll_interval_max == 5.0
     assert options.shutdown_grace == 25.0
     assert options.health_interval == 300.0
     assert options.connect is False
     assert options.outbox is None
-    assert RunnerOptions(concurrency=1).pollers_per_version == 1
-    assert RunnerOptions(concurrency=1).reporter_count == 1
+    assert RunnerOptions(concurrency=1).poller_limit == 1
+    assert RunnerOptions(concurrency=64, reporters=8).reporter_limit == 8
 
 
 def test_keyword_arguments_match_the_options():
