@@ -43,7 +43,7 @@ from ._tasks import TaskKeeper
 __all__ = ["VersionPoller"]
 
 # Consecutive failures after which only the scout keeps polling.
-_FAILURES_BEFORE_SCOUTING = 2
+_FAILURES_BEFORE_SCOUTING = 3
 
 
 class VersionPoller:
@@ -196,9 +196,15 @@ class VersionPoller:
                 task = await self._source.next_task(self._app_id, self._version, max_retries=0)
         except MalformedTaskError as exc:
             self._keeper.unreadable(self.app, exc)
-            self._succeeded()  # the control plane answered
             await self._event("malformed", started, exc.task_id, exc)
-            return "malformed"
+            if exc.task_id is None:
+                # Nothing to report: a failed call, so that a control plane that keeps
+                # answering garbage is polled with backoff, not in a tight loop.
+                self._failed(exc, log=False)
+                return "error"
+            self._succeeded()
+            self._empty_streak = 0
+            return "task"
         except BaseException as exc:
             self._keeper.unreserve()
             if not isinstance(exc, Exception):
@@ -224,11 +230,13 @@ class VersionPoller:
         self._budget.deposit()
         self._error_streak = 0
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, *, log: bool = True) -> None:
         self._empty_streak = 0
         self._error_streak += 1
         self._failure_pause = retry_delay(self._retry, self._error_streak, self._budget, exc)
         streak = self._error_streak
+        if not log:
+            return
         if isinstance(exc, RejectedError):
             logger.error(
                 "polling for app %s %s failed (%d in a row): %s; polling goes on with backoff",

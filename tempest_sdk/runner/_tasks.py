@@ -225,13 +225,17 @@ class TaskKeeper:
             report = await self._execute(app, task, info, late)
             if report is None:
                 return
-            if self._outbox is not None:
-                await self._keep(report, info)
-            # The slot is freed once the report has a place in the backlog.
-            await self._backlog.acquire()
+            item = Outgoing(report, app.app_id, app.version)
+            try:
+                if self._outbox is not None:
+                    await self._keep(report, info)
+                # The slot is freed once the report has a place in the backlog.
+                await self._backlog.acquire()
+            except anyio.get_cancelled_exc_class():
+                self._abandon(item)
+                raise
             self._slots.release()
             holding = False
-            item = Outgoing(report, app.app_id, app.version)
             try:
                 await self._deliver(item)
             finally:
@@ -327,7 +331,11 @@ class TaskKeeper:
     # -- the life of one report -------------------------------------------------------
 
     async def _report_only(self, item: Outgoing) -> None:
-        await self._backlog.acquire()
+        try:
+            await self._backlog.acquire()
+        except anyio.get_cancelled_exc_class():
+            self._abandon(item)
+            raise
         try:
             await self._deliver(item)
         finally:
@@ -341,9 +349,7 @@ class TaskKeeper:
                 item.report = _replacement(item, delivery)
                 delivery = await self._reporter.deliver(item)
         except anyio.get_cancelled_exc_class():
-            self._abandoned.append(item)
-            self._ledger.release(item.report.task_id)
-            self.reporting -= 1
+            self._abandon(item)
             raise
         _log_delivery(item, delivery)
         self.reporting -= 1
@@ -358,6 +364,12 @@ class TaskKeeper:
                     exc,
                     extra=item.fields(),
                 )
+
+    def _abandon(self, item: Outgoing) -> None:
+        """`item` will not be delivered by this run: logged by `abandoned()`."""
+        self._abandoned.append(item)
+        self._ledger.release(item.report.task_id)
+        self.reporting -= 1
 
 
 def _replacement(item: Outgoing, delivery: Delivery) -> TaskReport:
