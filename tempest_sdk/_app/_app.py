@@ -201,14 +201,18 @@ class App:
 
         Plain (`def`) handlers run in a worker thread. On timeout an `async` handler is
         cancelled; a thread cannot be stopped, so a plain handler's thread is abandoned
-        (it runs on, its result discarded) and the task is reported as timed out.
+        (it runs on, its result discarded) and the task is reported as timed out. The
+        abandoned thread keeps its `thread_limiter` token until it returns, so the
+        limiter bounds the threads that exist; when all are stuck, the next plain
+        handlers wait for one (logged as an ERROR naming them).
 
         Args:
             task: The task, as `tempest_sdk.models.parse_task` reads it.
             timeout: Seconds a handler may run, unless its resource type or its decorator
                 sets its own `timeout=`. None: no limit.
-            thread_limiter: Caps how many plain handlers run at once (anyio's default
-                limiter of 40 threads if None).
+            thread_limiter: Caps how many plain handlers run at once, abandoned ones
+                included (None: anyio's default limiter of 40 threads, which
+                abandoned threads do not hold, since other code shares it).
         """
         return await _dispatch(self, task, timeout=timeout, thread_limiter=thread_limiter)
 

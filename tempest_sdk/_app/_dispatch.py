@@ -140,7 +140,7 @@ async def _call(
             # The common case, straight: no thread, no cancel scope, no extra coroutine.
             return await handler.fn(*handler.args(values))
         args, kwargs = call_arguments(handler, values)
-        return await invoke(handler, args, kwargs, timeout, limiter)
+        return await invoke(handler, args, kwargs, timeout, limiter, task_id=task_id)
     except HandlerTimeout as exc:
         raise _Failed(f"{handler.what} {exc}", level=logging.ERROR) from None
     except TaskError as exc:

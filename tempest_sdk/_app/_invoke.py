@@ -17,8 +17,9 @@ __all__ = ["HandlerTimeout", "call_arguments", "invoke"]
 class HandlerTimeout(Exception):
     """The handler ran past its timeout (and was cancelled, or its thread abandoned)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"timed out after {seconds:g}s")
+    def __init__(self, seconds: float, *, waiting: bool = False) -> None:
+        where = " waiting for a free worker thread" if waiting else ""
+        super().__init__(f"timed out after {seconds:g}s{where}")
         self.seconds = seconds
 
 
@@ -36,18 +37,23 @@ async def invoke(
     kwargs: dict[str, Any],
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
+    *,
+    task_id: str = "",
 ) -> Any:
     """Call the handler and return its result.
 
     An async handler is awaited in the caller's task: no thread, no new task. A plain
     one runs in a worker thread; when the timeout expires (or the caller is
-    cancelled) that thread is abandoned, since Python cannot stop it.
+    cancelled) that thread is abandoned, since Python cannot stop it, and it keeps
+    its `limiter` token until it returns (see `HandlerThread`).
 
     Raises:
         HandlerTimeout: the timeout expired.
         Exception: whatever the handler raised.
     """
-    import anyio.to_thread
+    import anyio
+
+    from .._threads import HandlerThread
 
     fn = handler.fn
     if handler.is_async:
@@ -57,15 +63,16 @@ async def invoke(
             return await fn(*args, **kwargs)
         raise HandlerTimeout(timeout)
     call = functools.partial(fn, *args, **kwargs)
+    thread = HandlerThread(handler.what, task_id, limiter)
     if timeout is None:
-        result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=limiter)
+        result = await thread.run(call)
         if inspect.isawaitable(result):
             # A plain callable that hands back a coroutine (a wrapped async function).
             return await result
         return result
     with anyio.move_on_after(timeout):
-        result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=limiter)
+        result = await thread.run(call)
         if inspect.isawaitable(result):
             return await result
         return result
-    raise HandlerTimeout(timeout)
+    raise HandlerTimeout(timeout, waiting=not thread.started)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Unpack
 
 import anyio
 
+from .._threads import stuck_threads
 from ._config import RunnerOptionsKwargs, options_from_env
 from ._errors import RunnerConfigError, RunnerStartupError
 from ._log import logger
@@ -41,7 +47,9 @@ def run(
     `TEMPEST_TOKEN`, `TEMPEST_CA_BUNDLE`, `TEMPEST_CLIENT_CERT`, `TEMPEST_CLIENT_KEY`).
 
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
-    one stops at once. The runner does not configure logging: call
+    one stops at once. If plain handlers that timed out or were cancelled still run
+    in their threads then, the process exits (status 0) without waiting for them,
+    with a warning naming them. The runner does not configure logging: call
     `logging.basicConfig(level=logging.INFO)` first to see its records.
 
     Raises:
@@ -64,10 +72,41 @@ def run(
         runner = Runner(apps, client if client is not None else owned, options=resolved)
     except (RunnerConfigError, RunnerStartupError, ValueError, TypeError) as exc:
         raise SystemExit(f"tempest_sdk: {exc}") from None
+    started = time.monotonic()
     try:
         anyio.run(_serve, runner, owned)
     except RunnerStartupError as exc:
         raise SystemExit(f"tempest_sdk: {exc}") from None
+    _exit_past_stuck_threads(started)
+
+
+def _exit_past_stuck_threads(started: float) -> None:
+    """End the process now if handler threads this run abandoned would keep it alive."""
+    stuck = stuck_threads(since=started)
+    if not stuck:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        # The process belongs to whoever called run() from a thread: just say so.
+        logger.warning(
+            "%d handler thread(s) have not returned and run on: %s", len(stuck), "; ".join(stuck)
+        )
+        return
+    logger.warning(
+        "exiting without waiting for %d handler thread(s) that have not returned: %s",
+        len(stuck),
+        "; ".join(stuck),
+    )
+    # Python cannot stop a thread, and the interpreter waits for every non-daemon
+    # thread at exit (anyio's asyncio worker threads are not daemons): a stop would
+    # last as long as the slowest stuck handler, forever for one that never returns.
+    # The runner has drained and flushed, so end the process here. os._exit skips the
+    # exit machinery (atexit hooks included), so flush the logs and streams first.
+    # Only the standalone run does this: an embedded runner's process is its host's.
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 async def _serve(runner: Runner, owned: AsyncTempestClient | None) -> None:
