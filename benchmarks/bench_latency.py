@@ -10,8 +10,8 @@ the same run, against the same server:
    L = 0, 20, 50 and 100 ms, against the ideal `concurrency / (handler + 2 L)`
    (targets: >= 0.8 of it at L = 50 and 100 ms; >= 0.8 of the lesser of the ideal and
    the runner's own no-op throughput at L = 0 at L = 20 ms; >= 25x a sequential loop
-   like Tempest's Go CLI at L = 0); for context, 16 pollers and 16 reporters set by
-   hand at L = 50 ms;
+   like Tempest's Go CLI at L = 0); for context, the bounds `pollers=16` and
+   `reporters=16` set by hand at L = 50 ms;
 2. faults at L = 20 ms: 20 % of `next` and `report` calls answered 503 at random,
    against the fault-free run at L = 20 ms (target: >= 0.6 of it); fifteen consecutive
    503s on `next` while tasks wait: the time from the last 503 until a task is handed

@@ -78,7 +78,7 @@ async def test_never_fetches_without_a_free_slot():
     assert all(calls + running <= 3 for calls, running in source.next_log)
 
 
-async def test_idle_version_is_polled_by_one_scout_and_wakes_the_others():
+async def test_idle_version_is_polled_by_one_scout_whose_task_grows_the_callers_again():
     source = FakeSource()
     gate = anyio.Event()
 
@@ -92,7 +92,7 @@ async def test_idle_version_is_polled_by_one_scout_and_wakes_the_others():
         # After the first round of 204s, a single caller polls at a time.
         assert max(calls for calls, _ in source.next_log[8:]) == 1
         source.push("shop", "v1", *(make_task(f"t{i}") for i in range(8)))
-        # The scout finds a task and wakes the other callers: work runs in parallel.
+        # The scout finds a task and starts more callers: work runs in parallel.
         await wait_until(lambda: app.running >= 4, "4 handlers running at once")
         gate.set()
         await wait_until(lambda: len(source.acked) == 8, "8 reports")
