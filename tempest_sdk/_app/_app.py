@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import ConnectRequest, LifecycleStage, Link
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
+from ._lifespan import Lifespan, as_context_manager, check_lifespan
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceSpec, ResourceType, check_links
 from ._schema import resolve_user_path
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from ..models import AppHealthReportRequest, Task, TaskReport
 
 __all__ = ["App"]
+
+_L = TypeVar("_L", bound=Lifespan)
+_NOT_SERVING = object()
 
 _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
 _VERSION = re.compile(r"^v\d+$")
@@ -44,7 +49,7 @@ class App:
         DefinitionError: the id or the version does not match its pattern.
     """
 
-    __slots__ = ("_app_id", "_types", "_version")
+    __slots__ = ("_app_id", "_lifespan", "_serving", "_state", "_types", "_version")
 
     def __init__(self, app_id: str, version: str) -> None:
         problems = []
@@ -60,6 +65,9 @@ class App:
         self._app_id = app_id
         self._version = version
         self._types: dict[str, ResourceType] = {}
+        self._lifespan: Lifespan | None = None
+        self._state: Any = _NOT_SERVING
+        self._serving = 0
 
     @property
     def app_id(self) -> str:
@@ -175,6 +183,85 @@ class App:
             f"not {builtin_type(value)}"
         )
         return None
+
+    def lifespan(self, fn: _L) -> _L:
+        """Declare what runs once around serving: set up shared clients, tear them down.
+
+        Decorate an async generator function (or a generator function, or a function
+        returning an async context manager) taking the app, or nothing. It runs up to
+        its `yield` before the first task, and after it once serving ends. What it
+        yields is `app.state` and `ctx.state` meanwhile. The runner enters it before
+        its first poll and leaves it after the drain; `invoke`/`ainvoke` and the
+        testing fixtures enter it too. A lifespan that raises stops the runner from
+        starting.
+
+        Example:
+            ```python
+            @app.lifespan
+            async def clients(app: tempest.App) -> AsyncIterator[Clients]:
+                async with httpx.AsyncClient(base_url=TEMPS_URL) as temps:
+                    yield Clients(temps=temps)
+            ```
+
+        Raises:
+            DefinitionError: a lifespan is declared already, or `fn` takes more than the app.
+        """
+        check_lifespan(fn, self)
+        if self._lifespan is not None:
+            raise DefinitionError(
+                f"{self._app_id} {self._version}: lifespan",
+                [
+                    f"{getattr(self._lifespan, '__qualname__', self._lifespan)} is the "
+                    "lifespan already; an app has one (enter several context managers "
+                    "in it with contextlib.AsyncExitStack)"
+                ],
+            )
+        self._lifespan = fn
+        return fn
+
+    @property
+    def state(self) -> Any:
+        """What the lifespan yielded, while the app is serving (None without a lifespan).
+
+        Raises:
+            LookupError: the app is not serving now.
+        """
+        if self._state is _NOT_SERVING:
+            raise LookupError(
+                f"app {self._app_id} {self._version} is not serving, so its lifespan has "
+                "not run: the runner, invoke()/ainvoke() and the testing fixtures enter "
+                "it, or enter it yourself with `async with app.serving():`"
+            )
+        return self._state
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[Any]:
+        """Enter the app's lifespan for as long as the block runs; yields `app.state`.
+
+        Nested or overlapping blocks (a runner and an `ainvoke` in one process) share
+        one entry: the lifespan runs once, and ends with the last block.
+        """
+        if self._serving:
+            self._serving += 1
+            try:
+                yield self._state
+            finally:
+                self._serving -= 1
+            return
+        if self._lifespan is None:
+            manager: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+        else:
+            manager = as_context_manager(self._lifespan, self)
+        self._serving = 1
+        try:
+            async with manager as state:
+                self._state = state
+                try:
+                    yield state
+                finally:
+                    self._state = _NOT_SERVING
+        finally:
+            self._serving = 0
 
     def describe(self) -> ConnectRequest:
         """The connect request: every resource type with its flags, schemas and actions."""

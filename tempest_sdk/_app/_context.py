@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models import EnvironmentVariable, EnvironmentVariableType, TaskMetadata
+
+if TYPE_CHECKING:
+    from ._app import App
 
 __all__ = ["Context", "Environment"]
 
@@ -97,9 +100,13 @@ class Context:
         resource_type: The resource type the task is for.
         operation: `create`, `read`, `update`, `delete`, `list`, `action` or `health_check`.
         action: The action's name in an action task, else `None`.
+
+    `state` is what the app's lifespan yielded (its shared clients); the constructor's
+    `app` gives it one when a context is built by hand, in a test.
     """
 
     __slots__ = (
+        "_app",
         "_env",
         "_env_vars",
         "_logger",
@@ -123,7 +130,9 @@ class Context:
         action: str | None = None,
         metadata: TaskMetadata | None = None,
         environment_variables: Iterable[EnvironmentVariable] | None = None,
+        app: App | None = None,
     ) -> None:
+        self._app = app
         self.task_id = task_id
         self.app_id = app_id
         self.version = version
@@ -140,9 +149,8 @@ class Context:
     @classmethod
     def _of_task(
         cls,
+        app: App,
         task_id: str,
-        app_id: str,
-        version: str,
         resource_type: str,
         operation: str,
         action: str | None,
@@ -151,9 +159,10 @@ class Context:
     ) -> Context:
         # The per-task constructor of dispatch: positional, no keyword handling.
         self = cls.__new__(cls)
+        self._app = app
         self.task_id = task_id
-        self.app_id = app_id
-        self.version = version
+        self.app_id = app.app_id
+        self.version = app.version
         self.resource_type = resource_type
         self.operation = operation
         self.action = action
@@ -162,6 +171,18 @@ class Context:
         self._env = None
         self._logger = None
         return self
+
+    @property
+    def state(self) -> Any:
+        """What the app's lifespan yielded (its shared clients and settings).
+
+        Raises:
+            LookupError: the app is not serving (see `App.lifespan`), or the context
+                was built by hand without an app.
+        """
+        if self._app is None:
+            raise LookupError("this context belongs to no app, so it has no lifespan state")
+        return self._app.state
 
     @property
     def metadata(self) -> TaskMetadata:

@@ -240,9 +240,8 @@ def _context(
         return None
     request = task.task
     return Context._of_task(
+        app,
         task.task_id,
-        app._app_id,
-        app._version,
         name,
         operation,
         action,
@@ -309,9 +308,7 @@ async def _list(
             f"it supports: {resource_type.supported()}"
         )
     ctx = (
-        Context._of_task(
-            task_id, app._app_id, app._version, name, "list", None, task.metadata, None
-        )
+        Context._of_task(app, task_id, name, "list", None, task.metadata, None)
         if handler.wants_context
         else None
     )

@@ -60,6 +60,7 @@ async def _check(
         version=app.version,
         resource_type=name,
         operation="health_check",
+        app=app,
     )
     args, kwargs = call_arguments(handler, (ctx, None, None, None))
     try:

@@ -46,7 +46,11 @@ class TaskSource(Protocol):
 
 
 class RunnableApp(Protocol):
-    """An app the runner can serve: an identity, a dispatcher and health checks."""
+    """An app the runner can serve: an identity, a dispatcher and health checks.
+
+    An app may also have `serving()`, an async context manager the runner enters
+    before its first poll and leaves once it stopped (`App.serving()`: its lifespan).
+    """
 
     @property
     def app_id(self) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 
@@ -30,7 +30,7 @@ from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
 from ._hooks import overriding
-from ._log import logger
+from ._log import describe_error, logger
 from ._outbox import Outbox
 from ._poller import VersionPoller
 from ._protocols import RunnableApp, TaskSource
@@ -345,41 +345,53 @@ class Runner:
                     keeper.resend(report)
             if options.connect:
                 await self._connect(source)
-            background = anyio.CancelScope()
-            root.start_soon(self._background, background, source)
-            for poller in self._pollers:
-                await poller.probe()
-            polling_scope = anyio.CancelScope()
-            with polling_scope:
-                async with anyio.create_task_group() as polling:
-                    for poller in self._pollers:
-                        polling.start_soon(poller.serve)
-                    self._became_ready(events)
-                    await events.stop.wait()
-                    self._state = "stopping"
-                    keeper.begin_stop()
-                    drain_deadline = anyio.current_time() + self._grace
-                    # A `next` already in flight may finish (and its task run) within
-                    # the grace period; no new one starts.
-                    polling_scope.deadline = drain_deadline
-                    logger.info(
-                        "stopping: no new tasks; %d running task(s) have %.1fs to finish",
-                        self.in_flight,
-                        self._grace,
-                    )
-                    for poller in self._pollers:
-                        poller.stop()
-            await keeper.drain(drain_deadline, self._grace)
-            # Handing off the last reports and delivering them share one deadline.
-            keeper.close()
-            keeper_scope.deadline = anyio.current_time() + options.flush_timeout
-            await keeper_done.wait()
-            background.cancel()
+            async with self._lifespans():
+                background = anyio.CancelScope()
+                root.start_soon(self._background, background, source)
+                for poller in self._pollers:
+                    await poller.probe()
+                polling_scope = anyio.CancelScope()
+                with polling_scope:
+                    async with anyio.create_task_group() as polling:
+                        for poller in self._pollers:
+                            polling.start_soon(poller.serve)
+                        self._became_ready(events)
+                        await events.stop.wait()
+                        self._state = "stopping"
+                        keeper.begin_stop()
+                        drain_deadline = anyio.current_time() + self._grace
+                        # A `next` already in flight may finish (and its task run) within
+                        # the grace period; no new one starts.
+                        polling_scope.deadline = drain_deadline
+                        logger.info(
+                            "stopping: no new tasks; %d running task(s) have %.1fs to finish",
+                            self.in_flight,
+                            self._grace,
+                        )
+                        for poller in self._pollers:
+                            poller.stop()
+                await keeper.drain(drain_deadline, self._grace)
+                # Handing off the last reports and delivering them share one deadline.
+                keeper.close()
+                keeper_scope.deadline = anyio.current_time() + options.flush_timeout
+                await keeper_done.wait()
+                background.cancel()
         logger.info(
             "runner stopped: %d task(s) completed, %d report(s) delivered",
             self.completed,
             self.delivered,
         )
+
+    @contextlib.asynccontextmanager
+    async def _lifespans(self) -> AsyncIterator[None]:
+        """Every app's lifespan, entered in order before the first poll and left in
+        reverse after the flush (health checks may use what they provide)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for app in self.apps:
+                serving = getattr(app, "serving", None)  # optional for a RunnableApp
+                if serving is not None:
+                    await stack.enter_async_context(_lifespan_of(app, serving()))
+            yield
 
     def _became_ready(self, events: _Events) -> None:
         self._state = "running"
@@ -463,6 +475,41 @@ def _as_apps(apps: RunnableApp | Iterable[RunnableApp]) -> tuple[RunnableApp, ..
             raise ValueError(f"app {app.app_id} {app.version} is given twice; serve each once")
         seen.add(key)
     return result
+
+
+@contextlib.asynccontextmanager
+async def _lifespan_of(
+    app: RunnableApp, manager: contextlib.AbstractAsyncContextManager[object]
+) -> AsyncIterator[None]:
+    """Enter one app's lifespan: a failure to start is a startup error, a failure to end
+    is logged (the runner has done its work by then)."""
+    fields = {"app_id": app.app_id, "app_version": app.version}
+    try:
+        await manager.__aenter__()
+    except Exception as exc:
+        logger.error(
+            "the lifespan of app %s %s failed", app.app_id, app.version, exc_info=True, extra=fields
+        )
+        raise RunnerStartupError(
+            f"the lifespan of app {app.app_id} {app.version} failed: {describe_error(exc)}. "
+            "Fix: the traceback in the log of tempest_sdk.runner shows where"
+        ) from exc
+    try:
+        yield
+    except BaseException as exc:
+        if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+        return
+    try:
+        await manager.__aexit__(None, None, None)
+    except Exception:
+        logger.error(
+            "the lifespan of app %s %s failed while ending",
+            app.app_id,
+            app.version,
+            exc_info=True,
+            extra=fields,
+        )
 
 
 def _first(group: BaseExceptionGroup[BaseException], kind: type[_E]) -> _E | None:

@@ -25,7 +25,11 @@ async def ainvoke(
     timeout: float | None = None,
     **options: Unpack[TaskOptions],
 ) -> TaskReport:
-    """Dispatch one task to `app` and return its report.
+    """Dispatch one task to `app` inside its lifespan and return its report.
+
+    The lifespan (`App.lifespan`) is entered for this call, unless the app is serving
+    already (in an `async with app.serving():` block, or beside a runner): then the
+    task uses what that entry provides.
 
     Args:
         app: the app under test.
@@ -35,7 +39,9 @@ async def ainvoke(
         **options: what the task is about: `input`, `external_id`, `next`, `env`,
             `secrets` (see `TaskOptions`).
     """
-    return await app.dispatch(sample_task(resource_type, name, **options), timeout=timeout)
+    task = sample_task(resource_type, name, **options)
+    async with app.serving():
+        return await app.dispatch(task, timeout=timeout)
 
 
 def invoke(

@@ -17,7 +17,7 @@ BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python\n(.*?)```\n", re.
 
 def test_the_guide_shows_each_file_verbatim() -> None:
     blocks = BLOCK.findall(GUIDE.read_text("utf-8"))
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     for path, code in blocks:
         assert (ROOT / path).read_text("utf-8") == code, f"{path} differs from the guide"
 

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from pydantic import BaseModel, Field
+
+import tempest_sdk as tempest
+
+app = tempest.App("temps", "v1")
+
+
+@dataclass(frozen=True)
+class Clients:
+    """What every handler of the app shares while it serves."""
+
+    temps: httpx.AsyncClient
+
+
+@app.lifespan
+async def clients() -> AsyncIterator[Clients]:
+    # One client, one connection pool, for every task: no handshake per task.
+    async with httpx.AsyncClient(
+        base_url=os.environ.get("TEMPS_URL", "https://temps.example.com/api"),
+        headers={"Authorization": f"Bearer {os.environ.get('TEMPS_TOKEN', '')}"},
+        timeout=10.0,
+    ) as temps:
+        yield Clients(temps=temps)
+
+
+class ProjectProperties(BaseModel):
+    name: str = Field(title="Name")
+    repository: str = Field(title="Repository")
+
+
+class NewProject(BaseModel):
+    name: str = Field(title="Name")
+    repository: str = Field(title="Repository", description="The Git repository to deploy.")
+
+
+project = app.resource(
+    "project",
+    display_name="Temps project",
+    description="A project deployed by Temps.",
+    properties=ProjectProperties,
+)
+
+
+@project.create
+async def create(ctx: tempest.Context, input: NewProject) -> tempest.Resource:
+    clients: Clients = ctx.state
+    response = await clients.temps.post(
+        "/projects", json={"name": input.name, "repository": input.repository}
+    )
+    response.raise_for_status()
+    created = response.json()
+    return tempest.Resource(
+        external_id=str(created["id"]),
+        display_name=input.name,
+        properties={"name": input.name, "repository": input.repository},
+    )

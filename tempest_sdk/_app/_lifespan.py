@@ -1,0 +1,82 @@
+"""An app's lifespan: what runs once around serving, and what it hands to handlers."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import DefinitionError
+
+if TYPE_CHECKING:
+    from ._app import App
+
+__all__ = ["Lifespan", "as_context_manager", "check_lifespan"]
+
+Lifespan = Callable[..., Any]
+"""An async generator function, a generator function, or a function returning an
+(async) context manager; it takes the app as its only argument, or none."""
+
+
+def as_context_manager(fn: Lifespan, app: App) -> contextlib.AbstractAsyncContextManager[Any]:
+    """Enter `fn` as an async context manager, whatever form it was written in."""
+    takes_app = _takes_app(fn)
+    if inspect.isasyncgenfunction(fn):
+        return contextlib.asynccontextmanager(fn)(*takes_app(app))
+    if inspect.isgeneratorfunction(fn):
+        return _from_sync(contextlib.contextmanager(fn)(*takes_app(app)))
+    made = fn(*takes_app(app))
+    if hasattr(made, "__aenter__") and hasattr(made, "__aexit__"):
+        return made  # type: ignore[no-any-return]
+    if hasattr(made, "__enter__") and hasattr(made, "__exit__"):
+        return _from_sync(made)
+    raise TypeError(
+        f"the lifespan {fn.__qualname__} returned {type(made).__name__}, not a context "
+        "manager: write it as an async generator that yields once"
+    )
+
+
+def check_lifespan(fn: object, app: App) -> None:
+    """Refuse what cannot be a lifespan, at declaration.
+
+    Raises:
+        DefinitionError: `fn` is not callable, or takes more than the app.
+    """
+    where = f"{app.app_id} {app.version}: lifespan"
+    if not callable(fn):
+        raise DefinitionError(where, [f"expected a function, got {type(fn).__name__}"])
+    try:
+        required = [
+            parameter
+            for parameter in inspect.signature(fn).parameters.values()
+            if parameter.default is inspect.Parameter.empty
+            and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return  # a builtin or a C callable: trust it
+    if len(required) > 1:
+        names = ", ".join(parameter.name for parameter in required)
+        raise DefinitionError(
+            where,
+            [
+                f"{getattr(fn, '__qualname__', fn)} takes ({names}); a lifespan takes the "
+                "app as its only argument, or none"
+            ],
+        )
+
+
+def _takes_app(fn: Lifespan) -> Callable[[App], tuple[App, ...]]:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return lambda app: (app,)
+    return (lambda app: (app,)) if parameters else (lambda app: ())
+
+
+@contextlib.asynccontextmanager
+async def _from_sync(manager: contextlib.AbstractContextManager[Any]) -> AsyncIterator[Any]:
+    # Entered in the event loop itself: a sync lifespan is for quick set-up (reading
+    # settings, building a client object), not for blocking I/O.
+    with manager as state:
+        yield state

@@ -1,0 +1,237 @@
+"""An app's lifespan: entered once around serving, by the runner and by the testing kit."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import random
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import respx
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+from tempest_sdk._backoff import Backoff
+from tempest_sdk.models import ReportStatus
+from tempest_sdk.runner import Runner, RunnerStartupError
+from tempest_sdk.testing import ainvoke, invoke
+
+from ..runner.fakes import FakeSource, make_task, wait_until
+
+FAST = {
+    "retry_backoff": Backoff(base=0.002, cap=0.01, rng=random.Random(1)),
+    "poll_interval_min": 0.002,
+    "poll_interval_max": 0.01,
+    "blocked_loop_warning": None,
+    "health_interval": 3600.0,
+}
+
+
+class Props(BaseModel):
+    name: str = "x"
+
+
+def started(log: list[str]) -> int:
+    return sum(entry.startswith("task ") for entry in log)
+
+
+class Shared:
+    """A stand-in for a client with a connection pool: it records its own life."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.closed = False
+
+
+def shop(log: list[str], *, fail: str = "") -> tempest.App:
+    """An app with resource type `example` (the fake tasks' type) and a lifespan."""
+    app = tempest.App("shop", "v1")
+    example = app.resource("example", description="d", properties=Props)
+
+    @app.lifespan
+    async def lifespan(app: tempest.App) -> AsyncIterator[Shared]:
+        log.append("enter")
+        if fail == "enter":
+            raise ConnectionError("the backend refused the pool")
+        shared = Shared(log)
+        try:
+            yield shared
+        finally:
+            shared.closed = True
+            log.append("exit")
+            if fail == "exit":
+                raise RuntimeError("closing failed")
+
+    @example.create
+    async def create(ctx: tempest.Context) -> tempest.Resource:
+        shared: Shared = ctx.state
+        assert not shared.closed
+        log.append(f"task {ctx.task_id} with {id(shared)}")
+        await anyio.sleep(0.05)
+        return tempest.Resource(external_id=ctx.task_id, display_name="x", properties={})
+
+    return app
+
+
+async def test_ainvoke_enters_the_lifespan_around_its_task() -> None:
+    log: list[str] = []
+    app = shop(log)
+    report = await ainvoke(app, "example", "create")
+    assert report.status is ReportStatus.OK
+    assert len(log) == 3
+    assert log[0] == "enter" and log[1].startswith("task ") and log[2] == "exit"
+    with pytest.raises(LookupError, match="not serving"):
+        _ = app.state
+
+
+async def test_one_serving_block_shares_one_client_over_several_calls() -> None:
+    log: list[str] = []
+    app = shop(log)
+    async with app.serving() as shared:
+        assert app.state is shared
+        await ainvoke(app, "example", "create")
+        await ainvoke(app, "example", "create")
+    assert log[0] == "enter" and log[-1] == "exit"
+    assert log.count("enter") == 1
+    assert [entry.split(" with ")[1] for entry in log[1:3]] == [str(id(shared))] * 2
+
+
+def test_invoke_enters_the_lifespan_in_its_own_loop() -> None:
+    log: list[str] = []
+    app = shop(log)
+    assert invoke(app, "example", "create").status is ReportStatus.OK
+    assert invoke(app, "example", "create").status is ReportStatus.OK
+    assert log.count("enter") == 2 and log.count("exit") == 2
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_runner_enters_before_the_first_poll_and_exits_after_the_drain(backend) -> None:
+    log: list[str] = []
+    app = shop(log)
+    source = FakeSource()
+    polls_at_enter: list[int] = []
+    original = app._lifespan
+
+    @contextlib.asynccontextmanager
+    async def watched(app: tempest.App) -> AsyncIterator[Any]:
+        polls_at_enter.append(source.next_calls.total())
+        async with contextlib.asynccontextmanager(original)(app) as state:  # type: ignore[arg-type]
+            yield state
+
+    app._lifespan = watched
+
+    async def scenario() -> None:
+        runner = Runner(app, source, concurrency=4, **FAST)
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            await runner.ready()
+            source.push("shop", "v1", make_task("t1"), make_task("t2"))
+            await wait_until(lambda: started(log) == 2, "both tasks started")
+            await runner.shutdown()  # the drain waits for both (50 ms each)
+        assert source.acked_ids() and sorted(source.acked_ids()) == ["t1", "t2"]
+
+    anyio.run(scenario, backend=backend)
+    assert polls_at_enter == [0]
+    assert log[0] == "enter" and log[-1] == "exit"
+    # Both tasks ran inside the one entry, with the same shared object.
+    clients = {entry.split(" with ")[1] for entry in log if entry.startswith("task ")}
+    assert len(clients) == 1
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_lifespan_that_fails_stops_the_runner_from_starting(backend, caplog) -> None:
+    log: list[str] = []
+    source = FakeSource()
+
+    async def scenario() -> None:
+        with pytest.raises(RunnerStartupError, match="lifespan of app shop v1 failed") as info:
+            await Runner(shop(log, fail="enter"), source, **FAST).run()
+        assert "ConnectionError: the backend refused the pool" in str(info.value)
+
+    anyio.run(scenario, backend=backend)
+    assert source.next_calls.total() == 0
+    assert "Traceback" in caplog.text
+
+
+def test_a_standalone_run_exits_1_when_the_lifespan_fails() -> None:
+    from tempest_sdk.runner import run
+
+    with pytest.raises(SystemExit) as info:
+        run(shop([], fail="enter"), client=FakeSource(), **FAST)  # type: ignore[arg-type]
+    assert "lifespan of app shop v1 failed" in str(info.value.code)
+
+
+async def test_a_lifespan_that_fails_while_ending_is_logged(caplog) -> None:
+    log: list[str] = []
+    source = FakeSource()
+    async with Runner(shop(log, fail="exit"), source, **FAST):
+        pass
+    assert log[-1] == "exit"
+    assert "failed while ending" in caplog.text
+
+
+def test_one_lifespan_per_app_and_it_takes_the_app_or_nothing() -> None:
+    app = tempest.App("shop", "v1")
+
+    @app.lifespan
+    async def first() -> AsyncIterator[None]:
+        yield
+
+    with pytest.raises(tempest.DefinitionError, match="is the lifespan already"):
+
+        @app.lifespan
+        async def second() -> AsyncIterator[None]:
+            yield
+
+    other = tempest.App("other", "v1")
+    with pytest.raises(tempest.DefinitionError, match="takes the app as its only argument"):
+
+        @other.lifespan
+        async def too_many(app: tempest.App, extra: int) -> AsyncIterator[None]:
+            yield
+
+
+async def test_plain_generators_and_context_manager_factories_are_lifespans() -> None:
+    seen: list[str] = []
+    plain = tempest.App("plain", "v1")
+
+    @plain.lifespan
+    def settings() -> Iterator[dict[str, str]]:
+        seen.append("plain in")
+        yield {"region": "eu"}
+        seen.append("plain out")
+
+    async with plain.serving() as state:
+        assert state == {"region": "eu"}
+
+    factory = tempest.App("factory", "v1")
+
+    @factory.lifespan
+    def client(app: tempest.App) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url="https://temps.example.com")
+
+    async with factory.serving() as state:
+        assert isinstance(state, httpx.AsyncClient) and not state.is_closed
+    assert state.is_closed
+    assert seen == ["plain in", "plain out"]
+
+
+@respx.mock(base_url="https://temps.example.com/api")
+async def test_the_guide_example_shares_one_temps_client(respx_mock: respx.MockRouter) -> None:
+    module = importlib.reload(importlib.import_module("docs_src.writing_apps.lifespan"))
+    app: tempest.App = module.app
+    route = respx_mock.post("/projects").mock(
+        return_value=httpx.Response(201, json={"id": 42, "name": "web"})
+    )
+    async with app.serving() as clients:
+        for _ in range(2):
+            report = await ainvoke(
+                app, "project", "create", input={"name": "web", "repository": "git@x:web"}
+            )
+            assert report.status is ReportStatus.OK, report.message
+    assert route.call_count == 2
+    assert clients.temps.is_closed
