@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,20 +14,11 @@ import respx
 from pydantic import BaseModel
 
 import tempest_sdk as tempest
-from tempest_sdk._backoff import Backoff
 from tempest_sdk.models import ReportStatus
 from tempest_sdk.runner import Runner, RunnerStartupError
 from tempest_sdk.testing import ainvoke, invoke
 
-from ..runner.fakes import FakeSource, make_task, wait_until
-
-FAST = {
-    "retry_backoff": Backoff(base=0.002, cap=0.01, rng=random.Random(1)),
-    "poll_interval_min": 0.002,
-    "poll_interval_max": 0.01,
-    "blocked_loop_warning": None,
-    "health_interval": 3600.0,
-}
+from ..runner.fakes import FAST, FakeSource, make_task, wait_until
 
 
 class Props(BaseModel):

@@ -204,35 +204,32 @@ def test_a_report_refused_for_good_never_stops_handlers(backend, caplog):
     assert caplog.text.count("report dropped") == 40
 
 
+async def fetch_one_task_while_stopping(runner: Runner, source: FakeSource) -> None:
+    """Run `runner` until a `next` call in flight when the stop began brings task `late`."""
+    source.next_gate = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(runner.run)
+        await wait_until(lambda: source.next_in_flight == 1, "the first poll")
+        source.next_gate.set()  # the first poll: nothing
+        await runner.ready()
+        source.next_gate = anyio.Event()
+        await wait_until(lambda: source.next_in_flight == 1, "a poll in flight")
+        group.start_soon(runner.shutdown)
+        await wait_until(lambda: runner.state == "stopping", "the stop")
+        source.push("shop", "v1", make_task("late"))
+        source.next_gate.set()  # the call in flight brings a task, after the stop
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_task_fetched_while_stopping_that_cannot_finish_is_left_unreported(backend, caplog):
     source, app = FakeSource(), FakeApp(handler=sleeping(3600))
-    source.next_gate = anyio.Event() if backend == "asyncio" else None
 
     async def scenario() -> None:
-        source.next_gate = anyio.Event()
         runner = Runner(app, source, concurrency=1, shutdown_grace=0.2, **FAST)
-        async with anyio.create_task_group() as group:
-            group.start_soon(runner.run)
-            await wait_until(lambda: source.next_in_flight == 1, "the first poll")
-            source.next_gate.set()  # the first poll: nothing
-            await runner.ready()
-            source.next_gate = anyio.Event()
-            await wait_until(lambda: source.next_in_flight == 1, "a poll in flight")
-            stopping = anyio.Event()
-
-            async def stop() -> None:
-                stopping.set()
-                await runner.shutdown()
-
-            group.start_soon(stop)
-            await stopping.wait()
-            await anyio.sleep(0.01)
-            source.push("shop", "v1", make_task("late"))
-            source.next_gate.set()  # the call in flight brings a task, after the stop
+        await fetch_one_task_while_stopping(runner, source)
         assert app.calls == ["late"]
         assert source.report_attempts["late"] == 0
-        assert runner._keeper is not None and runner._keeper.reporting == 0
+        assert runner.pending_reports == 0
 
     run_on(backend, scenario)
     assert "fetched while stopping" in caplog.text
@@ -244,19 +241,8 @@ def test_a_task_fetched_while_stopping_runs_within_the_grace_period(backend):
     source, app = FakeSource(), FakeApp(handler=sleeping(0.01))
 
     async def scenario() -> None:
-        source.next_gate = anyio.Event()
         runner = Runner(app, source, concurrency=1, shutdown_grace=5.0, **FAST)
-        async with anyio.create_task_group() as group:
-            group.start_soon(runner.run)
-            await wait_until(lambda: source.next_in_flight == 1, "the first poll")
-            source.next_gate.set()
-            await runner.ready()
-            source.next_gate = anyio.Event()
-            await wait_until(lambda: source.next_in_flight == 1, "a poll in flight")
-            group.start_soon(runner.shutdown)
-            await wait_until(lambda: runner.state == "stopping", "the stop")
-            source.push("shop", "v1", make_task("late"))
-            source.next_gate.set()
+        await fetch_one_task_while_stopping(runner, source)
         assert source.acked_ids() == ["late"]
         assert source.acked[0].status is ReportStatus.OK
 
