@@ -49,8 +49,8 @@ project = app.resource(
 
 
 @project.create
-async def create(ctx: tempest.Context, input: NewProject) -> tempest.Resource:
-    clients: Clients = ctx.state
+async def create(input: NewProject, clients: Clients) -> tempest.Resource:
+    # `clients` is what the lifespan yields, injected by its type.
     response = await clients.temps.post(
         "/projects", json={"name": input.name, "repository": input.repository}
     )

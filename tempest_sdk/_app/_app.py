@@ -6,14 +6,14 @@ import contextlib
 import importlib
 import os
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import ConnectRequest, LifecycleStage, Link
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
-from ._lifespan import Lifespan, as_context_manager, check_lifespan
+from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_type
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceSpec, ResourceType, check_links
 from ._schema import resolve_user_path
@@ -49,7 +49,16 @@ class App:
         DefinitionError: the id or the version does not match its pattern.
     """
 
-    __slots__ = ("_app_id", "_lifespan", "_serving", "_state", "_types", "_version")
+    __slots__ = (
+        "_app_id",
+        "_lifespan",
+        "_override",
+        "_provided",
+        "_serving",
+        "_state",
+        "_types",
+        "_version",
+    )
 
     def __init__(self, app_id: str, version: str) -> None:
         problems = []
@@ -66,6 +75,8 @@ class App:
         self._version = version
         self._types: dict[str, ResourceType] = {}
         self._lifespan: Lifespan | None = None
+        self._provided: type | None = None
+        self._override: Any = _NOT_SERVING
         self._state: Any = _NOT_SERVING
         self._serving = 0
 
@@ -159,7 +170,7 @@ class App:
             properties=properties_spec,
             timeout=float(timeout) if timeout is not None else None,
         )
-        resource_type = ResourceType(spec)
+        resource_type = ResourceType(spec, lambda: self._provided)
         self._types[type] = resource_type
         return resource_type
 
@@ -190,7 +201,10 @@ class App:
         Decorate an async generator function (or a generator function, or a function
         returning an async context manager) taking the app, or nothing. It runs up to
         its `yield` before the first task, and after it once serving ends. What it
-        yields is `app.state` and `ctx.state` meanwhile. The runner enters it before
+        yields is `app.state` and `ctx.state` meanwhile, and handlers and health checks
+        declared after the lifespan receive it in a parameter annotated with the type
+        its return annotation names (`AsyncIterator[Clients]`: `clients: Clients`).
+        The runner enters it before
         its first poll and leaves it after the drain; `invoke`/`ainvoke` and the
         testing fixtures enter it too. A lifespan that raises stops the runner from
         starting.
@@ -217,6 +231,7 @@ class App:
                 ],
             )
         self._lifespan = fn
+        self._provided = yielded_type(fn)
         return fn
 
     @property
@@ -248,8 +263,12 @@ class App:
             finally:
                 self._serving -= 1
             return
-        if self._lifespan is None:
-            manager: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+        if self._override is not _NOT_SERVING:
+            manager: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext(
+                self._override
+            )
+        elif self._lifespan is None:
+            manager = contextlib.nullcontext()
         else:
             manager = as_context_manager(self._lifespan, self)
         self._serving = 1
@@ -262,6 +281,31 @@ class App:
                     self._state = _NOT_SERVING
         finally:
             self._serving = 0
+
+    @contextlib.contextmanager
+    def overriding_state(self, state: Any) -> Iterator[None]:
+        """Serve with `state` instead of running the lifespan, inside the block (tests).
+
+        Handlers receive `state` where they take what the lifespan yields, through
+        `invoke`, the runner and the testing fixtures alike, without touching the app
+        module. Enter it before serving starts.
+
+        Example:
+            ```python
+            with app.overriding_state(Clients(temps=fake_temps)):
+                report = tempest.testing.invoke(app, "project", "create", input=...)
+            ```
+        """
+        if self._serving:
+            raise RuntimeError(
+                f"app {self._app_id} {self._version} is serving already: override its state "
+                "before the runner or the serving block starts"
+            )
+        previous, self._override = self._override, state
+        try:
+            yield
+        finally:
+            self._override = previous
 
     def describe(self) -> ConnectRequest:
         """The connect request: every resource type with its flags, schemas and actions."""

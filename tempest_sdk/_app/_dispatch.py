@@ -126,7 +126,7 @@ def _unknown_type(app: App, name: object) -> str:
 
 async def _call(
     handler: HandlerDefinition,
-    values: tuple[Any, Any, Any, Any],
+    values: tuple[Any, Any, Any, Any, Any],
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
     request: Any,
@@ -228,6 +228,16 @@ def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:
     return value
 
 
+def _state(app: App, handler: HandlerDefinition) -> Any:
+    """What the lifespan yielded, for a handler that takes it."""
+    if not handler.wants_state:
+        return None
+    try:
+        return app.state
+    except LookupError as exc:
+        raise _Failed(f"{handler.what} takes what the app's lifespan yields, but {exc}") from None
+
+
 def _context(
     app: App,
     task: Task,
@@ -278,7 +288,8 @@ async def _operation(
         )
     value = _load_input(handler, request.input)
     ctx = _context(app, task, handler, name, str(operation), None)
-    result = await _call(handler, (ctx, known, value, None), timeout, limiter, request, task_id)
+    values = (ctx, known, value, None, _state(app, handler))
+    result = await _call(handler, values, timeout, limiter, request, task_id)
     if result is None and operation == "delete":
         resource = known
     else:
@@ -312,9 +323,8 @@ async def _list(
         if handler.wants_context
         else None
     )
-    result = await _call(
-        handler, (ctx, None, None, request.next), timeout, limiter, request, task_id
-    )
+    values = (ctx, None, None, request.next, _state(app, handler))
+    result = await _call(handler, values, timeout, limiter, request, task_id)
     try:
         if isinstance(result, Page):
             items, next_cursor = result.resources, result.next
@@ -357,9 +367,8 @@ async def _action(
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
     value = _load_input(handler, request.input)
     ctx = _context(app, task, handler, name, "action", action)
-    result = await _call(
-        handler, (ctx, request.resource, value, None), timeout, limiter, request, task_id
-    )
+    values = (ctx, request.resource, value, None, _state(app, handler))
+    result = await _call(handler, values, timeout, limiter, request, task_id)
     if handler.output is None:  # pragma: no cover - every action gets an output spec
         raise _Failed(f"{handler.what} has no output schema")
     output, problems = handler.output.dump(result)

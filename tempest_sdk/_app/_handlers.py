@@ -36,16 +36,17 @@ class Slot(enum.Enum):
     RESOURCE = "tempest.Resource (the task's resource)"
     INPUT = "the input (a pydantic model, dataclass, TypedDict, or dict[str, Any])"
     CURSOR = "str (the page cursor)"
+    STATE = "what the app's lifespan yields (the type it is annotated with)"
 
 
 _ALLOWED: dict[str, tuple[Slot, ...]] = {
-    "create": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT),
-    "read": (Slot.CONTEXT, Slot.RESOURCE),
-    "update": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT),
-    "delete": (Slot.CONTEXT, Slot.RESOURCE),
-    "list": (Slot.CONTEXT, Slot.CURSOR),
-    "health_check": (Slot.CONTEXT,),
-    "action": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT),
+    "create": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT, Slot.STATE),
+    "read": (Slot.CONTEXT, Slot.RESOURCE, Slot.STATE),
+    "update": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT, Slot.STATE),
+    "delete": (Slot.CONTEXT, Slot.RESOURCE, Slot.STATE),
+    "list": (Slot.CONTEXT, Slot.CURSOR, Slot.STATE),
+    "health_check": (Slot.CONTEXT, Slot.STATE),
+    "action": (Slot.CONTEXT, Slot.RESOURCE, Slot.INPUT, Slot.STATE),
 }
 
 _RETURNS = {
@@ -61,7 +62,7 @@ _NO_HINT = object()
 
 
 # Where each slot's value sits in the tuple `dispatch` builds for a call.
-SLOT_INDEX = {Slot.CONTEXT: 0, Slot.RESOURCE: 1, Slot.INPUT: 2, Slot.CURSOR: 3}
+SLOT_INDEX = {Slot.CONTEXT: 0, Slot.RESOURCE: 1, Slot.INPUT: 2, Slot.CURSOR: 3, Slot.STATE: 4}
 
 
 def _getter(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -78,7 +79,7 @@ class HandlerDefinition:
     """A registered handler: how to call it and what its input and output look like.
 
     `args(values)` picks the positional arguments out of the tuple
-    `(context, resource, input, cursor)`; `keyword` names the keyword-only ones.
+    `(context, resource, input, cursor, state)`; `keyword` names the keyword-only ones.
     """
 
     kind: HandlerKind
@@ -97,12 +98,14 @@ class HandlerDefinition:
     #: What the handler does, for messages: "create of 'example'", "action 'x' of 'example'".
     what: str = ""
     wants_context: bool = field(init=False)
+    wants_state: bool = field(init=False)
     args: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(init=False, repr=False)
     kwargs: tuple[tuple[str, int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         slots = {*self.positional, *(slot for _, slot in self.keyword)}
         object.__setattr__(self, "wants_context", Slot.CONTEXT in slots)
+        object.__setattr__(self, "wants_state", Slot.STATE in slots)
         object.__setattr__(
             self, "args", _getter(tuple(SLOT_INDEX[slot] for slot in self.positional))
         )
@@ -132,8 +135,11 @@ def _is_raw_mapping(hint: Any) -> bool:
     return origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 
 
-def _classify(hint: Any) -> Slot | None:
+def _classify(hint: Any, provided: type | None) -> Slot | None:
     if isinstance(hint, type):
+        # First: the lifespan's type may be a dataclass or a model, like an input.
+        if provided is not None and hint is not object and issubclass(provided, hint):
+            return Slot.STATE
         if issubclass(hint, Context):
             return Slot.CONTEXT
         if issubclass(hint, Resource):
@@ -145,6 +151,15 @@ def _classify(hint: Any) -> Slot | None:
     if _is_raw_mapping(hint):
         return Slot.INPUT
     return None
+
+
+def _no_provider(provided: type | None) -> str:
+    if provided is not None:
+        return f" (the lifespan yields {provided.__qualname__})"
+    return (
+        ". Shared clients come from the app's lifespan: declare @app.lifespan, its return "
+        "annotated like AsyncIterator[Clients], before the handlers that take Clients"
+    )
 
 
 def _describe_hint(hint: Any) -> str:
@@ -181,6 +196,7 @@ def analyze(
     local: Mapping[str, Any] | None = None,
     resource_type: str = "",
     resource_timeout: float | None = None,
+    provided: type | None = None,
 ) -> HandlerDefinition:
     """Build the definition of a handler, or raise one `DefinitionError` listing every problem.
 
@@ -197,6 +213,8 @@ def analyze(
         local: The declaring scope's local names, to resolve string annotations.
         resource_type: The resource type's name, for messages.
         resource_timeout: The resource type's timeout, used when `timeout` is None.
+        provided: The type the app's lifespan yields, injected where a parameter asks
+            for it (None: the app has no lifespan declared yet, or it says no type).
     """
     label = f"action {name!r}" if kind == "action" else kind.replace("_", " ")
     where = f"{owner}, {label} handler {_location(fn)}"
@@ -242,7 +260,7 @@ def analyze(
             continue
         hint = _strip_annotated(hints.get(param.name, _NO_HINT))
         choices = ", ".join(slot.value for slot in allowed)
-        slot = None if hint is _NO_HINT else _classify(hint)
+        slot = None if hint is _NO_HINT else _classify(hint, provided)
         if slot is None or slot not in allowed:
             if param.default is not param.empty:
                 # Not ours to fill: it keeps its default (e.g. a value bound in a loop).
@@ -255,7 +273,7 @@ def analyze(
             else:
                 problems.append(
                     f"parameter {param.name!r}: a {label} handler cannot receive "
-                    f"{_describe_hint(hint)}; it can take: {choices}"
+                    f"{_describe_hint(hint)}; it can take: {choices}" + _no_provider(provided)
                 )
             continue
         if slot in taken:

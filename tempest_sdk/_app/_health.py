@@ -62,7 +62,11 @@ async def _check(
         operation="health_check",
         app=app,
     )
-    args, kwargs = call_arguments(handler, (ctx, None, None, None))
+    try:
+        state = app.state if handler.wants_state else None
+    except LookupError as exc:
+        return _disrupted(name, f"health check takes what the app's lifespan yields, but {exc}")
+    args, kwargs = call_arguments(handler, (ctx, None, None, None, state))
     try:
         result = await invoke(handler, args, kwargs, seconds, None)
     except HandlerTimeout as exc:

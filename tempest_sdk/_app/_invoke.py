@@ -24,9 +24,9 @@ class HandlerTimeout(Exception):
 
 
 def call_arguments(
-    handler: HandlerDefinition, values: tuple[Any, Any, Any, Any]
+    handler: HandlerDefinition, values: tuple[Any, Any, Any, Any, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The arguments of a call, from `(context, resource, input, cursor)`."""
+    """The arguments of a call, from `(context, resource, input, cursor, state)`."""
     kwargs = {name: values[index] for name, index in handler.kwargs} if handler.kwargs else {}
     return handler.args(values), kwargs
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import inspect
+import typing
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +14,7 @@ from ._errors import DefinitionError
 if TYPE_CHECKING:
     from ._app import App
 
-__all__ = ["Lifespan", "as_context_manager", "check_lifespan"]
+__all__ = ["Lifespan", "as_context_manager", "check_lifespan", "yielded_type"]
 
 Lifespan = Callable[..., Any]
 """An async generator function, a generator function, or a function returning an
@@ -64,6 +66,34 @@ def check_lifespan(fn: object, app: App) -> None:
                 "app as its only argument, or none"
             ],
         )
+
+
+_YIELDING = (
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncGenerator,
+    collections.abc.Iterator,
+    collections.abc.Generator,
+    contextlib.AbstractAsyncContextManager,
+    contextlib.AbstractContextManager,
+)
+
+
+def yielded_type(fn: Lifespan) -> type | None:
+    """The class a lifespan yields, from its return annotation (`AsyncIterator[Clients]`,
+    a context manager of it, or the class itself); None when it says no class."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # an unresolvable annotation: nothing to inject by
+        return None
+    if typing.get_origin(hint) in _YIELDING:
+        args = typing.get_args(hint)
+        hint = args[0] if args else None
+    while typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    # Builtins (dict, str, ...) are left out: a `dict` input must stay an input.
+    if isinstance(hint, type) and hint.__module__ != "builtins":
+        return hint
+    return None
 
 
 def _takes_app(fn: Lifespan) -> Callable[[App], tuple[App, ...]]:

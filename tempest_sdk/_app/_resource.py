@@ -52,10 +52,15 @@ class ResourceType:
         ```
     """
 
-    __slots__ = ("_actions", "_handlers", "_spec")
+    __slots__ = ("_actions", "_handlers", "_provided", "_spec")
 
-    def __init__(self, spec: ResourceSpec) -> None:
+    def __init__(
+        self, spec: ResourceSpec, provided: Callable[[], type | None] = lambda: None
+    ) -> None:
         self._spec = spec
+        # The type the app's lifespan yields, asked at each registration: the lifespan
+        # must be declared before the handlers that take what it yields.
+        self._provided = provided
         self._handlers: dict[str, HandlerDefinition] = {}
         self._actions: dict[str, HandlerDefinition] = {}
 
@@ -280,6 +285,7 @@ class ResourceType:
                 local=local,
                 resource_type=self.type,
                 resource_timeout=self._spec.timeout,
+                provided=self._provided(),
             )
             return fn
 
@@ -340,6 +346,7 @@ class ResourceType:
                 local=local,
                 resource_type=self.type,
                 resource_timeout=self._spec.timeout,
+                provided=self._provided(),
             )
         except DefinitionError as exc:
             raise DefinitionError(exc.where, [*problems, *exc.problems]) from None

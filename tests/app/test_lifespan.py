@@ -225,3 +225,86 @@ async def test_the_guide_example_shares_one_temps_client(respx_mock: respx.MockR
             assert report.status is ReportStatus.OK, report.message
     assert route.call_count == 2
     assert clients.temps.is_closed
+
+
+def injecting(log: list[str]) -> tempest.App:
+    """An app whose handlers and health check take the lifespan's `Shared` by type."""
+    app = tempest.App("shop", "v1")
+
+    @app.lifespan
+    async def lifespan() -> AsyncIterator[Shared]:
+        log.append("enter")
+        yield Shared(log)
+        log.append("exit")
+
+    example = app.resource("example", description="d", properties=Props)
+
+    @example.create
+    async def create(ctx: tempest.Context, shared: Shared) -> tempest.Resource:
+        log.append(f"create with {id(shared)}")
+        return tempest.Resource(external_id=ctx.task_id, display_name="x", properties={})
+
+    @example.health_check
+    def health(shared: Shared) -> tempest.Health:
+        log.append(f"health with {id(shared)}")
+        return tempest.Health.healthy()
+
+    return app
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_handlers_and_health_checks_receive_the_lifespan_state_by_type(backend) -> None:
+    log: list[str] = []
+    app = injecting(log)
+    source = FakeSource()
+    source.push("shop", "v1", make_task("t1"), make_task("t2"))
+
+    async def scenario() -> None:
+        async with Runner(app, source, **FAST):
+            await wait_until(lambda: len(source.acked) == 2, "both reports")
+            await wait_until(lambda: len(source.health) == 1, "the health report")
+
+    anyio.run(scenario, backend=backend)
+    assert log[0] == "enter" and log[-1] == "exit"
+    users = [entry for entry in log if " with " in entry]
+    assert len(users) == 3 and len({entry.split(" with ")[1] for entry in users}) == 1
+
+
+def test_a_parameter_nothing_provides_fails_at_registration() -> None:
+    app = tempest.App("shop", "v1")
+    example = app.resource("example", description="d", properties=Props)
+    with pytest.raises(tempest.DefinitionError, match=r"declare @app\.lifespan") as info:
+
+        @example.read
+        async def read(resource: tempest.Resource, shared: Shared) -> tempest.Resource:
+            return resource
+
+    assert "parameter 'shared'" in str(info.value)
+
+    @app.lifespan
+    async def lifespan() -> AsyncIterator[Shared]:
+        yield Shared([])
+
+    with pytest.raises(tempest.DefinitionError, match=r"the lifespan yields Shared"):
+
+        @example.delete
+        async def delete(resource: tempest.Resource, client: httpx.AsyncClient) -> None:
+            return None
+
+
+async def test_tests_override_the_state_without_touching_the_app() -> None:
+    log: list[str] = []
+    app = injecting(log)
+    fake = Shared(["fake"])
+    with app.overriding_state(fake):
+        report = await ainvoke(app, "example", "create")
+        assert report.status is ReportStatus.OK
+    assert log == [f"create with {id(fake)}"]  # the lifespan never ran
+
+
+async def test_a_handler_taking_the_state_outside_serving_gets_an_error_report() -> None:
+    app = injecting([])
+    report = await app.dispatch(make_task("t1"))
+    assert report.status is ReportStatus.ERROR
+    assert "takes what the app's lifespan yields" in (report.message or "")
+    assert "not serving" in (report.message or "")
