@@ -17,6 +17,8 @@ from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_typ
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceSpec, ResourceType, check_links
 from ._schema import resolve_user_path
+from ._scrub import install_log_filter, register_process_secrets, secrets_in
+from ._scrub import unregister_process_secrets as _unregister_secrets
 
 if TYPE_CHECKING:
     import anyio
@@ -79,6 +81,7 @@ class App:
         self._override: Any = _NOT_SERVING
         self._state: Any = _NOT_SERVING
         self._serving = 0
+        install_log_filter()
 
     @property
     def app_id(self) -> str:
@@ -274,11 +277,15 @@ class App:
         self._serving = 1
         try:
             async with manager as state:
+                # Its settings' SecretStr values are secrets wherever the SDK writes.
+                secrets = secrets_in(state)
+                register_process_secrets(secrets)
                 self._state = state
                 try:
                     yield state
                 finally:
                     self._state = _NOT_SERVING
+                    _unregister_secrets(secrets)
         finally:
             self._serving = 0
 

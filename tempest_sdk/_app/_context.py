@@ -72,14 +72,23 @@ class Environment(Mapping[str, str]):
         error reports it sends, but not from what your code does with them.
 
         Raises:
-            KeyError: the task has no variable of that name.
+            KeyError: the task has no variable of that name (the message names the
+                ones it has).
         """
         variable = self._sensitive.get(name)
         if variable is not None:
             return variable.reveal()
         if name in self._values:
             return self._values[name]
-        raise KeyError(name)
+        raise KeyError(self._missing(name))
+
+    def _missing(self, name: str) -> str:
+        known = ", ".join(sorted(self._types)) or "none"
+        return (
+            f"the task has no environment variable {name!r} (its variables: {known}); set "
+            "it in the project's environment in Tempest. List tasks and health checks "
+            "carry no variables: read what they need from the app's settings"
+        )
 
     @property
     def types(self) -> Mapping[str, EnvironmentVariableType]:
@@ -171,6 +180,23 @@ class Context:
         self._env = None
         self._logger = None
         return self
+
+    def mask(self, value: str) -> str:
+        """Treat `value` as a secret from now on, and return it.
+
+        For a credential the handler obtains itself (a token it fetched, a password
+        derived from others): the SDK masks it in this task's report and log records,
+        as it masks the task's secret variables. Outside a task (a health check) it is
+        masked for the rest of the process.
+        """
+        from ._scrub import current_task_secrets, register_process_secrets
+
+        secrets = current_task_secrets()
+        if secrets is not None:
+            secrets.add(value)
+        else:
+            register_process_secrets([value])
+        return value
 
     @property
     def state(self) -> Any:

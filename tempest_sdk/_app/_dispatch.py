@@ -31,7 +31,15 @@ from ._handlers import HandlerDefinition
 from ._invoke import HandlerTimeout, call_arguments, invoke
 from ._payloads import PropertiesSpec
 from ._results import Page
-from ._scrub import scrub, sensitive_values
+from ._scrub import (
+    TaskSecrets,
+    active_values,
+    current_task_secrets,
+    enter_task,
+    leave_task,
+    scrub,
+    scrub_data,
+)
 
 if TYPE_CHECKING:
     import anyio
@@ -68,6 +76,23 @@ async def dispatch(
     if not isinstance(task_id, str):
         task_id = str(task_id)
     request: Any = getattr(task, "task", None)
+    secrets = TaskSecrets(request)
+    token = enter_task(secrets)
+    try:
+        return await _dispatch_task(app, task, task_id, request, secrets, timeout, thread_limiter)
+    finally:
+        leave_task(token)
+
+
+async def _dispatch_task(
+    app: App,
+    task: Task,
+    task_id: str,
+    request: Any,
+    secrets: TaskSecrets,
+    timeout: float | None,
+    thread_limiter: anyio.CapacityLimiter | None,
+) -> TaskReport:
     try:
         try:
             kind = request.request_type
@@ -92,28 +117,21 @@ async def dispatch(
                 "execute_resource_action and list_resources tasks"
             )
         except _Failed as failed:
-            message = scrub(failed.message, _secrets(request))
+            message = scrub(failed.message, secrets.values())
             _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra={"task_id": task_id})
             return TaskReport.error(task_id, message)
     except Exception as exc:  # a bug of the SDK itself: still report, never raise
-        secrets = _secrets(request)
+        values = secrets.values()
         _LOGGER.error(
             "task %s: internal error in tempest_sdk\n%s",
             task_id,
-            scrub("".join(traceback.format_exception(exc)), secrets),
+            scrub("".join(traceback.format_exception(exc)), values),
             extra={"task_id": task_id},
         )
         return TaskReport.error(
             task_id,
-            scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", secrets),
+            scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", values),
         )
-
-
-def _secrets(request: Any) -> tuple[str, ...]:
-    try:
-        return sensitive_values(getattr(request, "environment_variables", None))
-    except Exception:  # a malformed variable: mask nothing rather than fail the report
-        return ()
 
 
 def _unknown_type(app: App, name: object) -> str:
@@ -156,7 +174,7 @@ async def _call(
             "task %s: %s raised\n%s",
             task_id,
             handler.what,
-            scrub("".join(traceback.format_exception(exc)), _secrets(request)),
+            scrub("".join(traceback.format_exception(exc)), active_values()),
             extra={"task_id": task_id},
         )
         raise _Failed(f"{handler.what} failed: {detail}", level=logging.DEBUG) from None
@@ -221,6 +239,10 @@ def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:
     if handler.input is None:
         return None
     value, problems = handler.input.load(raw)
+    if not problems:
+        secrets = current_task_secrets()
+        if secrets is not None:
+            secrets.add_input(value)
     if problems:
         raise _Failed(
             f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
@@ -372,6 +394,9 @@ async def _action(
     if handler.output is None:  # pragma: no cover - every action gets an output spec
         raise _Failed(f"{handler.what} has no output schema")
     output, problems = handler.output.dump(result)
+    # Outputs are masked too: an action that echoes its input or a variable must not
+    # hand a secret to Tempest's UI.
+    output = scrub_data(output, active_values())
     if problems or output is None:
         raise _Failed(
             f"{handler.what} returned invalid data: " + "; ".join(problems), level=logging.ERROR
