@@ -21,6 +21,11 @@ class WireModel(BaseModel):
     the contract requires, so optional fields never go out as spurious `null`s.
     """
 
+    # Built when defined, not on first use (`defer_build`): `import tempest_sdk` loads no
+    # model anyway; deferring would save 10-15 ms of the ~300 ms a first
+    # `from tempest_sdk import App` costs (pydantic's own machinery is most of it); and
+    # before pydantic 2.14 concurrent first uses (sync handlers building a `Resource` in
+    # threads) race in `model_rebuild`.
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     # Fields the contract requires that have a default here: always written.
