@@ -25,9 +25,11 @@ EXPECTED = [
     "Resource",
     "ResourceNotFoundError",
     "ResourceType",
+    "SettingsError",
     "TaskError",
     "TempestError",
     "__version__",
+    "load_settings",
 ]
 
 

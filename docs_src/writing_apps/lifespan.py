@@ -1,33 +1,44 @@
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import tempest_sdk as tempest
 
 app = tempest.App("temps", "v1")
 
 
+class TempsSettings(BaseSettings):
+    """Read from TEMPS_URL and TEMPS_TOKEN, or files in /run/secrets (Kubernetes)."""
+
+    model_config = SettingsConfigDict(env_prefix="TEMPS_", secrets_dir="/run/secrets")
+
+    url: str = "https://temps.example.com/api"
+    token: SecretStr
+
+
 @dataclass(frozen=True)
 class Clients:
     """What every handler of the app shares while it serves."""
 
+    settings: TempsSettings
     temps: httpx.AsyncClient
 
 
 @app.lifespan
 async def clients() -> AsyncIterator[Clients]:
+    settings = tempest.load_settings(TempsSettings)  # every problem listed, at start
     # One client, one connection pool, for every task: no handshake per task.
     async with httpx.AsyncClient(
-        base_url=os.environ.get("TEMPS_URL", "https://temps.example.com/api"),
-        headers={"Authorization": f"Bearer {os.environ.get('TEMPS_TOKEN', '')}"},
+        base_url=settings.url,
+        headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
         timeout=10.0,
     ) as temps:
-        yield Clients(temps=temps)
+        yield Clients(settings=settings, temps=temps)
 
 
 class ProjectProperties(BaseModel):

@@ -11,6 +11,8 @@ from ._resource import ResourceType as ResourceType
 from ._results import Health as Health
 from ._results import Page as Page
 from ._schema import JSONSchema as JSONSchema
+from ._settings import SettingsError as SettingsError
+from ._settings import load_settings as load_settings
 
 __all__ = [
     "App",
@@ -23,5 +25,7 @@ __all__ = [
     "Page",
     "ResourceNotFoundError",
     "ResourceType",
+    "SettingsError",
     "TaskError",
+    "load_settings",
 ]

@@ -211,7 +211,10 @@ async def test_plain_generators_and_context_manager_factories_are_lifespans() ->
 
 
 @respx.mock(base_url="https://temps.example.com/api")
-async def test_the_guide_example_shares_one_temps_client(respx_mock: respx.MockRouter) -> None:
+async def test_the_guide_example_shares_one_temps_client(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEMPS_TOKEN", "temps-token-123456")
     module = importlib.reload(importlib.import_module("docs_src.writing_apps.lifespan"))
     app: tempest.App = module.app
     route = respx_mock.post("/projects").mock(
@@ -308,3 +311,53 @@ async def test_a_handler_taking_the_state_outside_serving_gets_an_error_report()
     assert report.status is ReportStatus.ERROR
     assert "takes what the app's lifespan yields" in (report.message or "")
     assert "not serving" in (report.message or "")
+
+
+def test_settings_problems_are_listed_with_the_variable_to_set(monkeypatch, tmp_path) -> None:
+    from pydantic import SecretStr
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    from tempest_sdk._app._settings import SettingsError, load_settings
+
+    class TempsSettings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="TEMPS_", secrets_dir=str(tmp_path / "no"))
+        url: str
+        token: SecretStr
+        retries: int = 3
+
+    monkeypatch.delenv("TEMPS_URL", raising=False)
+    monkeypatch.delenv("TEMPS_TOKEN", raising=False)
+    monkeypatch.setenv("TEMPS_RETRIES", "many")
+    with pytest.raises(SettingsError) as info:
+        load_settings(TempsSettings)
+    message = str(info.value)
+    assert "3 problem(s)" in message
+    assert "url: Field required; from environment variable TEMPS_URL" in message
+    assert "token: Field required; from environment variable TEMPS_TOKEN (or the file" in message
+    assert "retries: Input should be a valid integer" in message
+    assert "many" not in message  # values are never quoted: they may be secrets
+
+    # Kubernetes mounts secrets as files: one per field, under secrets_dir.
+    secrets = tmp_path / "no"
+    secrets.mkdir()
+    (secrets / "TEMPS_token").write_text("file-token-XYZ")
+    monkeypatch.setenv("TEMPS_URL", "https://temps.example.com/api")
+    monkeypatch.setenv("TEMPS_RETRIES", "5")
+    loaded = load_settings(TempsSettings)
+    assert loaded.token.get_secret_value() == "file-token-XYZ" and loaded.retries == 5
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_bad_settings_stop_the_runner_from_starting_with_every_problem(
+    backend, monkeypatch
+) -> None:
+    module = importlib.reload(importlib.import_module("docs_src.writing_apps.lifespan"))
+    monkeypatch.delenv("TEMPS_TOKEN", raising=False)
+    source = FakeSource()
+
+    async def scenario() -> None:
+        with pytest.raises(RunnerStartupError, match="TEMPS_TOKEN"):
+            await Runner(module.app, source, **FAST).run()
+
+    anyio.run(scenario, backend=backend)
+    assert source.next_calls.total() == 0
