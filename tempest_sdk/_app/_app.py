@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from ..models import ConnectRequest, LifecycleStage, Link
 from ._dispatch import dispatch as _dispatch
@@ -22,8 +21,11 @@ from ._scrub import unregister_process_secrets as _unregister_secrets
 
 if TYPE_CHECKING:
     import anyio
+    import httpx
 
+    from ..client import CertTypes, VerifyTypes
     from ..models import AppHealthReportRequest, Task, TaskReport
+    from ..runner import RunnerOptionsKwargs, TaskSource
 
 __all__ = ["App"]
 
@@ -315,7 +317,12 @@ class App:
             self._override = previous
 
     def describe(self) -> ConnectRequest:
-        """The connect request: every resource type with its flags, schemas and actions."""
+        """The connect request: every resource type with its flags, schemas and actions.
+
+        `app.describe().to_json()` is the payload as bytes, exactly as sent to
+        `apps.version.connect`; `app.describe().to_wire()` the same as a dict (what
+        `json.dumps` takes).
+        """
         return ConnectRequest(
             app_id=self._app_id,
             version=self._version,
@@ -370,15 +377,36 @@ class App:
 
         return await check_health(self, timeout=timeout)
 
-    def run(self, **options: Any) -> None:
+    def run(
+        self,
+        *,
+        client: TaskSource | None = None,
+        endpoint: str | None = None,
+        token: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: VerifyTypes = None,
+        cert: CertTypes = None,
+        **options: Unpack[RunnerOptionsKwargs],
+    ) -> None:
         """Serve the app against Tempest until SIGINT or SIGTERM (blocking).
 
         Reads `TEMPEST_TOKEN` (or `TEMPEST_TOKEN_FILE`) and `TEMPEST_API_ENDPOINT`.
-        The options are those of `tempest_sdk.runner.run`.
+        The arguments and options are those of `tempest_sdk.runner.run` (a misspelled
+        option is a type error, and a `RunnerConfigError` at run time).
         """
         # Imported here: the runner (and httpx) load only when an app is served.
-        runner = importlib.import_module("tempest_sdk.runner")
-        runner.run(self, **options)
+        from ..runner import run as serve
+
+        serve(
+            self,
+            client=client,
+            endpoint=endpoint,
+            token=token,
+            transport=transport,
+            verify=verify,
+            cert=cert,
+            **options,
+        )
 
     def __repr__(self) -> str:
         return (

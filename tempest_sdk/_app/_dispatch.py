@@ -206,22 +206,24 @@ def _finish(
             raise _Invalid(f"{where}: not a valid resource: {describe_errors(exc)}") from None
     else:
         raise _Invalid(f"{_where(index)}: is a {type(result).__name__}, not a tempest.Resource")
-    # Fill in what the task already knows; the handler's object is completed in place.
+    # Fill in what the task already knows, in a copy: the handler's object is its own
+    # (it may be cached, or shared between tasks).
+    updates: dict[str, Any] = {}
     if not resource.type:
-        resource.type = name
+        updates["type"] = name
     elif resource.type != name:
         where = _where(index)
         raise _Invalid(f"{where}.type: is {resource.type!r}, but the task is for {name!r}")
     if not resource.external_id:
         if known is not None and known.external_id:
-            resource.external_id = known.external_id
+            updates["external_id"] = known.external_id
         else:
             raise _Invalid(
                 f"{_where(index)}.external_id: is empty; a resource needs the id it has in "
                 "the external system"
             )
     if not resource.display_name and known is not None and known.display_name:
-        resource.display_name = known.display_name
+        updates["display_name"] = known.display_name
     if properties is not None:
         current = resource.properties
         fast = properties.schema.fast
@@ -230,8 +232,8 @@ def _finish(
             if problems:
                 raise _Invalid("; ".join(problems))
             if checked is not current:
-                resource.properties = checked
-    return resource
+                updates["properties"] = checked
+    return resource.model_copy(update=updates) if updates else resource
 
 
 def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:

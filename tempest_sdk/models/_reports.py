@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -44,6 +44,10 @@ class ListResourcesResponse(WritesDefaults):
     next: str = ""
 
 
+_R = TypeVar(
+    "_R", ExecuteResourceOperationResponse, ExecuteResourceActionResponse, ListResourcesResponse
+)
+
 TaskResponse = Annotated[
     ExecuteResourceOperationResponse | ExecuteResourceActionResponse | ListResourcesResponse,
     Field(discriminator="response_type"),
@@ -76,3 +80,40 @@ class TaskReport(WritesDefaults):
     def error(cls, task_id: str, message: str) -> TaskReport:
         """A failed report: `response` is `null` and `message` says why."""
         return cls(task_id=task_id, status=ReportStatus.ERROR, message=message, response=None)
+
+    # Typed views of the result, for tests and tools: each says what it got instead.
+
+    @property
+    def resource(self) -> Resource:
+        """The resource of a successful create, read, update or delete.
+
+        Raises:
+            ValueError: the report is an error, or not an operation's.
+        """
+        return self._response(ExecuteResourceOperationResponse, "an operation").resource
+
+    @property
+    def resources(self) -> list[Resource]:
+        """The page of resources of a successful list.
+
+        Raises:
+            ValueError: the report is an error, or not a list's.
+        """
+        return self._response(ListResourcesResponse, "a list").resources
+
+    @property
+    def output(self) -> dict[str, Any]:
+        """The output of a successful action.
+
+        Raises:
+            ValueError: the report is an error, or not an action's.
+        """
+        return self._response(ExecuteResourceActionResponse, "an action").output
+
+    def _response(self, kind: type[_R], what: str) -> _R:
+        if self.status is not ReportStatus.OK or self.response is None:
+            raise ValueError(f"task {self.task_id} failed: {self.message}")
+        if not isinstance(self.response, kind):
+            got = self.response.response_type
+            raise ValueError(f"task {self.task_id} is not {what}'s: its response is {got}")
+        return self.response

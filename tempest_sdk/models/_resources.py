@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, TypeAdapter, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from ._base import WireModel, WritesDefaults
 from ._enums import LinkType
+
+P = TypeVar("P")
 
 __all__ = ["Link", "Links", "Resource"]
 
@@ -78,6 +82,32 @@ class Resource(WritesDefaults):
     deleted_at: datetime | None = None
     properties: dict[str, Any] | None = None
     links: Links | None = None
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _properties_from_model(cls, value: Any) -> Any:
+        # The declared properties model (or a dataclass) is written as JSON by alias,
+        # as the properties schema derived from it expects.
+        if isinstance(value, BaseModel):
+            dumped: dict[str, Any] = value.model_dump(mode="json", by_alias=True)
+            return dumped
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)
+        return value
+
+    def properties_as(self, model: builtins.type[P]) -> P:
+        """The properties read as `model` (the type declared with `properties=`).
+
+        Raises:
+            ValueError: they do not match `model` (`pydantic.ValidationError`), or
+                the resource has none.
+        """
+        if self.properties is None:
+            raise ValueError(
+                f"resource {self.external_id or self.type!r} has no properties to read as "
+                f"{model.__name__}"
+            )
+        return TypeAdapter(model).validate_python(self.properties)
 
     @field_validator("links", mode="before")
     @classmethod
