@@ -10,6 +10,12 @@ minus the baseline's median.
 Two apps: one with schemas derived from pydantic models, one with the raw JSON
 Schemas of Tempest's Go helloworld example.
 
+A second baseline, also in the same run: the same work written with pydantic alone,
+as an app without the SDK would do it: the `next` answer validated into plain models
+of the task's shape, the handler called, a report model dumped to JSON. Target: the
+SDK's pipeline at most 1.5x that bare pipeline (the script exits 1 and says BELOW
+TARGET otherwise).
+
 Run: python benchmarks/bench_dispatch.py [--iterations N]
 """
 
@@ -20,9 +26,10 @@ import asyncio
 import gc
 import json
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -117,6 +124,71 @@ def raw_app() -> tuple[tempest.App, Callable[[], Awaitable[Any]]]:
     return app, lambda: create(ctx, ready)
 
 
+# -- the bare pipeline: pydantic alone, no SDK ----------------------------------------
+
+
+class _Person(BaseModel):
+    email: str
+    name: str
+    type: str
+
+
+class _Metadata(BaseModel):
+    project_id: str
+    project_name: str
+    owners: list[_Person]
+    author: _Person
+
+
+class _Resource(BaseModel):
+    type: str
+    external_id: str
+    display_name: str
+    properties: dict[str, Any] | None = None
+
+
+class _Operation(BaseModel):
+    request_type: Literal["execute_resource_operation"]
+    operation: str
+    resource: _Resource
+    input: Color
+
+
+class _Task(BaseModel):
+    task_id: str
+    task: _Operation
+    metadata: _Metadata
+
+
+class _Response(BaseModel):
+    response_type: str = "execute_resource_operation"
+    resource: _Resource
+
+
+class _Report(BaseModel):
+    task_id: str
+    status: str
+    message: str | None = None
+    response: _Response | None
+
+
+async def _bare_create(input: Color) -> _Resource:
+    return _Resource(
+        type="example",
+        external_id="example-1",
+        display_name="Example",
+        properties={"color": input.color},
+    )
+
+
+async def bare_pipeline() -> bytes:
+    """`next` bytes to report bytes with pydantic alone."""
+    task = _Task.model_validate_json(TASK)
+    resource = await _bare_create(task.task.input)
+    report = _Report(task_id=task.task_id, status="ok", response=_Response(resource=resource))
+    return report.model_dump_json().encode()
+
+
 def _context() -> tempest.Context:
     task = parse_task(TASK)
     return tempest.Context(
@@ -152,6 +224,30 @@ def _p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100)[98]
 
 
+async def _versus_bare(app: tempest.App, iterations: int, rounds: int) -> float:
+    """The SDK's pipeline against the bare one, alternately; prints and returns the ratio
+    of their medians (median over rounds)."""
+
+    async def pipeline() -> bytes:
+        report = await app.dispatch(parse_task(TASK))
+        return report.to_json()
+
+    await _pairs(pipeline, bare_pipeline, min(2_000, iterations))  # warm up
+    ratios, sdk, bare = [], [], []
+    for _ in range(rounds):
+        piped, base = await _pairs(pipeline, bare_pipeline, iterations // rounds)
+        sdk.append(statistics.median(piped))
+        bare.append(statistics.median(base))
+        ratios.append(sdk[-1] / bare[-1])
+    ratio = statistics.median(ratios)
+    print(
+        f"{'vs pydantic alone':<22} pipeline median {statistics.median(sdk):5.1f} µs  | bare "
+        f"pipeline (validate, handler, dump) median {statistics.median(bare):4.1f} µs  "
+        f"ratio {ratio:.2f} (target <= 1.5)"
+    )
+    return ratio
+
+
 async def _bench(name: str, build: Callable[[], Any], iterations: int, rounds: int) -> None:
     app, baseline = build()
 
@@ -182,13 +278,19 @@ async def _bench(name: str, build: Callable[[], Any], iterations: int, rounds: i
     )
 
 
-async def main(iterations: int, rounds: int) -> None:
+async def main(iterations: int, rounds: int) -> int:
     print(
         f"dispatch overhead per task (parse_task + dispatch + to_json, minus the handler), "
         f"async create handler, {iterations} iterations in {rounds} rounds"
     )
     await _bench("model-derived schemas", model_app, iterations, rounds)
     await _bench("raw JSON Schemas", raw_app, iterations, rounds)
+    ratio = await _versus_bare(model_app()[0], iterations, rounds)
+    if ratio > 1.5:
+        print(f"\nBELOW TARGET: the SDK's pipeline is {ratio:.2f}x pydantic alone, above 1.5x")
+        return 1
+    print("\nAll targets met.")
+    return 0
 
 
 if __name__ == "__main__":
@@ -196,4 +298,4 @@ if __name__ == "__main__":
     parser.add_argument("--iterations", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=10)
     options = parser.parse_args()
-    asyncio.run(main(options.iterations, options.rounds))
+    sys.exit(asyncio.run(main(options.iterations, options.rounds)))
