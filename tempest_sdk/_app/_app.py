@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from ..models import ConnectRequest, LifecycleStage, Link
+from ._definition import AppDefinition, freeze_types
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
 from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_type
@@ -55,6 +56,7 @@ class App:
 
     __slots__ = (
         "_app_id",
+        "_definition",
         "_lifespan",
         "_override",
         "_provided",
@@ -83,6 +85,7 @@ class App:
         self._override: Any = _NOT_SERVING
         self._state: Any = _NOT_SERVING
         self._serving = 0
+        self._definition: AppDefinition | None = None
         install_log_filter()
 
     @property
@@ -94,6 +97,31 @@ class App:
     def version(self) -> str:
         """The app version this code implements."""
         return self._version
+
+    @property
+    def definition(self) -> AppDefinition:
+        """The app's declarations, frozen into an immutable value (on first access).
+
+        Serving, invoking, dispatching to or describing the app freeze it too; from
+        then on declaring more is a `DefinitionError`.
+        """
+        definition = self._definition
+        if definition is None:
+            definition = AppDefinition(self._app_id, self._version, freeze_types(self._types))
+            self._definition = definition
+        return definition
+
+    def _check_open(self, what: str) -> None:
+        """Refuse a declaration once the app is frozen."""
+        if self._definition is not None:
+            raise DefinitionError(
+                f"{self._app_id} {self._version}: {what}",
+                [
+                    "the app is frozen: it was already served, invoked, dispatched to or "
+                    "described. Declare every resource type, handler and the lifespan "
+                    "before that (at import, in the app's module)"
+                ],
+            )
 
     @property
     def resource_types(self) -> Mapping[str, ResourceType]:
@@ -131,6 +159,7 @@ class App:
         Raises:
             DefinitionError: listing every problem with the declaration.
         """
+        self._check_open(f"resource type {type!r}")
         where = f"app.resource({type!r})"
         problems: list[str] = []
         if not isinstance(type, str) or not _TYPE_NAME.match(type):
@@ -225,6 +254,7 @@ class App:
         Raises:
             DefinitionError: a lifespan is declared already, or `fn` takes more than the app.
         """
+        self._check_open("lifespan")
         check_lifespan(fn, self)
         if self._lifespan is not None:
             raise DefinitionError(
@@ -261,6 +291,7 @@ class App:
         Nested or overlapping blocks (a runner and an `ainvoke` in one process) share
         one entry: the lifespan runs once, and ends with the last block.
         """
+        _ = self.definition  # serving freezes the declarations
         if self._serving:
             self._serving += 1
             try:
@@ -323,6 +354,7 @@ class App:
         `apps.version.connect`; `app.describe().to_wire()` the same as a dict (what
         `json.dumps` takes).
         """
+        _ = self.definition  # describing freezes the declarations
         return ConnectRequest(
             app_id=self._app_id,
             version=self._version,

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import anyio
 
     from ._app import App
-    from ._resource import ResourceType
+    from ._definition import TypeDefinition
 
 __all__ = ["dispatch"]
 
@@ -97,7 +97,7 @@ async def _dispatch_task(
         try:
             kind = request.request_type
             name = request.resource.type
-            resource_type = app._types.get(name)
+            resource_type = app.definition.types.get(name)
             if resource_type is None:
                 raise _Failed(_unknown_type(app, name))
             if kind == "execute_resource_operation":
@@ -135,7 +135,7 @@ async def _dispatch_task(
 
 
 def _unknown_type(app: App, name: object) -> str:
-    known = ", ".join(repr(t) for t in app._types) or "none"
+    known = ", ".join(repr(t) for t in app.definition.types) or "none"
     return (
         f"resource type {name!r} is not part of app {app.app_id} {app.version}; "
         f"its resource types: {known}"
@@ -290,7 +290,7 @@ def _where(index: int | None) -> str:
 
 async def _operation(
     app: App,
-    resource_type: ResourceType,
+    resource_type: TypeDefinition,
     task_id: str,
     task: Task,
     request: ExecuteResourceOperationRequest,
@@ -298,7 +298,7 @@ async def _operation(
     limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
     operation = request.operation
-    handler = resource_type._handlers.get(operation)
+    handler = resource_type.handlers.get(operation)
     known = request.resource
     name = known.type
     if handler is None or operation == "list" or operation == "health_check":
@@ -317,7 +317,7 @@ async def _operation(
     if result is None and operation == "delete":
         resource = known
     else:
-        properties = resource_type._spec.properties if operation != "delete" else None
+        properties = resource_type.spec.properties if operation != "delete" else None
         try:
             resource = _finish(result, name, known, properties)
         except _Invalid as exc:
@@ -328,15 +328,15 @@ async def _operation(
 
 async def _list(
     app: App,
-    resource_type: ResourceType,
+    resource_type: TypeDefinition,
     task_id: str,
     task: Task,
     request: ListResourcesRequest,
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
-    name = resource_type.type
-    handler = resource_type._handlers.get("list")
+    name = resource_type.name
+    handler = resource_type.handlers.get("list")
     if handler is None:
         raise _Failed(
             f"resource type {name!r} does not support list; "
@@ -364,7 +364,7 @@ async def _list(
         problems = []
         for index, item in enumerate(items):
             try:
-                resources.append(_finish(item, name, None, resource_type._spec.properties, index))
+                resources.append(_finish(item, name, None, resource_type.spec.properties, index))
             except _Invalid as exc:
                 problems.append(str(exc))
         if problems:
@@ -376,18 +376,18 @@ async def _list(
 
 async def _action(
     app: App,
-    resource_type: ResourceType,
+    resource_type: TypeDefinition,
     task_id: str,
     task: Task,
     request: ExecuteResourceActionRequest,
     timeout: float | None,
     limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
-    name = resource_type.type
+    name = resource_type.name
     action = request.action
-    handler = resource_type._actions.get(action)
+    handler = resource_type.actions.get(action)
     if handler is None:
-        actions = ", ".join(repr(a) for a in resource_type._actions) or "none"
+        actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
     value = _load_input(handler, request.input)
     ctx = _context(app, task, handler, name, "action", action)

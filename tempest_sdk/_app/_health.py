@@ -17,7 +17,7 @@ from ._results import Health
 
 if TYPE_CHECKING:
     from ._app import App
-    from ._resource import ResourceType
+    from ._definition import TypeDefinition
 
 __all__ = ["check_health"]
 
@@ -27,15 +27,15 @@ _LOGGER = logging.getLogger("tempest_sdk.app")
 async def check_health(app: App, *, timeout: float) -> AppHealthReportRequest | None:
     """Run the app's health checks (see `App.check_health`)."""
     checks = [
-        (resource_type, resource_type._handlers["health_check"])
-        for resource_type in app._types.values()
-        if "health_check" in resource_type._handlers
+        (resource_type, resource_type.handlers["health_check"])
+        for resource_type in app.definition.types.values()
+        if "health_check" in resource_type.handlers
     ]
     if not checks:
         return None
     items: list[AppHealthReportItem | None] = [None] * len(checks)
 
-    async def run(index: int, resource_type: ResourceType, handler: HandlerDefinition) -> None:
+    async def run(index: int, resource_type: TypeDefinition, handler: HandlerDefinition) -> None:
         items[index] = await _check(app, resource_type, handler, timeout)
 
     async with anyio.create_task_group() as group:
@@ -49,9 +49,9 @@ async def check_health(app: App, *, timeout: float) -> AppHealthReportRequest | 
 
 
 async def _check(
-    app: App, resource_type: ResourceType, handler: HandlerDefinition, default: float
+    app: App, resource_type: TypeDefinition, handler: HandlerDefinition, default: float
 ) -> AppHealthReportItem:
-    name = resource_type.type
+    name = resource_type.name
     # The handler's own timeout, else its resource type's (folded in at registration).
     seconds = handler.timeout if handler.timeout is not None else default
     ctx = Context(
