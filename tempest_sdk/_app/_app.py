@@ -204,7 +204,7 @@ class App:
             properties=properties_spec,
             timeout=float(timeout) if timeout is not None else None,
         )
-        resource_type = ResourceType(spec, lambda: self._provided)
+        resource_type = ResourceType(spec, lambda: self._provided, self._check_open)
         self._types[type] = resource_type
         return resource_type
 

@@ -138,7 +138,7 @@ def _is_raw_mapping(hint: Any) -> bool:
 def _classify(hint: Any, provided: type | None) -> Slot | None:
     if isinstance(hint, type):
         # First: the lifespan's type may be a dataclass or a model, like an input.
-        if provided is not None and hint is not object and issubclass(provided, hint):
+        if provided is not None and hint is not object and _provides(provided, hint):
             return Slot.STATE
         if issubclass(hint, Context):
             return Slot.CONTEXT
@@ -151,6 +151,13 @@ def _classify(hint: Any, provided: type | None) -> Slot | None:
     if _is_raw_mapping(hint):
         return Slot.INPUT
     return None
+
+
+def _provides(provided: type, hint: type) -> bool:
+    try:
+        return issubclass(provided, hint)
+    except TypeError:  # a TypedDict, or a class that refuses subclass checks
+        return False
 
 
 def _no_provider(provided: type | None) -> str:

@@ -12,12 +12,20 @@ from ..models import ActionDefinition, Link, Links, ResourceDefinition
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
 from ._payloads import PropertiesSpec, SchemaSource
+from ._shapes import (
+    ActionHandlerT,
+    DeleteHandlerT,
+    HealthCheckHandlerT,
+    ListHandlerT,
+    ResourceHandlerT,
+)
 
 if TYPE_CHECKING:
     from ._validate import CompiledSchema
 
 __all__ = ["ResourceSpec", "ResourceType"]
 
+# Any handler, for the code the decorators share.
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OPERATIONS = ("create", "read", "update", "delete", "list")
@@ -52,15 +60,20 @@ class ResourceType:
         ```
     """
 
-    __slots__ = ("_actions", "_handlers", "_provided", "_spec")
+    __slots__ = ("_actions", "_check_open", "_handlers", "_provided", "_spec")
 
     def __init__(
-        self, spec: ResourceSpec, provided: Callable[[], type | None] = lambda: None
+        self,
+        spec: ResourceSpec,
+        provided: Callable[[], type | None] = lambda: None,
+        check_open: Callable[[str], None] = lambda what: None,
     ) -> None:
         self._spec = spec
         # The type the app's lifespan yields, asked at each registration: the lifespan
         # must be declared before the handlers that take what it yields.
         self._provided = provided
+        # Raises once the app is frozen (served, invoked, dispatched to or described).
+        self._check_open = check_open
         self._handlers: dict[str, HandlerDefinition] = {}
         self._actions: dict[str, HandlerDefinition] = {}
 
@@ -103,9 +116,13 @@ class ResourceType:
         return "health_check" in self._handlers
 
     # -- decorators -------------------------------------------------------------------
+    #
+    # Each decorator accepts the handlers of its operation's shape (`_shapes.py`): mypy
+    # and pyright check what a handler returns; its parameters, injected by type in any
+    # order, are checked at registration. The function is returned unchanged. The bare
+    # overload comes last: pyright explains a handler that no overload accepts with the
+    # last one's error, which then names the return type the operation wants.
 
-    @overload
-    def create(self, fn: F, /) -> F: ...
     @overload
     def create(
         self,
@@ -114,20 +131,23 @@ class ResourceType:
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> Callable[[F], F]: ...
+    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
+    @overload
+    def create(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
     def create(
         self,
-        fn: F | None = None,
+        fn: ResourceHandlerT | None = None,
         /,
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> F | Callable[[F], F]:
+    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
         """Register the create handler.
 
         It may take a `Context`, the task's `Resource` and the input (annotated with a
         model, dataclass or TypedDict, or `dict[str, Any]` with `input_schema=`), and
-        returns the created `Resource` with its `external_id`.
+        returns the created `Resource` with its `external_id`. Type checkers refuse a
+        handler that returns anything else.
 
         Args:
             fn: The handler (bare decorator form).
@@ -137,11 +157,18 @@ class ResourceType:
         return self._decorate("create", fn, input_schema=input_schema, timeout=timeout)
 
     @overload
-    def read(self, fn: F, /) -> F: ...
+    def read(
+        self, fn: None = None, /, *, timeout: float | None = None
+    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
     @overload
-    def read(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
-    def read(self, fn: F | None = None, /, *, timeout: float | None = None) -> F | Callable[[F], F]:
+    def read(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
+    def read(
+        self, fn: ResourceHandlerT | None = None, /, *, timeout: float | None = None
+    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
         """Register the read handler: it returns the resource as it now is.
+
+        It may take a `Context` and the task's `Resource` (or nothing), and returns a
+        `Resource`. Type checkers refuse a handler that returns anything else.
 
         Args:
             fn: The handler (bare decorator form).
@@ -150,8 +177,6 @@ class ResourceType:
         return self._decorate("read", fn, timeout=timeout)
 
     @overload
-    def update(self, fn: F, /) -> F: ...
-    @overload
     def update(
         self,
         fn: None = None,
@@ -159,16 +184,21 @@ class ResourceType:
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> Callable[[F], F]: ...
+    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
+    @overload
+    def update(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
     def update(
         self,
-        fn: F | None = None,
+        fn: ResourceHandlerT | None = None,
         /,
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> F | Callable[[F], F]:
+    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
         """Register the update handler: it takes the input and returns the updated resource.
+
+        It may take a `Context`, the task's `Resource` and the input, and returns a
+        `Resource`. Type checkers refuse a handler that returns anything else.
 
         Args:
             fn: The handler (bare decorator form).
@@ -178,13 +208,18 @@ class ResourceType:
         return self._decorate("update", fn, input_schema=input_schema, timeout=timeout)
 
     @overload
-    def delete(self, fn: F, /) -> F: ...
-    @overload
-    def delete(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
     def delete(
-        self, fn: F | None = None, /, *, timeout: float | None = None
-    ) -> F | Callable[[F], F]:
+        self, fn: None = None, /, *, timeout: float | None = None
+    ) -> Callable[[DeleteHandlerT], DeleteHandlerT]: ...
+    @overload
+    def delete(self, fn: DeleteHandlerT, /) -> DeleteHandlerT: ...
+    def delete(
+        self, fn: DeleteHandlerT | None = None, /, *, timeout: float | None = None
+    ) -> DeleteHandlerT | Callable[[DeleteHandlerT], DeleteHandlerT]:
         """Register the delete handler: it returns None (the task's resource) or a `Resource`.
+
+        It may take a `Context` and the task's `Resource`. Type checkers refuse a handler
+        that returns anything else.
 
         Args:
             fn: The handler (bare decorator form).
@@ -193,11 +228,18 @@ class ResourceType:
         return self._decorate("delete", fn, timeout=timeout)
 
     @overload
-    def list(self, fn: F, /) -> F: ...
+    def list(
+        self, fn: None = None, /, *, timeout: float | None = None
+    ) -> Callable[[ListHandlerT], ListHandlerT]: ...
     @overload
-    def list(self, fn: None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
-    def list(self, fn: F | None = None, /, *, timeout: float | None = None) -> F | Callable[[F], F]:
+    def list(self, fn: ListHandlerT, /) -> ListHandlerT: ...
+    def list(
+        self, fn: ListHandlerT | None = None, /, *, timeout: float | None = None
+    ) -> ListHandlerT | Callable[[ListHandlerT], ListHandlerT]:
         """Register the list handler: it takes the page cursor (`str`) and returns a `Page`.
+
+        It may take a `Context` and the cursor, and returns a `Page` (or a list of
+        resources). Type checkers refuse a handler that returns anything else.
 
         Args:
             fn: The handler (bare decorator form).
@@ -206,15 +248,18 @@ class ResourceType:
         return self._decorate("list", fn, timeout=timeout)
 
     @overload
-    def health_check(self, fn: F, /) -> F: ...
-    @overload
     def health_check(
         self, fn: None = None, /, *, timeout: float | None = None
-    ) -> Callable[[F], F]: ...
+    ) -> Callable[[HealthCheckHandlerT], HealthCheckHandlerT]: ...
+    @overload
+    def health_check(self, fn: HealthCheckHandlerT, /) -> HealthCheckHandlerT: ...
     def health_check(
-        self, fn: F | None = None, /, *, timeout: float | None = None
-    ) -> F | Callable[[F], F]:
+        self, fn: HealthCheckHandlerT | None = None, /, *, timeout: float | None = None
+    ) -> HealthCheckHandlerT | Callable[[HealthCheckHandlerT], HealthCheckHandlerT]:
         """Register the health check: it returns a `Health`; raising means `disrupted`.
+
+        It may take a `Context` (or nothing). Type checkers refuse a handler that
+        returns anything else than a `Health`.
 
         Args:
             fn: The handler (bare decorator form).
@@ -232,12 +277,13 @@ class ResourceType:
         input_schema: SchemaSource | None = None,
         output_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> Callable[[F], F]:
+    ) -> Callable[[ActionHandlerT], ActionHandlerT]:
         """Register an action: a named command run against one resource.
 
         The handler may take a `Context`, the `Resource` and the input; it returns the
-        output (a model, dataclass, TypedDict or dict), whose schema comes from the
-        return annotation or `output_schema=`.
+        output (a model, dataclass, TypedDict or dict, or None for no output), whose
+        schema comes from the return annotation or `output_schema=`. Type checkers
+        refuse a handler that returns anything else.
 
         Args:
             name: The action's name, unique within the resource type.
@@ -265,7 +311,8 @@ class ResourceType:
         if problems:
             raise DefinitionError(f"{owner}, action {name!r}", problems)
 
-        def register(fn: F) -> F:
+        def register(fn: ActionHandlerT) -> ActionHandlerT:
+            self._check_open(f"{owner}, action {name!r}")
             local = _caller_locals(1)
             if name in self._actions:
                 raise DefinitionError(
@@ -325,6 +372,7 @@ class ResourceType:
         local: Mapping[str, Any] | None = None,
     ) -> None:
         owner = f"resource type {self.type!r}"
+        self._check_open(f"{owner}, {kind.replace('_', ' ')} handler")
         problems: list[str] = []
         if kind in self._handlers:
             problems.append(

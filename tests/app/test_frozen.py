@@ -61,3 +61,21 @@ async def test_declaring_after_the_app_froze_says_why(how: str) -> None:
         @app.lifespan
         async def lifespan() -> AsyncIterator[None]:
             yield
+
+
+async def test_registering_a_handler_after_the_app_froze_says_why() -> None:
+    app, example = declared()
+    app.describe()
+    with pytest.raises(tempest.DefinitionError, match="create handler: the app is frozen"):
+
+        @example.create
+        def create() -> tempest.Resource:
+            return tempest.Resource()
+
+    with pytest.raises(tempest.DefinitionError, match="action 'ping': the app is frozen"):
+
+        @example.action("ping", description="d")
+        def ping() -> dict[str, object]:
+            return {}
+
+    assert "create" not in app.definition.types["example"].handlers

@@ -361,3 +361,24 @@ def test_bad_settings_stop_the_runner_from_starting_with_every_problem(
 
     anyio.run(scenario, backend=backend)
     assert source.next_calls.total() == 0
+
+
+def test_a_typed_dict_input_still_works_beside_a_lifespan() -> None:
+    from typing_extensions import TypedDict
+
+    class Sizes(TypedDict):
+        size: int
+
+    app = tempest.App("shop", "v1")
+
+    @app.lifespan
+    async def lifespan() -> AsyncIterator[Shared]:
+        yield Shared([])
+
+    example = app.resource("example", description="d", properties=Props)
+
+    @example.create
+    def create(input: Sizes, shared: Shared) -> tempest.Resource:
+        return tempest.Resource(external_id=str(input["size"]), display_name="x", properties={})
+
+    assert invoke(app, "example", "create", input={"size": 3}).resource.external_id == "3"
