@@ -157,6 +157,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connect", action="store_true", help="connect each app version first")
     _endpoint_arguments(p)
     p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
+    p.add_argument(
+        "--act-on-existing-resources",
+        action="store_true",
+        help=(
+            "with --emulator: also update, delete and run actions on resources that list "
+            "returned, which the run did not create. DANGER: the handlers change them in "
+            "the external system they call"
+        ),
+    )
     p.set_defaults(command="serve", run=_run("serve"))
 
     p = _command(

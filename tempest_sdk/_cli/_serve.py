@@ -44,8 +44,10 @@ def serve(args: argparse.Namespace) -> int:
         seen.add((app.app_id, app.version))
     options = _runner_options(args)
     if not args.emulator:
-        if args.tasks or args.keep_serving or args.json:
-            raise CLIError("--tasks, --keep-serving and --json go with --emulator")
+        if args.tasks or args.keep_serving or args.json or args.act_on_existing_resources:
+            raise CLIError(
+                "--tasks, --keep-serving, --json and --act-on-existing-resources go with --emulator"
+            )
         from ..runner import run
 
         run(*apps, connect=args.connect, endpoint=args.endpoint, **client_tls(args), **options)
@@ -92,7 +94,9 @@ async def _serve_on_emulator(
             if not args.json:
                 out.line(f"Serving {names} against the local emulator at {emulator.url}")
                 out.line()
-            results = await run_steps(emulator, steps)
+            results = await run_steps(
+                emulator, steps, apps=apps, act_on_existing=args.act_on_existing_resources
+            )
             _print_results(out, results, json_output=args.json)
             if args.keep_serving:
                 sys.stderr.write(
@@ -100,7 +104,7 @@ async def _serve_on_emulator(
                     "Enqueue tasks from another process; press Ctrl-C to stop.\n"
                 )
                 await anyio.sleep_forever()
-    return 0 if results and all(r.ok for r in results) else 1
+    return 1 if any(r.failed for r in results) else 0
 
 
 def _print_results(out: Out, results: Sequence[StepResult], *, json_output: bool) -> None:
@@ -121,9 +125,15 @@ def _print_results(out: Out, results: Sequence[StepResult], *, json_output: bool
         ],
     )
     ok = sum(r.ok for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
+    failed = sum(r.failed for r in results)
     out.line()
     summary = f"{ok}/{len(results)} tasks reported ok"
-    out.line(out.style(summary, "green" if ok == len(results) and results else "red", "bold"))
+    if skipped:
+        summary += f", {skipped} skipped"
+    if failed:
+        summary += f", {failed} failed"
+    out.line(out.style(summary, "red" if failed else "green", "bold"))
 
 
 def _short(message: str, width: int = 60) -> str:

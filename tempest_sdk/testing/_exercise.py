@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["Step", "StepResult", "default_steps", "exercise", "load_steps", "run_steps"]
 
 _NEEDS_RESOURCE = {"read", "update", "delete"}
+# Steps that may change a resource: by default only ever run on one this run created.
+_CHANGES = {"update", "delete"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,8 @@ class Step:
     """One task to enqueue: an operation (`create`, `read`, ...), `list`, or an action.
 
     An empty `external_id` on a step that acts on a resource means "the resource the
-    previous steps created or listed for this type".
+    previous steps created for this type" (or, for `read` only, one they listed).
+    `cleanup` marks the deletes `run_steps` adds to remove what the run created.
     """
 
     app_id: str
@@ -37,16 +40,20 @@ class Step:
     name: str
     input: Mapping[str, Any] = field(default_factory=dict)
     external_id: str = ""
+    cleanup: bool = False
 
     @property
     def label(self) -> str:
-        """`type.name`, as shown in a summary."""
-        return f"{self.resource_type}.{self.name}"
+        """`type.name`, as shown in a summary (`(clean-up)` for an added delete)."""
+        return f"{self.resource_type}.{self.name}" + (" (clean-up)" if self.cleanup else "")
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """What became of a step: `ok`, `error` or `skipped`, how long it took, and why."""
+    """What became of a step: `ok`, `error` or `skipped` (with why), and how long it took.
+
+    A skipped step is not a failure: a run fails only on a step that `failed`.
+    """
 
     step: Step
     status: str
@@ -60,6 +67,11 @@ class StepResult:
         """Whether the task was reported `ok`."""
         return self.status == "ok"
 
+    @property
+    def failed(self) -> bool:
+        """Whether the step failed: an error report (a skipped step did not fail)."""
+        return self.status not in ("ok", "skipped")
+
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
         return {
@@ -67,6 +79,7 @@ class StepResult:
             "version": self.step.version,
             "type": self.step.resource_type,
             "name": self.step.name,
+            "cleanup": self.step.cleanup,
             "task_id": self.task_id,
             "status": self.status,
             "duration_ms": round(self.duration * 1000, 1),
@@ -77,7 +90,7 @@ class StepResult:
 def default_steps(app: App) -> list[Step]:
     """One step per capability of each resource type, in the order a user would go.
 
-    create → read → update → list → each action → delete, with inputs built from the
+    create → list → read → update → each action → delete, with inputs built from the
     input schemas' defaults and examples.
     """
     steps: list[Step] = []
@@ -85,12 +98,13 @@ def default_steps(app: App) -> list[Step]:
         wanted: list[tuple[str, Mapping[str, Any] | None]] = []
         if d.create_supported:
             wanted.append(("create", d.create_input_schema))
+        if d.list_supported:
+            # Before read: a type without create can still be read, through a listed one.
+            wanted.append(("list", None))
         if d.read_supported:
             wanted.append(("read", None))
         if d.update_supported:
             wanted.append(("update", d.update_input_schema))
-        if d.list_supported:
-            wanted.append(("list", None))
         wanted.extend((str(a.name), a.input_json_schema) for a in d.actions or [])
         if d.delete_supported:
             wanted.append(("delete", None))
@@ -156,32 +170,114 @@ def _pick_app(apps: Sequence[App], app_id: object, version: object, where: str) 
 
 
 async def run_steps(
-    emulator: Emulator, steps: Sequence[Step], *, step_timeout: float = 60.0
+    emulator: Emulator,
+    steps: Sequence[Step],
+    *,
+    step_timeout: float = 60.0,
+    apps: Sequence[App] = (),
+    act_on_existing: bool = False,
 ) -> list[StepResult]:
     """Enqueue `steps` one after another on a running emulator and wait for each report.
 
     A runner must be serving the steps' apps against the emulator meanwhile.
+
+    Safe by default: a step without an `external_id` that would change a resource
+    (update, delete, an action) acts only on a resource an earlier step of this run
+    created; `read` may also use one a `list` step returned. Otherwise the step is
+    skipped, saying why. What the run created and did not delete is deleted at the
+    end (a `clean-up` step), for the types of `apps` that support delete.
+
+    Args:
+        emulator: the emulator the runner serves.
+        steps: the steps, in order.
+        step_timeout: seconds to wait for each report.
+        apps: the served apps, to know which types can be cleaned up.
+        act_on_existing: also update, delete and run actions on resources that
+            `list` returned, which this run did not create. They may be real data
+            that the app's handlers change in the external system: only for a
+            system whose data you may lose.
     """
-    known: dict[tuple[str, str, str], str] = {}
+    created: dict[tuple[str, str, str], str] = {}
+    listed: dict[tuple[str, str, str], str] = {}
+    # Types whose resources steps create or list: their actions act on one of them.
+    # An action of another type needs no resource.
+    with_resources = {
+        (s.app_id, s.version, s.resource_type) for s in steps if s.name in ("create", "list")
+    }
     results = []
     for step in steps:
         key = (step.app_id, step.version, step.resource_type)
-        external_id = step.external_id or known.get(key, "")
-        if step.name in _NEEDS_RESOURCE and not external_id:
-            results.append(
-                StepResult(step, "skipped", 0.0, "no resource to act on: nothing was created")
-            )
-            continue
-        started = time.perf_counter()
-        task_id = _enqueue(emulator, step, external_id)
-        report = await _wait_for_report(emulator, task_id, step_timeout, step.label)
-        duration = time.perf_counter() - started
-        status = str(report.get("status"))
-        results.append(
-            StepResult(step, status, duration, report.get("message") or "", task_id, report)
+        external_id = step.external_id or _target(step, key, created, listed, act_on_existing)
+        needs_one = step.name in _NEEDS_RESOURCE or (
+            step.name not in _KINDS and key in with_resources
         )
-        if status == "ok":
-            _remember(known, key, step.name, report)
+        if needs_one and not external_id:
+            results.append(StepResult(step, "skipped", 0.0, _why_skipped(step, key, listed)))
+            continue
+        result = await _run(emulator, step, external_id, step_timeout)
+        results.append(result)
+        if result.ok:
+            _remember(created, listed, key, step.name, result.report or {})
+    results.extend(await _clean_up(emulator, created, apps, step_timeout))
+    return results
+
+
+_KINDS = {"create", "read", "update", "delete", "list"}
+
+
+def _target(
+    step: Step,
+    key: tuple[str, str, str],
+    created: Mapping[tuple[str, str, str], str],
+    listed: Mapping[tuple[str, str, str], str],
+    act_on_existing: bool,
+) -> str:
+    if key in created:
+        return created[key]
+    if step.name == "read" or act_on_existing:
+        return listed.get(key, "")
+    return ""
+
+
+def _why_skipped(step: Step, key: tuple[str, str, str], listed: Mapping[Any, str]) -> str:
+    if key in listed:
+        return (
+            f"no resource created in this run to act on; {step.name} is not run on the "
+            f"listed {listed[key]!r}, which this run did not create (opt in with "
+            "act_on_existing=True or --act-on-existing-resources)"
+        )
+    return "no resource to act on: nothing was created in this run"
+
+
+async def _run(emulator: Emulator, step: Step, external_id: str, timeout: float) -> StepResult:
+    started = time.perf_counter()
+    task_id = _enqueue(emulator, step, external_id)
+    report = await _wait_for_report(emulator, task_id, timeout, step.label)
+    duration = time.perf_counter() - started
+    status = str(report.get("status"))
+    return StepResult(step, status, duration, report.get("message") or "", task_id, report)
+
+
+async def _clean_up(
+    emulator: Emulator,
+    created: Mapping[tuple[str, str, str], str],
+    apps: Sequence[App],
+    timeout: float,
+) -> list[StepResult]:
+    deletable = {
+        (app.app_id, app.version, d.type)
+        for app in apps
+        for d in app.describe().resources
+        if d.delete_supported
+    }
+    results = []
+    for (app_id, version, kind), external_id in created.items():
+        step = Step(app_id, version, kind, "delete", external_id=external_id, cleanup=True)
+        if (app_id, version, kind) not in deletable:
+            message = f"{external_id!r} was left in place: {kind} has no delete handler"
+            results.append(StepResult(step, "skipped", 0.0, message))
+            continue
+        results.append(await _run(emulator, step, external_id, timeout))
     return results
 
 
@@ -211,20 +307,23 @@ async def _wait_for_report(
 
 
 def _remember(
-    known: dict[tuple[str, str, str], str],
+    created: dict[tuple[str, str, str], str],
+    listed: dict[tuple[str, str, str], str],
     key: tuple[str, str, str],
     name: str,
     report: Mapping[str, Any],
 ) -> None:
     response = report.get("response") or {}
     if name == "delete":
-        known.pop(key, None)
-    elif isinstance(response.get("resource"), dict) and response["resource"].get("external_id"):
-        known[key] = response["resource"]["external_id"]
-    elif name == "list" and key not in known:
+        created.pop(key, None)
+    elif name == "create":
+        resource = response.get("resource")
+        if isinstance(resource, dict) and resource.get("external_id"):
+            created[key] = resource["external_id"]
+    elif name == "list" and key not in listed:
         for resource in response.get("resources") or []:
             if resource.get("external_id"):
-                known[key] = resource["external_id"]
+                listed[key] = resource["external_id"]
                 break
 
 
@@ -232,13 +331,16 @@ async def exercise(
     *apps: App,
     steps: Sequence[Step] | None = None,
     step_timeout: float = 60.0,
+    act_on_existing: bool = False,
     **runner_options: Any,
 ) -> list[StepResult]:
     """Serve `apps` against a fresh local emulator and run every step (by default, every
     capability of every app, see `default_steps`); return what became of each.
 
-    Use it in a test to check that an app works end to end, through the real runner:
-    `assert all(r.ok for r in await exercise(app))`.
+    Safe by default: it changes only what it created, and deletes that at the end
+    (see `run_steps`, and `act_on_existing` there). Use it in a test to check that an
+    app works end to end, through the real runner:
+    `assert not any(r.failed for r in await exercise(app))`.
     """
     from ..emulator import Emulator
     from ..runner import Runner
@@ -248,4 +350,10 @@ async def exercise(
     async with emulator.serve():
         client = emulator.client()
         async with client, Runner(list(apps), client=client, connect=True, **runner_options):
-            return await run_steps(emulator, plan, step_timeout=step_timeout)
+            return await run_steps(
+                emulator,
+                plan,
+                step_timeout=step_timeout,
+                apps=apps,
+                act_on_existing=act_on_existing,
+            )

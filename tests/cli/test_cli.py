@@ -237,10 +237,11 @@ def test_serve_on_emulator_json_and_tasks_file(cli, tmp_path):
     result = cli("serve", SHOP_V1, "--emulator", "--tasks", "tasks.json", "--json")
     assert result.returncode == 1  # the read of a missing order is reported as an error
     results = json.loads(result.stdout)
-    assert [(r["name"], r["status"]) for r in results] == [
-        ("create", "ok"),
-        ("refund", "ok"),
-        ("read", "error"),
+    assert [(r["name"], r["status"], r["cleanup"]) for r in results] == [
+        ("create", "ok", False),
+        ("refund", "ok", False),
+        ("read", "error", False),
+        ("delete", "ok", True),  # what the run created is removed at the end
     ]
     assert "order-404" in results[2]["message"]
 

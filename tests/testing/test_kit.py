@@ -75,7 +75,7 @@ def test_sample_input_prefers_default_then_examples_then_enum():
 
 def test_default_steps_cover_every_capability_in_order(helloworld):
     names = [s.name for s in default_steps(helloworld)]
-    assert names == ["create", "read", "update", "list", "repaint", "delete"]
+    assert names == ["create", "list", "read", "update", "repaint", "delete"]
 
 
 def test_load_steps_explains_bad_entries(tmp_path, helloworld):
@@ -92,13 +92,13 @@ async def test_exercise_runs_every_capability_through_the_real_runner(helloworld
     results = await exercise(helloworld)
     assert [r.step.name for r in results] == [
         "create",
+        "list",
         "read",
         "update",
-        "list",
         "repaint",
         "delete",
     ]
-    assert all(r.ok for r in results), [r.to_json() for r in results if not r.ok]
+    assert not any(r.failed for r in results), [r.to_json() for r in results if r.failed]
 
 
 def test_emulator_is_reachable_from_the_kit():
@@ -122,5 +122,5 @@ async def test_exercise_the_dashboards_example_built_from_go_schemas():
 
     dashboards = _load("_testing_dashboards", ROOT / "examples" / "dashboards" / "app.py").app
     results = await exercise(dashboards)
-    assert [r.step.name for r in results] == ["create", "read", "update", "list", "delete"]
-    assert all(r.ok for r in results), [r.to_json() for r in results if not r.ok]
+    assert [r.step.name for r in results] == ["create", "list", "read", "update", "delete"]
+    assert not any(r.failed for r in results), [r.to_json() for r in results if r.failed]
