@@ -320,3 +320,39 @@ def test_a_task_nested_too_deep_is_reported_as_failed(backend, caplog):
     assert report.task_id == "deep"
     assert report.status is ReportStatus.ERROR
     assert app.calls == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failed_health_report_is_retried_with_backoff(backend):
+    from .fakes import healthy
+
+    source, app = FakeSource(), FakeApp(health=healthy())
+    source.health_errors.extend(
+        InternalServerError("503", endpoint="/apps.versions.health", status_code=503)
+        for _ in range(3)
+    )
+
+    async def scenario() -> None:
+        async with Runner(app, source, **FAST):
+            await wait_until(lambda: len(source.health) == 1, "the health report")
+
+    run_on(backend, scenario)
+    assert source.health_attempts == 4 and app.health_calls == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_internal_error_of_dispatch_becomes_an_error_report(backend, caplog):
+    async def broken(task: Task) -> TaskReport:
+        raise RuntimeError("bug in dispatch")
+
+    source, app = FakeSource(), FakeApp(handler=broken)
+    source.push("shop", "v1", make_task("t1"), make_task("t2"))
+
+    async def scenario() -> None:
+        async with Runner(app, source, concurrency=1, **FAST):
+            await wait_until(lambda: len(source.acked) == 2, "both reports")
+
+    run_on(backend, scenario)
+    assert all(report.status is ReportStatus.ERROR for report in source.acked)
+    assert "internal error in tempest_sdk" in (source.acked[0].message or "")
+    assert "bug in dispatch" in caplog.text  # the traceback is in the log, not the report
