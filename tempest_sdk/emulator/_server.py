@@ -151,6 +151,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it has no do_<METHOD> for with 501; every
+        # method goes to the core instead, which answers 405 with `Allow: POST`.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes | None:
         if "chunked" in self.fields.get("transfer-encoding", "").lower():
             return self._read_chunked()
@@ -208,7 +215,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             lines.append("connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + answer.body)
+        # An answer to HEAD has the headers of the full answer and no body.
+        self.wfile.write(head if self.command == "HEAD" else head + answer.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("emulator: " + format, *args)

@@ -366,3 +366,26 @@ def test_auth_failures_say_why_without_echoing_the_token(emulator, authorization
     assert answer.json() == {"status": "error", "error": expected}
     assert answer.headers["www-authenticate"] == "Bearer"
     assert "wrong-secret" not in answer.text
+
+
+@pytest.mark.parametrize("method", ["TRACE", "HEAD", "CONNECT", "PROPFIND", "GET", "DELETE"])
+def test_every_unsupported_method_is_405_with_allow_on_the_socket(method: str) -> None:
+    """Not http.server's 501: a method the endpoint does not take is 405 (RFC 9110)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    with Emulator().serve_in_thread() as emulator:
+        url = urlsplit(emulator.url)
+        connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+        try:
+            connection.request(method, f"{url.path}/apps.operations.next")
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+    assert answer.status == 405
+    assert answer.getheader("allow") == "POST"
+    if method == "HEAD":
+        assert body == b""  # an answer to HEAD carries no body
+    else:
+        assert "takes POST" in json.loads(body)["error"]
