@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,7 @@ def invoke(args: argparse.Namespace) -> int:
     """Run one handler through dispatch and print the report."""
     from ..testing import invoke as invoke_handler
 
+    _check_applies(args)
     app = load_app(args.app)
     report = invoke_handler(
         app,
@@ -169,10 +171,67 @@ def invoke(args: argparse.Namespace) -> int:
         external_id=args.external_id,
         next=args.next,
         env=_pairs(args.env, "--env"),
-        secrets=_pairs(args.secret, "--secret"),
+        secrets=_secrets(args.secret),
     )
     Out().json(report.to_wire())
     return 0 if report.status == "ok" else 1
+
+
+# What each kind of task carries, so that an option it would silently ignore is refused.
+_APPLIES = {
+    "create": ("--input", "--env", "--secret"),
+    "read": ("--external-id", "--env", "--secret"),
+    "update": ("--external-id", "--input", "--env", "--secret"),
+    "delete": ("--external-id", "--env", "--secret"),
+    "list": ("--next",),
+}
+_ACTION = ("--external-id", "--input", "--env", "--secret")
+
+
+def _check_applies(args: argparse.Namespace) -> None:
+    given = {
+        "--input": args.input is not None,
+        "--external-id": bool(args.external_id),
+        "--next": bool(args.next),
+        "--env": bool(args.env),
+        "--secret": bool(args.secret),
+    }
+    applies = _APPLIES.get(args.name, _ACTION)
+    wrong = [flag for flag, present in given.items() if present and flag not in applies]
+    if wrong:
+        kind = args.name if args.name in _APPLIES else f"action {args.name!r}"
+        why = " (list tasks carry no input and no variables)" if args.name == "list" else ""
+        raise CLIError(
+            f"{', '.join(wrong)} does not apply to {kind}{why}; it takes: {', '.join(applies)}"
+        )
+
+
+def _secrets(items: list[str]) -> dict[str, str]:
+    """`--secret` values: `NAME=VALUE`, `NAME=@file` (the file's content), or `NAME` alone
+    (the environment variable NAME), so a secret need not sit in argv and shell history."""
+    secrets = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise CLIError("--secret takes NAME=VALUE, NAME=@file or NAME")
+        if not sep:
+            if name not in os.environ:
+                raise CLIError(
+                    f"--secret {name}: no environment variable {name} to read it from "
+                    f"(give NAME=@file or set {name})"
+                )
+            secrets[name] = os.environ[name]
+        elif value.startswith("@"):
+            path = Path(value[1:])
+            try:
+                secrets[name] = path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise CLIError(
+                    f"cannot read --secret {name} from {str(path)!r}: {exc.strerror}"
+                ) from None
+        else:
+            secrets[name] = value
+    return secrets
 
 
 def _read_input(raw: str | None) -> dict[str, Any] | None:

@@ -189,7 +189,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--external-id", default="", help="the resource's external id")
     p.add_argument("--next", default="", help="for list: the page cursor")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a variable")
-    p.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE", help="a secret")
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE|=@FILE]",
+        help="a secret: NAME=VALUE, NAME=@FILE (read from a file) or NAME (from the environment)",
+    )
     p.set_defaults(command="invoke", run=_run("invoke"))
 
     p = _command(

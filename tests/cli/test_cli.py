@@ -186,6 +186,66 @@ def test_invoke_bad_env_pair(cli):
     assert "--env takes KEY=VALUE" in result.stderr
 
 
+def test_invoke_refuses_an_option_that_does_not_apply(cli):
+    listing = cli(
+        "invoke", SHOP_V1, "order", "list", "--input", "{}", "--external-id", "x", "--env", "A=1"
+    )
+    assert listing.returncode == 2
+    assert "--input, --external-id, --env does not apply to list" in listing.stderr
+    assert "it takes: --next" in listing.stderr
+
+    create = cli("invoke", SHOP_V1, "order", "create", "--external-id", "o-1", "--next", "c")
+    assert create.returncode == 2
+    assert "--external-id, --next does not apply to create" in create.stderr
+
+    action = cli("invoke", SHOP_V1, "order", "refund", "--next", "c")
+    assert action.returncode == 2
+    assert "does not apply to action 'refund'" in action.stderr
+
+
+KEYS_APP = """
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+
+app = tempest.App("keys", "v1")
+
+
+class Props(BaseModel):
+    name: str = "x"
+
+
+thing = app.resource("thing", description="d", properties=Props)
+
+
+@thing.read
+def read(ctx: tempest.Context, resource: tempest.Resource) -> tempest.Resource:
+    key = ctx.env.secret("API_KEY")
+    raise tempest.TaskError(f"key={key} length={len(key)}")
+"""
+
+
+def test_invoke_secrets_from_a_file_or_the_environment_never_from_argv(cli, tmp_path):
+    (tmp_path / "keys_app.py").write_text(KEYS_APP)
+    (tmp_path / "api_key").write_text("from-file-secret-1\n")
+    read = ("invoke", "keys_app.py", "thing", "read", "--external-id", "t1", "--secret")
+
+    from_file = cli(*read, "API_KEY=@api_key")
+    assert from_file.returncode == 1, from_file.stderr
+    message = json.loads(from_file.stdout)["message"]
+    # Delivered (without the file's newline) and masked.
+    assert "key=********** length=18" in message
+    assert "from-file-secret-1" not in from_file.stdout + from_file.stderr
+
+    from_env = cli(*read, "API_KEY", env={"API_KEY": "from-env-secret-22"})
+    assert "key=********** length=18" in json.loads(from_env.stdout)["message"]
+    assert "from-env-secret-22" not in from_env.stdout + from_env.stderr
+
+    missing = cli(*read, "NOPE_X")
+    assert missing.returncode == 2
+    assert "no environment variable NOPE_X" in missing.stderr
+
+
 def test_compare_flags_breaking_changes(cli):
     result = cli("compare", SHOP_V1, SHOP_V2, "--json")
     assert result.returncode == 0, result.stderr
