@@ -113,12 +113,13 @@ def _print_results(out: Out, results: Sequence[StepResult], *, json_output: bool
         return
     colours = {"ok": "green", "error": "red", "skipped": "yellow"}
     out.table(
-        ["TASK", "STATUS", "DURATION", "MESSAGE"],
+        ["TASK", "STATUS", "DURATION", "WAIT", "MESSAGE"],
         [
             [
                 r.step.label,
                 out.style(r.status, colours.get(r.status, "red")),
                 f"{r.duration * 1000:.1f} ms",
+                f"{r.wait * 1000:.1f} ms",
                 _short(r.message),
             ]
             for r in results

@@ -222,6 +222,7 @@ class Core:
             return self._answer(
                 "apps.operations.next", 204, b"", request_id, fault, json_body=False
             )
+        record.leased_at = now
         body = record.body
         if fault is None:
             fault = self.faults.pick("apps.operations.next", self.rng, malformed=True)
@@ -239,6 +240,8 @@ class Core:
         if problem:
             return self._violation(endpoint, [problem], request_id, fault)
         first = self.store.report(record, data)
+        if first:
+            record.reported_at = self.clock()
         self.changed.notify_all()
         if not first:
             logger.info("emulator: duplicate report for task %s", task_id)

@@ -336,6 +336,7 @@ class Emulator:
             raise ValueError(f"cannot enqueue this task: {exc}") from None
         with self._core.lock:
             record = self._core.store.add(answer["task_id"], app_id, version, answer)
+            record.queued_at = self._core.clock()
         return record.task_id
 
     def _new_id(self, prefix: str = "") -> str:
@@ -468,6 +469,16 @@ class Emulator:
         """Every report received for a task, duplicates included, in arrival order."""
         with self._core.lock:
             return copy.deepcopy(self._record(task_id).reports)
+
+    def timing(self, task_id: str) -> tuple[float | None, float | None]:
+        """Seconds a task waited to be handed out, and from then to its first report
+        (the handler's time, plus the report's trip); None where it has not happened."""
+        with self._core.lock:
+            record = self._record(task_id)
+            leased, reported = record.leased_at, record.reported_at
+            wait = leased - record.queued_at if leased is not None else None
+            run = reported - leased if reported is not None and leased is not None else None
+            return wait, run
 
     def deliveries(self, task_id: str) -> int:
         """How many times `next` handed the task out."""

@@ -30,6 +30,10 @@ class TaskRecord:
     state: TaskState = "queued"
     deliveries: int = 0
     reports: list[dict[str, Any]] = field(default_factory=list)
+    # On the emulator's clock: enqueued, last handed out, first reported.
+    queued_at: float = 0.0
+    leased_at: float | None = None
+    reported_at: float | None = None
 
 
 class TaskStore:

@@ -52,7 +52,10 @@ class Step:
 class StepResult:
     """What became of a step: `ok`, `error` or `skipped` (with why), and how long it took.
 
-    A skipped step is not a failure: a run fails only on a step that `failed`.
+    `duration` runs from the moment the task was handed out to its report (the
+    handler's time, plus the report's trip on loopback); `wait` is the time before it
+    was handed out (the runner's polling pace). A skipped step is not a failure: a run
+    fails only on a step that `failed`.
     """
 
     step: Step
@@ -61,6 +64,7 @@ class StepResult:
     message: str = ""
     task_id: str | None = None
     report: Mapping[str, Any] | None = None
+    wait: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -83,6 +87,7 @@ class StepResult:
             "task_id": self.task_id,
             "status": self.status,
             "duration_ms": round(self.duration * 1000, 1),
+            "wait_ms": round(self.wait * 1000, 1),
             "message": self.message,
         }
 
@@ -253,9 +258,13 @@ async def _run(emulator: Emulator, step: Step, external_id: str, timeout: float)
     started = time.perf_counter()
     task_id = _enqueue(emulator, step, external_id)
     report = await _wait_for_report(emulator, task_id, timeout, step.label)
-    duration = time.perf_counter() - started
+    total = time.perf_counter() - started
+    wait, run = emulator.timing(task_id)
     status = str(report.get("status"))
-    return StepResult(step, status, duration, report.get("message") or "", task_id, report)
+    message = report.get("message") or ""
+    if wait is None or run is None:  # pragma: no cover - a reported task was handed out
+        return StepResult(step, status, total, message, task_id, report)
+    return StepResult(step, status, run, message, task_id, report, wait=wait)
 
 
 async def _clean_up(

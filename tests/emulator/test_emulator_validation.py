@@ -389,3 +389,25 @@ def test_every_unsupported_method_is_405_with_allow_on_the_socket(method: str) -
         assert body == b""  # an answer to HEAD carries no body
     else:
         assert "takes POST" in json.loads(body)["error"]
+
+
+def test_timing_splits_the_wait_for_a_lease_from_the_run(emulator, clock):
+    task_id = emulator.enqueue_list(APP, VERSION, "example")
+    assert emulator.timing(task_id) == (None, None)
+    clock.advance(5.0)
+    assert (
+        post(emulator, "apps.operations.next", {"app_id": APP, "version": VERSION}).status_code
+        == 200
+    )
+    assert emulator.timing(task_id) == (5.0, None)
+    clock.advance(2.0)
+    report = {
+        "task_id": task_id,
+        "status": "ok",
+        "message": "",
+        "response": {"response_type": "list_resources", "resources": [], "next": ""},
+    }
+    assert post(emulator, "apps.operations.report", report).status_code == 200
+    clock.advance(9.0)
+    post(emulator, "apps.operations.report", report)  # a duplicate moves nothing
+    assert emulator.timing(task_id) == (5.0, 2.0)
