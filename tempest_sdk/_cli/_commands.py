@@ -32,6 +32,41 @@ def describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def health(args: argparse.Namespace) -> int:
+    """Run every health check of an app once, inside its lifespan; exit 1 unless all
+    are healthy, 2 when the app has none."""
+    import anyio
+
+    app = load_app(args.app)
+    if not args.timeout > 0:
+        raise CLIError(f"--timeout must be a number of seconds above 0, got {args.timeout}")
+
+    async def check() -> Any:
+        async with app.serving():
+            return await app.check_health(timeout=args.timeout)
+
+    report = anyio.run(check)
+    if report is None:
+        raise CLIError(f"{app.app_id} {app.version} declares no health check")
+    out = Out()
+    if args.json:
+        out.json(report.to_wire())
+    else:
+        colours = {"healthy": "green", "degraded": "yellow"}
+        out.table(
+            ["TYPE", "STATUS", "MESSAGE"],
+            [
+                [
+                    item.type,
+                    out.style(str(item.status), colours.get(str(item.status), "red")),
+                    item.message or "",
+                ]
+                for item in report.health_reports
+            ],
+        )
+    return 0 if all(str(item.status) == "healthy" for item in report.health_reports) else 1
+
+
 def _print_payload(out: Out, payload: ConnectRequest) -> None:
     count = len(payload.resources)
     out.line(

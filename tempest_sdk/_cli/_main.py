@@ -170,6 +170,20 @@ def _parser() -> argparse.ArgumentParser:
 
     p = _command(
         sub,
+        "health",
+        "run an app's health checks once, locally, inside its lifespan",
+        """
+        tempest-sdk health examples/helloworld/app.py
+        tempest-sdk health mypackage.app:app --json
+        """,
+    )
+    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds each check may take")
+    p.add_argument("--json", action="store_true", help="print the health report as JSON")
+    p.set_defaults(command="health", run=_run("health"))
+
+    p = _command(
+        sub,
         "invoke",
         "run one operation or action through dispatch, locally, without network",
         """

@@ -246,6 +246,52 @@ def test_invoke_secrets_from_a_file_or_the_environment_never_from_argv(cli, tmp_
     assert "no environment variable NOPE_X" in missing.stderr
 
 
+SICK_APP = """
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+
+app = tempest.App("sick", "v1")
+
+
+class Props(BaseModel):
+    name: str = "x"
+
+
+thing = app.resource("thing", description="d", properties=Props)
+other = app.resource("other", description="d", properties=Props)
+
+
+@thing.health_check
+def thing_health() -> tempest.Health:
+    raise ConnectionError("the backend is down")
+
+
+@other.health_check
+async def other_health() -> tempest.Health:
+    return tempest.Health.healthy()
+"""
+
+
+def test_health_runs_the_checks_once_and_exits_by_their_status(cli, tmp_path):
+    healthy = cli("health", str(HELLOWORLD), "--json")
+    assert healthy.returncode == 0, healthy.stderr
+    assert json.loads(healthy.stdout)["health_reports"] == [
+        {"type": "example", "status": "healthy"}
+    ]
+
+    (tmp_path / "sick_app.py").write_text(SICK_APP)
+    sick = cli("health", "sick_app.py")
+    assert sick.returncode == 1
+    lines = sick.stdout.splitlines()
+    assert any(line.startswith("thing") and "disrupted" in line for line in lines), lines
+    assert any(line.startswith("other") and "healthy" in line for line in lines), lines
+
+    none = cli("health", SHOP_V1)
+    assert none.returncode == 2
+    assert "declares no health check" in none.stderr
+
+
 def test_compare_flags_breaking_changes(cli):
     result = cli("compare", SHOP_V1, SHOP_V2, "--json")
     assert result.returncode == 0, result.stderr
