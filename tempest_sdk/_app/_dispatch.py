@@ -40,6 +40,7 @@ from ._scrub import (
     scrub,
     scrub_data,
 )
+from ._tracebacks import handler_traceback
 
 if TYPE_CHECKING:
     import anyio
@@ -174,7 +175,7 @@ async def _call(
             "task %s: %s raised\n%s",
             task_id,
             handler.what,
-            scrub("".join(traceback.format_exception(exc)), active_values()),
+            scrub(handler_traceback(exc), active_values()),
             extra={"task_id": task_id},
         )
         raise _Failed(f"{handler.what} failed: {detail}", level=logging.DEBUG) from None

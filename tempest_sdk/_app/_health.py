@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import TYPE_CHECKING
 
 import anyio
@@ -14,6 +13,7 @@ from ._errors import TaskError
 from ._handlers import HandlerDefinition
 from ._invoke import HandlerTimeout, call_arguments, invoke
 from ._results import Health
+from ._tracebacks import handler_traceback
 
 if TYPE_CHECKING:
     from ._app import App
@@ -76,9 +76,7 @@ async def _check(
     except TaskError as exc:
         return _disrupted(name, f"health check failed: {exc.describe(name)}")
     except Exception as exc:
-        _LOGGER.error(
-            "health check of %r raised\n%s", name, "".join(traceback.format_exception(exc))
-        )
+        _LOGGER.error("health check of %r raised\n%s", name, handler_traceback(exc))
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return _disrupted(name, f"health check failed: {detail}")
     if not isinstance(result, Health):

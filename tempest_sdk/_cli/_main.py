@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from textwrap import dedent, indent
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if getattr(args, "full_tracebacks", False):
+        # Read where tracebacks are formatted, in this process and any it starts.
+        os.environ["TEMPEST_FULL_TRACEBACKS"] = "1"
     try:
         code: int = args.run(args)
     except UserCodeError as exc:
@@ -166,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
             "the external system they call"
         ),
     )
+    p.add_argument(
+        "--full-tracebacks",
+        action="store_true",
+        help="log handlers' tracebacks whole, with the SDK's own frames",
+    )
     p.set_defaults(command="serve", run=_run("serve"))
 
     p = _command(
@@ -180,6 +189,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("app", help=_APP_HELP)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds each check may take")
     p.add_argument("--json", action="store_true", help="print the health report as JSON")
+    p.add_argument(
+        "--full-tracebacks",
+        action="store_true",
+        help="log handlers' tracebacks whole, with the SDK's own frames",
+    )
     p.set_defaults(command="health", run=_run("health"))
 
     p = _command(
@@ -209,6 +223,11 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME[=VALUE|=@FILE]",
         help="a secret: NAME=VALUE, NAME=@FILE (read from a file) or NAME (from the environment)",
+    )
+    p.add_argument(
+        "--full-tracebacks",
+        action="store_true",
+        help="log handlers' tracebacks whole, with the SDK's own frames",
     )
     p.set_defaults(command="invoke", run=_run("invoke"))
 

@@ -1,0 +1,56 @@
+"""A handler's traceback in the log shows the handler's frames, not the SDK's plumbing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+from tempest_sdk.testing import ainvoke
+
+
+class Props(BaseModel):
+    name: str = "x"
+
+
+def failing_app() -> tempest.App:
+    app = tempest.App("shop", "v1")
+    thing = app.resource("thing", description="d", properties=Props)
+
+    def lookup() -> None:
+        raise ValueError("the backend said no")
+
+    @thing.create
+    async def create() -> tempest.Resource:
+        lookup()
+        return tempest.Resource()
+
+    return app
+
+
+def logged_traceback(caplog: pytest.LogCaptureFixture) -> str:
+    [record] = [r for r in caplog.records if "raised" in r.getMessage()]
+    return record.getMessage()
+
+
+async def test_only_the_handlers_frames_are_shown_by_default(caplog, monkeypatch) -> None:
+    monkeypatch.delenv("TEMPEST_FULL_TRACEBACKS", raising=False)
+    await ainvoke(failing_app(), "thing", "create")
+    text = logged_traceback(caplog)
+    assert "in create" in text and "in lookup" in text
+    assert "ValueError: the backend said no" in text
+    files = [line for line in text.splitlines() if line.lstrip().startswith('File "')]
+    assert files and all("test_tracebacks.py" in line for line in files), files
+    assert "frame(s) of tempest_sdk, anyio and asyncio left out" in text
+
+
+async def test_the_whole_traceback_on_request(caplog, monkeypatch) -> None:
+    monkeypatch.setenv("TEMPEST_FULL_TRACEBACKS", "1")
+    caplog.set_level(logging.ERROR)
+    await ainvoke(failing_app(), "thing", "create")
+    text = logged_traceback(caplog)
+    files = [line for line in text.splitlines() if line.lstrip().startswith('File "')]
+    assert any("tempest_sdk" in line for line in files) and "in lookup" in text
+    assert "left out" not in text
