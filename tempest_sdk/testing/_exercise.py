@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Step:
     input: Mapping[str, Any] = field(default_factory=dict)
     external_id: str = ""
     cleanup: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -125,7 +128,10 @@ def load_steps(path: str | Path, apps: Sequence[App]) -> list[Step]:
 
     `{"type": "example", "operation": "create", "input": {"color": "blue"}}` or
     `{"type": "example", "action": "rebuild", "external_id": "example-1"}`; `app_id` and
-    `version` may be left out when only one app is served.
+    `version` may be left out when only one app is served. An entry may carry the
+    task's variables: `"env": {"REGION": "eu"}` (plain), `"secrets": {"TOKEN": "..."}`,
+    and `"secrets_from_env": ["TOKEN"]` (each read from this process's environment,
+    so that the file holds no secret).
 
     Raises:
         ValueError: the file is not such a list; the message says which entry and why.
@@ -146,6 +152,8 @@ def load_steps(path: str | Path, apps: Sequence[App]) -> list[Step]:
         if not isinstance(name, str):
             raise ValueError(f"{where}: give 'operation' (create, read, ...) or 'action'")
         app = _pick_app(apps, entry.get("app_id"), entry.get("version"), where)
+        if name == "list" and any(k in entry for k in ("env", "secrets", "secrets_from_env")):
+            raise ValueError(f"{where}: list tasks carry no environment variables")
         payload = entry.get("input", {})
         if not isinstance(payload, dict):
             raise ValueError(f"{where}: 'input' must be an object")
@@ -157,9 +165,31 @@ def load_steps(path: str | Path, apps: Sequence[App]) -> list[Step]:
                 name,
                 payload,
                 str(entry.get("external_id", "")),
+                env=_strings(entry.get("env", {}), f"{where}.env"),
+                secrets=_entry_secrets(entry, where),
             )
         )
     return steps
+
+
+def _strings(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f'{where}: must be an object of strings, like {{"REGION": "eu"}}')
+    return dict(value)
+
+
+def _entry_secrets(entry: Mapping[str, Any], where: str) -> dict[str, str]:
+    secrets = _strings(entry.get("secrets", {}), f"{where}.secrets")
+    names = entry.get("secrets_from_env", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{where}.secrets_from_env: must be a list of variable names")
+    for name in names:
+        if name not in os.environ:
+            raise ValueError(f"{where}.secrets_from_env: no environment variable {name}")
+        secrets[name] = os.environ[name]
+    return secrets
 
 
 def _pick_app(apps: Sequence[App], app_id: object, version: object, where: str) -> App:
@@ -203,6 +233,7 @@ async def run_steps(
             system whose data you may lose.
     """
     created: dict[tuple[str, str, str], str] = {}
+    creators: dict[tuple[str, str, str], Step] = {}  # their variables serve the clean-up
     listed: dict[tuple[str, str, str], str] = {}
     # Types whose resources steps create or list: their actions act on one of them.
     # An action of another type needs no resource.
@@ -223,7 +254,9 @@ async def run_steps(
         results.append(result)
         if result.ok:
             _remember(created, listed, key, step.name, result.report or {})
-    results.extend(await _clean_up(emulator, created, apps, step_timeout))
+            if step.name == "create":
+                creators[key] = step
+    results.extend(await _clean_up(emulator, created, creators, apps, step_timeout))
     return results
 
 
@@ -270,6 +303,7 @@ async def _run(emulator: Emulator, step: Step, external_id: str, timeout: float)
 async def _clean_up(
     emulator: Emulator,
     created: Mapping[tuple[str, str, str], str],
+    creators: Mapping[tuple[str, str, str], Step],
     apps: Sequence[App],
     timeout: float,
 ) -> list[StepResult]:
@@ -281,7 +315,17 @@ async def _clean_up(
     }
     results = []
     for (app_id, version, kind), external_id in created.items():
-        step = Step(app_id, version, kind, "delete", external_id=external_id, cleanup=True)
+        creator = creators.get((app_id, version, kind))
+        step = Step(
+            app_id,
+            version,
+            kind,
+            "delete",
+            external_id=external_id,
+            cleanup=True,
+            env=creator.env if creator else {},
+            secrets=creator.secrets if creator else {},
+        )
         if (app_id, version, kind) not in deletable:
             message = f"{external_id!r} was left in place: {kind} has no delete handler"
             results.append(StepResult(step, "skipped", 0.0, message))
@@ -294,12 +338,29 @@ def _enqueue(emulator: Emulator, step: Step, external_id: str) -> str:
     app_id, version, kind = step.app_id, step.version, step.resource_type
     if step.name == "list":
         return emulator.enqueue_list(app_id, version, kind)
+    variables = [
+        *({"name": k, "value": v, "type": "variable"} for k, v in step.env.items()),
+        *({"name": k, "value": v, "type": "secret"} for k, v in step.secrets.items()),
+    ]
+    env = variables or None
     if step.name in Operation.__members__.values():
         return emulator.enqueue_operation(
-            app_id, version, step.name, kind, external_id=external_id, input=dict(step.input)
+            app_id,
+            version,
+            step.name,
+            kind,
+            external_id=external_id,
+            input=dict(step.input),
+            environment_variables=env,
         )
     return emulator.enqueue_action(
-        app_id, version, kind, step.name, external_id=external_id, input=dict(step.input)
+        app_id,
+        version,
+        kind,
+        step.name,
+        external_id=external_id,
+        input=dict(step.input),
+        environment_variables=env,
     )
 
 

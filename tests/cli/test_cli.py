@@ -352,6 +352,72 @@ def test_serve_on_emulator_json_and_tasks_file(cli, tmp_path):
     assert "order-404" in results[2]["message"]
 
 
+ENV_APP = """
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+
+app = tempest.App("creds", "v1")
+
+
+class Props(BaseModel):
+    region: str
+
+
+thing = app.resource("thing", description="d", properties=Props)
+
+
+@thing.create
+def create(ctx: tempest.Context) -> tempest.Resource:
+    token = ctx.env.secret("TOKEN")
+    if token != "file-free-token-1":
+        raise tempest.TaskError("wrong token")
+    region = ctx.env["REGION"]
+    return tempest.Resource(external_id="t1", display_name="t", properties={"region": region})
+
+
+@thing.delete
+def delete(ctx: tempest.Context, resource: tempest.Resource) -> None:
+    ctx.env.secret("TOKEN")  # the clean-up gets the variables of the create
+"""
+
+
+def test_serve_tasks_carry_variables_and_secrets_from_the_environment(cli, tmp_path):
+    (tmp_path / "env_app.py").write_text(ENV_APP)
+    tasks = [
+        {
+            "type": "thing",
+            "operation": "create",
+            "env": {"REGION": "eu"},
+            "secrets_from_env": ["TOKEN"],
+        }
+    ]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    result = cli(
+        "serve",
+        "env_app.py",
+        "--emulator",
+        "--tasks",
+        "tasks.json",
+        "--json",
+        env={"TOKEN": "file-free-token-1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(result.stdout)
+    assert [(r["name"], r["status"], r["cleanup"]) for r in results] == [
+        ("create", "ok", False),
+        ("delete", "ok", True),
+    ]
+    assert "file-free-token-1" not in result.stdout + result.stderr
+
+    (tmp_path / "bad.json").write_text(
+        json.dumps([{"type": "thing", "operation": "list", "env": {}}])
+    )
+    bad = cli("serve", "env_app.py", "--emulator", "--tasks", "bad.json")
+    assert bad.returncode == 2
+    assert "list tasks carry no environment variables" in bad.stderr
+
+
 def test_serve_bad_tasks_file(cli, tmp_path):
     (tmp_path / "tasks.json").write_text('[{"type": "order"}]')
     result = cli("serve", SHOP_V1, "--emulator", "--tasks", "tasks.json")
