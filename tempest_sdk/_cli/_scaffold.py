@@ -22,14 +22,14 @@ name = "{name}"
 version = "0.1.0"
 description = "A Tempest private app."
 requires-python = ">=3.11"
-dependencies = ["tempest-sdk>={sdk_version}"]
+dependencies = ["{sdk_requirement}"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
 
 [tool.hatch.build.targets.wheel]
 packages = ["{package}"]
-
+{hatch_metadata}
 [tool.pytest.ini_options]
 addopts = ["--strict-markers"]
 testpaths = ["tests"]
@@ -134,11 +134,11 @@ from {package}.app import app
 def test_create_then_read():
     created = invoke(app, "item", "create", input={{"name": "box", "size": 3}})
     assert created.status == "ok", created.message
-    external_id = created.response.resource.external_id
+    external_id = created.resource.external_id
 
     read = invoke(app, "item", "read", external_id=external_id)
     assert read.status == "ok", read.message
-    assert read.response.resource.properties == {{"name": "box", "size": 3}}
+    assert read.resource.properties == {{"name": "box", "size": 3}}
 
 
 def test_invalid_input_is_reported():
@@ -154,6 +154,45 @@ def test_describe_declares_the_item_type():
     assert not definition.update_supported
 '''
 
+_GITIGNORE = """\
+__pycache__/
+*.py[cod]
+.venv/
+.pytest_cache/
+.mypy_cache/
+.ruff_cache/
+dist/
+build/
+*.egg-info/
+wheels/
+outbox/
+"""
+
+_DOCKERFILE = """\
+# A small image that serves the app; it runs as a non-root user and stops gracefully.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN useradd --create-home --uid 10001 app
+WORKDIR /srv/app
+
+# Until tempest-sdk is on the package index, put its wheel in ./wheels first:
+#   pip wheel --no-deps --wheel-dir wheels <path or URL of tempest-sdk>
+COPY wheels/ /tmp/wheels/
+RUN pip install --no-cache-dir /tmp/wheels/*.whl
+COPY pyproject.toml README.md ./
+COPY {package}/ {package}/
+RUN pip install --no-cache-dir --no-deps .
+
+USER app
+# SIGTERM drains: running tasks get TEMPEST_RUNNER_SHUTDOWN_GRACE seconds (25), then
+# reports are flushed (5 s). Give the container at least that long to stop (in
+# Kubernetes: terminationGracePeriodSeconds above 30). The token comes from a mounted
+# file (TEMPEST_TOKEN_FILE) or TEMPEST_TOKEN.
+STOPSIGNAL SIGTERM
+CMD ["tempest-sdk", "serve", "{package}/app.py"]
+"""
+
 _README = """\
 # {name}
 
@@ -167,7 +206,10 @@ python -m pytest                                # the tests
 
 Against Tempest: set `TEMPEST_TOKEN` (or `TEMPEST_TOKEN_FILE`), then
 `tempest-sdk connect {package}/app.py` once per version and
-`tempest-sdk serve {package}/app.py` to run it.
+`tempest-sdk serve {package}/app.py` to run it. `Dockerfile` builds an image that
+serves it (see the comment at its top for the SDK's wheel).
+
+{sdk_note}
 """
 
 
@@ -185,10 +227,24 @@ def scaffold(name: str, directory: Path) -> list[Path]:
     if directory.exists() and any(directory.iterdir()):
         raise CLIError(f"{str(directory)!r} already exists and is not empty; choose another name")
     package = name.replace("-", "_")
-    values = {"name": name, "package": package, "sdk_version": __version__}
+    requirement, note = _sdk_requirement()
+    values = {
+        "name": name,
+        "package": package,
+        "sdk_requirement": requirement,
+        "sdk_note": note,
+        # hatchling builds a project with a direct reference only when told it may.
+        "hatch_metadata": (
+            "\n[tool.hatch.metadata]\nallow-direct-references = true\n"
+            if " @ " in requirement
+            else ""
+        ),
+    }
     files = {
         directory / "pyproject.toml": _PYPROJECT,
         directory / "README.md": _README,
+        directory / ".gitignore": _GITIGNORE,
+        directory / "Dockerfile": _DOCKERFILE,
         directory / package / "__init__.py": "",
         directory / package / "app.py": _APP,
         directory / "tests" / "test_app.py": _TEST,
@@ -197,3 +253,26 @@ def scaffold(name: str, directory: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values), encoding="utf-8")
     return list(files)
+
+
+def _sdk_requirement() -> tuple[str, str]:
+    """The dependency line that installs the SDK from where this one came, and a note.
+
+    tempest-sdk is not on the package index yet: a project made from a checkout of the
+    SDK depends on that checkout (pip's direct reference), so it installs.
+    """
+    import importlib.metadata
+    import json
+
+    try:
+        direct = importlib.metadata.distribution("tempest-sdk").read_text("direct_url.json")
+        url = json.loads(direct or "{}").get("url") if direct else None
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        url = None
+    if isinstance(url, str) and url.startswith("file://"):
+        return (
+            f"tempest-sdk @ {url}",
+            f"The SDK comes from {url} (a local checkout): once tempest-sdk is published, "
+            f"replace that line in pyproject.toml with `tempest-sdk>={__version__}`.",
+        )
+    return f"tempest-sdk>={__version__}", ""
