@@ -150,7 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-serving",
         action="store_true",
-        help="with --emulator: keep serving after the tasks, so more can be enqueued",
+        help=(
+            "with --emulator: keep the emulator and runner up after the tasks (URL and "
+            "token printed), e.g. to call the emulator's API from another client"
+        ),
     )
     p.add_argument("--concurrency", type=int, help="tasks in flight at most (default: 16)")
     p.add_argument(

@@ -101,7 +101,8 @@ async def _serve_on_emulator(
             if args.keep_serving:
                 sys.stderr.write(
                     f"Still serving. Emulator: {emulator.url}  token: {emulator.token}\n"
-                    "Enqueue tasks from another process; press Ctrl-C to stop.\n"
+                    "Its Tempest API answers other clients; new tasks cannot be enqueued "
+                    "from another process yet. Press Ctrl-C to stop.\n"
                 )
                 await anyio.sleep_forever()
     return 1 if any(r.failed for r in results) else 0
