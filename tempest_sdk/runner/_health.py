@@ -12,6 +12,7 @@ from .._backoff import Backoff
 from ..models import AppHealthReportRequest
 from ._log import logger
 from ._protocols import RunnableApp, TaskSource
+from ._retry import RetryBudget, retry_delay
 
 __all__ = ["health_loop"]
 
@@ -23,14 +24,15 @@ async def health_loop(
     interval: float,
     timeout: float,
     backoff: Backoff,
+    budget: RetryBudget,
 ) -> None:
     """Report `app`'s health now and every `interval` seconds, until cancelled.
 
     All of the app's checks run concurrently, each under `timeout` (the app's
     `check_health` does that) and their results go out in one `apps.versions.health`
-    call. A report that fails is tried again with `backoff` until it goes through or
-    the next round is due (which checks afresh). Returns at once if the app has no
-    health checks.
+    call. A report that fails is tried again by the runner's retry rule (`retry_delay`,
+    with the shared `budget`) until it goes through or the next round is due (which
+    checks afresh). Returns at once if the app has no health checks.
     """
     fields = {"app_id": app.app_id, "app_version": app.version}
     while True:
@@ -49,7 +51,7 @@ async def health_loop(
             if request is None:
                 logger.debug("app %s %s has no health checks", app.app_id, app.version)
                 return
-            await _deliver(source, request, backoff, due, fields)
+            await _deliver(source, request, backoff, budget, due, fields)
         # The interval is measured from the start of a round, so it does not drift
         # by the time checks take.
         await anyio.sleep(max(0.0, due - anyio.current_time()))
@@ -59,6 +61,7 @@ async def _deliver(
     source: TaskSource,
     request: AppHealthReportRequest,
     backoff: Backoff,
+    budget: RetryBudget,
     due: float,
     fields: dict[str, str],
 ) -> None:
@@ -68,10 +71,11 @@ async def _deliver(
     failures = 0
     while True:
         try:
-            await source.report_health(request)
+            # One attempt: this loop is the only retry policy, as for `next` and `report`.
+            await source.report_health(request, max_retries=0)
         except Exception as exc:
-            delay = backoff.delay(failures)
             failures += 1
+            delay = retry_delay(backoff, failures, budget, exc)
             if anyio.current_time() + delay >= due:
                 logger.warning(
                     "could not report the health of app %s: %s; the next round checks "
@@ -90,6 +94,7 @@ async def _deliver(
             )
             await anyio.sleep(delay)
             continue
+        budget.deposit()
         logger.debug(
             "reported the health of app %s: %s",
             app,

@@ -320,7 +320,7 @@ class Runner:
                 if self._cancelled:
                     root.cancel()
                 try:
-                    await self._serve(events, source, keeper, pending)
+                    await self._serve(events, source, keeper, budget, pending)
                 finally:
                     with anyio.CancelScope(shield=True):
                         await keeper.abandoned()
@@ -332,6 +332,7 @@ class Runner:
         events: _Events,
         source: TaskSource,
         keeper: TaskKeeper,
+        budget: RetryBudget,
         pending: list[TaskReport],
     ) -> None:
         options = self.options
@@ -347,7 +348,7 @@ class Runner:
                 await self._connect(source)
             async with self._lifespans():
                 background = anyio.CancelScope()
-                root.start_soon(self._background, background, source)
+                root.start_soon(self._background, background, source, budget)
                 for poller in self._pollers:
                     await poller.probe()
                 polling_scope = anyio.CancelScope()
@@ -418,7 +419,9 @@ class Runner:
         finally:
             done.set()
 
-    async def _background(self, scope: anyio.CancelScope, source: TaskSource) -> None:
+    async def _background(
+        self, scope: anyio.CancelScope, source: TaskSource, budget: RetryBudget
+    ) -> None:
         options = self.options
         with scope:
             async with anyio.create_task_group() as group:
@@ -431,6 +434,7 @@ class Runner:
                             interval=options.health_interval,
                             timeout=options.health_timeout,
                             backoff=options.retry_backoff,
+                            budget=budget,
                         )
                     )
                 if options.blocked_loop_warning is not None:
