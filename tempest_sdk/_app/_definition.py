@@ -19,10 +19,10 @@ from ._handlers import HandlerDefinition
 if TYPE_CHECKING:
     from ._resource import ResourceSpec, ResourceType
 
-__all__ = ["AppDefinition", "TypeDefinition", "freeze_types"]
+__all__ = ["OPERATIONS", "AppDefinition", "TypeDefinition", "freeze_types", "supported"]
 
-# The operations in the order messages list them.
-_OPERATIONS = ("create", "read", "update", "delete", "list")
+OPERATIONS = ("create", "read", "update", "delete", "list")
+"""The operations, in the order messages list them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +46,7 @@ class TypeDefinition:
 
     def supported(self) -> str:
         """What the type supports, for error messages."""
-        parts = [operation for operation in _OPERATIONS if operation in self.handlers]
-        if "health_check" in self.handlers:
-            parts.append("health check")
-        if self.actions:
-            parts.append("actions " + ", ".join(repr(a) for a in self.actions))
-        return ", ".join(parts) if parts else "nothing yet (no handler is registered)"
+        return supported(self.handlers, self.actions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +62,16 @@ class AppDefinition:
     app_id: str
     version: str
     types: Mapping[str, TypeDefinition]
+
+
+def supported(handlers: Mapping[str, object], actions: Mapping[str, object]) -> str:
+    """What a type with these handlers and actions supports, in words (for messages)."""
+    parts = [operation for operation in OPERATIONS if operation in handlers]
+    if "health_check" in handlers:
+        parts.append("health check")
+    if actions:
+        parts.append("actions " + ", ".join(repr(a) for a in actions))
+    return ", ".join(parts) if parts else "nothing yet (no handler is registered)"
 
 
 def freeze_types(types: Mapping[str, ResourceType]) -> Mapping[str, TypeDefinition]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..models import ActionDefinition, Link, Links, ResourceDefinition
+from ._definition import OPERATIONS, supported
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
 from ._payloads import PropertiesSpec, SchemaSource
@@ -27,8 +28,6 @@ __all__ = ["ResourceSpec", "ResourceType"]
 
 # Any handler, for the code the decorators share.
 F = TypeVar("F", bound=Callable[..., Any])
-
-_OPERATIONS = ("create", "read", "update", "delete", "list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ class ResourceType:
     @property
     def operations(self) -> tuple[str, ...]:
         """The operations with a handler: some of create, read, update, delete, list."""
-        return tuple(op for op in _OPERATIONS if op in self._handlers)
+        return tuple(op for op in OPERATIONS if op in self._handlers)
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -379,7 +378,7 @@ class ResourceType:
                 f"a {kind.replace('_', ' ')} handler is already registered "
                 f"({self._handlers[kind].where}); register one per operation"
             )
-        if kind in _OPERATIONS and self._spec.properties is None:
+        if kind in OPERATIONS and self._spec.properties is None:
             problems.append(
                 f"a {kind} handler needs a properties schema: pass properties= (a model, "
                 f"dict or tempest.JSONSchema) to app.resource({self.type!r}, ...)"
@@ -455,12 +454,7 @@ class ResourceType:
 
     def supported(self) -> str:
         """What the type supports, for error messages."""
-        parts = [op for op in _OPERATIONS if op in self._handlers]
-        if self.has_health_check:
-            parts.append("health check")
-        if self._actions:
-            parts.append("actions " + ", ".join(repr(a) for a in self._actions))
-        return ", ".join(parts) if parts else "nothing yet (no handler is registered)"
+        return supported(self._handlers, self._actions)
 
     def __repr__(self) -> str:
         return f"<ResourceType {self.type!r}: {self.supported()}>"
