@@ -83,6 +83,7 @@ class VersionPoller:
         self._hooks = tuple(hooks)
         self._empty_streak = 0
         self._error_streak = 0
+        self._failure_pause = 0.0  # after the last failure, drawn by retry_delay
         self._callers = 0
         self._group: TaskGroup | None = None
         self._stopping = False
@@ -264,8 +265,6 @@ class VersionPoller:
                 self._failure_pause,
                 extra=self._fields(failures=streak),
             )
-
-    _failure_pause = 0.0
 
     def _startup_error(self, exc: Exception) -> RunnerStartupError:
         where = f"app {self._app_id} {self._version}"

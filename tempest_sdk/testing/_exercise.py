@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["Step", "StepResult", "default_steps", "exercise", "load_steps", "run_steps"]
 
 _NEEDS_RESOURCE = {"read", "update", "delete"}
-# Steps that may change a resource: by default only ever run on one this run created.
-_CHANGES = {"update", "delete"}
+# Every step name that is not an action's.
+_KINDS = {str(operation) for operation in Operation} | {"list"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +258,6 @@ async def run_steps(
                 creators[key] = step
     results.extend(await _clean_up(emulator, created, creators, apps, step_timeout))
     return results
-
-
-_KINDS = {"create", "read", "update", "delete", "list"}
 
 
 def _target(
