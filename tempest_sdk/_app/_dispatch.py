@@ -234,7 +234,24 @@ def _finish(
                 raise _Invalid("; ".join(problems))
             if checked is not current:
                 updates["properties"] = checked
-    return resource.model_copy(update=updates) if updates else resource
+    return _copy_with(resource, updates) if updates else resource
+
+
+def _copy_with(resource: Resource, updates: dict[str, Any]) -> Resource:
+    """`resource.model_copy(update=updates)` for declared fields, at half its cost.
+
+    Sets the instance state that `model_construct` sets; `model_copy` goes through
+    `copy.copy` of each part, and this runs once per task.
+    """
+    copy = type(resource).__new__(type(resource))
+    extra, private = resource.__pydantic_extra__, resource.__pydantic_private__
+    object.__setattr__(copy, "__dict__", {**resource.__dict__, **updates})
+    object.__setattr__(
+        copy, "__pydantic_fields_set__", resource.__pydantic_fields_set__ | updates.keys()
+    )
+    object.__setattr__(copy, "__pydantic_extra__", None if extra is None else dict(extra))
+    object.__setattr__(copy, "__pydantic_private__", None if private is None else dict(private))
+    return copy
 
 
 def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, TypeAdapter, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from ._base import WireModel, WritesDefaults
@@ -83,18 +83,6 @@ class Resource(WritesDefaults):
     properties: dict[str, Any] | None = None
     links: Links | None = None
 
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _properties_from_model(cls, value: Any) -> Any:
-        # The declared properties model (or a dataclass) is written as JSON by alias,
-        # as the properties schema derived from it expects.
-        if isinstance(value, BaseModel):
-            dumped: dict[str, Any] = value.model_dump(mode="json", by_alias=True)
-            return dumped
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)
-        return value
-
     def properties_as(self, model: builtins.type[P]) -> P:
         """The properties read as `model` (the type declared with `properties=`).
 
@@ -109,18 +97,15 @@ class Resource(WritesDefaults):
             )
         return TypeAdapter(model).validate_python(self.properties)
 
-    @field_validator("links", mode="before")
-    @classmethod
-    def _wrap_links(cls, value: Any) -> Any:
-        # Accept a plain list of links for convenience; the wire shape is the wrapper object.
-        if isinstance(value, list | tuple):
-            return {"links": list(value)}
-        return value
-
     @model_validator(mode="before")
     @classmethod
-    def _require_on_wire(cls, data: Any, info: ValidationInfo) -> Any:
-        if info.context and type(data) is dict and info.context.get("wire"):
+    def _prepare(cls, data: Any, info: ValidationInfo) -> Any:
+        # One validator for the three input conveniences and the wire check: each
+        # Python validator is a call out of pydantic-core, and a resource is built or
+        # read at least twice per task.
+        if type(data) is not dict:
+            return data
+        if info.context and info.context.get("wire"):
             missing = [name for name in cls._wire_required if name not in data]
             if missing:
                 raise ValidationError.from_exception_data(
@@ -134,4 +119,21 @@ class Resource(WritesDefaults):
                         for name in missing
                     ],
                 )
+        properties = data.get("properties")
+        links = data.get("links")
+        if properties is not None and type(properties) is not dict:
+            data = {**data, "properties": _properties_as_json(properties)}
+        if isinstance(links, list | tuple):
+            # A plain list of links, for convenience; the wire shape is the wrapper object.
+            data = {**data, "links": {"links": list(links)}}
         return data
+
+
+def _properties_as_json(value: Any) -> Any:
+    # The declared properties model (or a dataclass) is written as JSON by alias, as
+    # the properties schema derived from it expects.
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)
+    return value
