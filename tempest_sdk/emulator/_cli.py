@@ -86,6 +86,12 @@ async def _serve(emulator: Emulator, port: int, out: TextIO) -> int:
             print("Point an app at it with:", file=out)
             print(f"  export TEMPEST_API_ENDPOINT={emulator.url}", file=out)
             print(f"  export TEMPEST_TOKEN={emulator.token}", file=out)
+            print("Enqueue tasks from another terminal with:", file=out)
+            print(
+                f"  tempest-sdk enqueue --url {emulator.url} --token {emulator.token} "
+                "--app APP --version VERSION list --type TYPE --wait",
+                file=out,
+            )
             print("Press Ctrl-C to stop.", file=out, flush=True)
             await _until_signal()
     except OSError as exc:

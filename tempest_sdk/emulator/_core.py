@@ -2,6 +2,8 @@
 
 The socket server and the in-process httpx transport both call `Core.handle`; they
 only differ in how they carry bytes, wait (injected latency) and drop connections.
+Requests under `/_emulator/` go to the admin endpoint (`_admin.py`), which enqueues
+through `Core.enqueue` like `Emulator.enqueue` does.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ import json
 import logging
 import random
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
 
+from pydantic import BaseModel
+
+from ..models import MalformedTaskError, TaskMetadata, parse_task
+from ._admin import ADMIN_PREFIX, handle_admin
+from ._answer import Answer
 from ._faults import Fault, FaultSet, malformed_body
 from ._state import TaskRecord, TaskStore
+from ._tasks import build_answer, contract_problems
 from ._validation import ENDPOINT_MODELS, BodyError, check_body
 
 __all__ = ["ENDPOINTS", "IN_PROCESS_ROOT", "Answer", "Core", "Violation"]
@@ -60,21 +69,6 @@ class Violation:
     endpoint: str
     message: str
     problems: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What to answer: status, headers and body, plus what only the I/O layer can do.
-
-    `delay` is injected latency to wait before answering; `drop` says to close the
-    connection without any answer.
-    """
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    delay: float = 0.0
-    drop: bool = False
 
 
 @dataclass(slots=True)
@@ -121,6 +115,53 @@ class Core:
         self._requests = 0
         self._prefix = base_path + "/"
 
+    # -- state changes that do not come from the contract's endpoints -------------------
+
+    def new_id(self, prefix: str = "") -> str:
+        """A fresh id from the emulator's random source (reproducible with `seed=`)."""
+        with self.lock:
+            value = uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        return f"{prefix}_{value.hex[:12]}" if prefix else str(value)
+
+    def enqueue(
+        self,
+        app_id: str,
+        version: str,
+        task: Mapping[str, Any] | BaseModel,
+        *,
+        metadata: Mapping[str, Any] | TaskMetadata | None = None,
+        task_id: str | None = None,
+    ) -> str:
+        """Check a task against the contract and put it at the end of its queue.
+
+        Raises:
+            ValueError: the task breaks the contract (the message says where), or the
+                task id is taken.
+        """
+        answer = build_answer(task_id or self.new_id(), task, metadata)
+        problems = contract_problems(answer)
+        if problems:
+            raise ValueError("cannot enqueue this task: " + "; ".join(problems))
+        try:
+            parse_task(answer)
+        except MalformedTaskError as exc:  # pragma: no cover - the shape check comes first
+            raise ValueError(f"cannot enqueue this task: {exc}") from None
+        with self.lock:
+            record = self.store.add(answer["task_id"], app_id, version, answer)
+            record.queued_at = self.clock()
+        return record.task_id
+
+    def record(self, task_id: str) -> TaskRecord:
+        """The record of an enqueued task; the caller holds the lock.
+
+        Raises:
+            KeyError: no such task was enqueued.
+        """
+        record = self.store.tasks.get(task_id)
+        if record is None:
+            raise KeyError(f"no task {task_id!r} was enqueued on this emulator")
+        return record
+
     # -- the request path -------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
@@ -132,7 +173,21 @@ class Core:
             headers: request headers; looked up by lowercase name.
             body: the request body.
         """
+        try:
+            return self._handle(method, target, headers, body)
+        except Exception:
+            # A bug of the emulator's: answer 500 (a client sees it, a test fails on it)
+            # rather than dropping the connection, and log it where logging is set up.
+            logger.exception("emulator: failed to answer %s %s", method, target.partition("?")[0])
+            body = json.dumps(
+                {"status": "error", "error": "the emulator failed on this request: see its log"}
+            ).encode()
+            return Answer(500, [_JSON], body)
+
+    def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         path = target.partition("?")[0]
+        if path.startswith(ADMIN_PREFIX):
+            return handle_admin(self, method, path, headers, body)
         endpoint = path[len(self._prefix) :] if path.startswith(self._prefix) else ""
         with self.lock:
             self._requests += 1
@@ -158,7 +213,7 @@ class Core:
                 fault,
                 extra=[("allow", "POST")],
             )
-        denied = self._auth_problem(headers.get("authorization"))
+        denied = self.auth_problem(headers.get("authorization"))
         if denied:
             return self._locked_error(
                 endpoint, 401, denied, request_id, fault, extra=[("www-authenticate", "Bearer")]
@@ -172,7 +227,8 @@ class Core:
         with self.lock:
             return self._route(endpoint, data, request_id, fault)
 
-    def _auth_problem(self, header: str | None) -> str | None:
+    def auth_problem(self, header: str | None) -> str | None:
+        """Why an `Authorization` header is refused, or None when it carries the token."""
         # Never echo what was sent: it may be a real token.
         if not header:
             return "missing bearer token: send the header 'Authorization: Bearer <token>'"

@@ -19,7 +19,8 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-from ._core import Answer, Core
+from ._answer import Answer
+from ._core import Core
 
 __all__ = ["HOST", "ServerThread"]
 

@@ -1,7 +1,13 @@
-"""Task payloads as the control plane sends them: realistic resources, metadata, env."""
+"""Task payloads as the control plane sends them: realistic resources, metadata, env.
+
+These builders are public (`tempest_sdk.emulator`): the emulator's `enqueue_*` helpers,
+the testing kit's `sample_task` and the `tempest-sdk enqueue` command all build their
+tasks with them, so a task looks the same wherever it comes from.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,6 +27,8 @@ __all__ = [
     "DEFAULT_PROJECT",
     "EnvironmentInput",
     "action_request",
+    "build_answer",
+    "contract_problems",
     "default_environment",
     "default_metadata",
     "list_request",
@@ -63,7 +71,8 @@ def default_metadata() -> dict[str, Any]:
 
 
 def default_environment() -> list[dict[str, str]]:
-    """A plain variable and a secret, so apps get to handle both kinds."""
+    """The environment variables of a task that names none: a plain variable
+    (`ENVIRONMENT`) and a secret (`API_TOKEN`), so apps get to handle both kinds."""
     return [
         {"name": "ENVIRONMENT", "value": "emulator", "type": "variable"},
         {"name": "API_TOKEN", "value": "emulator-secret-value", "type": "secret"},
@@ -96,6 +105,10 @@ def _resource(
     return resource
 
 
+def _resource_id(resource_id: str | None) -> str:
+    return resource_id if resource_id is not None else f"res_{uuid.uuid4().hex[:12]}"
+
+
 def _environment(environment: EnvironmentInput) -> list[dict[str, Any]]:
     if environment is None:
         return default_environment()
@@ -108,21 +121,36 @@ def operation_request(
     operation: Operation | str,
     resource_type: str,
     *,
-    external_id: str,
-    display_name: str | None,
-    input: Mapping[str, Any] | None,
-    properties: Mapping[str, Any] | None,
-    environment_variables: EnvironmentInput,
-    resource_id: str,
+    external_id: str = "",
+    display_name: str | None = None,
+    input: Mapping[str, Any] | None = None,
+    properties: Mapping[str, Any] | None = None,
+    environment_variables: EnvironmentInput = None,
+    resource_id: str | None = None,
 ) -> dict[str, Any]:
-    """An `execute_resource_operation` task body."""
+    """An `execute_resource_operation` task, as the control plane sends it.
+
+    Args:
+        operation: `create`, `read`, `update` or `delete`.
+        resource_type: the resource type, e.g. `"example"`.
+        external_id: the resource's external id (empty for a create).
+        display_name: the resource's display name (default: the external id).
+        input: the operation's input (default `{}` for create and update, none else).
+        properties: the resource's current properties.
+        environment_variables: `{name: value}`, a list of `EnvironmentVariable` or
+            `{name, value, type}`; default: `default_environment()`.
+        resource_id: Tempest's id of the resource (default: a fresh one); a resource
+            being created has none yet, so a create ignores it.
+
+    Raises:
+        ValueError: an unknown operation.
+    """
     try:
         op = Operation(operation)
     except ValueError:
         known = ", ".join(repr(o.value) for o in Operation)
         raise ValueError(f"unknown operation {operation!r}: use one of {known}") from None
-    # A resource being created has no id in Tempest yet.
-    rid = None if op is Operation.CREATE else resource_id
+    rid = None if op is Operation.CREATE else _resource_id(resource_id)
     request: dict[str, Any] = {
         "request_type": "execute_resource_operation",
         "operation": op.value,
@@ -140,25 +168,36 @@ def action_request(
     resource_type: str,
     action: str,
     *,
-    external_id: str,
-    display_name: str | None,
-    input: Mapping[str, Any] | None,
-    properties: Mapping[str, Any] | None,
-    environment_variables: EnvironmentInput,
-    resource_id: str,
+    external_id: str = "",
+    display_name: str | None = None,
+    input: Mapping[str, Any] | None = None,
+    properties: Mapping[str, Any] | None = None,
+    environment_variables: EnvironmentInput = None,
+    resource_id: str | None = None,
 ) -> dict[str, Any]:
-    """An `execute_resource_action` task body."""
+    """An `execute_resource_action` task, as the control plane sends it.
+
+    Arguments are those of `operation_request`, with `action` the action's name and
+    `input` defaulting to `{}`.
+    """
     return {
         "request_type": "execute_resource_action",
         "action": action,
-        "resource": _resource(resource_type, external_id, display_name, properties, resource_id),
+        "resource": _resource(
+            resource_type, external_id, display_name, properties, _resource_id(resource_id)
+        ),
         "input": dict(input) if input is not None else {},
         "environment_variables": _environment(environment_variables),
     }
 
 
-def list_request(resource_type: str, next: str) -> dict[str, Any]:
-    """A `list_resources` task body (`next` is `""` for the first page)."""
+def list_request(resource_type: str, next: str = "") -> dict[str, Any]:
+    """A `list_resources` task for one page, as the control plane sends it.
+
+    Args:
+        resource_type: the resource type to list.
+        next: the page cursor: `""` for the first page, else the `next` of the page before.
+    """
     return {
         "request_type": "list_resources",
         "resource": {"type": resource_type, "external_id": "", "display_name": ""},
@@ -169,14 +208,35 @@ def list_request(resource_type: str, next: str) -> dict[str, Any]:
 def next_answer(
     task_id: str,
     request: Mapping[str, Any] | BaseModel,
-    metadata: Mapping[str, Any] | TaskMetadata | None,
+    metadata: Mapping[str, Any] | TaskMetadata | None = None,
 ) -> dict[str, Any]:
-    """The full `next` answer for a task, checked against the contract.
+    """The whole `apps.operations.next` answer for a task, checked against the contract.
+
+    Read it into a `Task` with `tempest_sdk.models.parse_task`.
+
+    Args:
+        task_id: the task id.
+        request: the task (`operation_request`, `action_request`, `list_request`, or
+            any task of the contract as a dict or a model).
+        metadata: owners, author and project; default: `default_metadata()`.
 
     Raises:
         ValueError: the task or its metadata would break the contract; the message
             names each field, what was expected and what was given.
     """
+    answer = build_answer(task_id, request, metadata)
+    problems = contract_problems(answer)
+    if problems:
+        raise ValueError("invalid task: " + "; ".join(problems))
+    return answer
+
+
+def build_answer(
+    task_id: str,
+    request: Mapping[str, Any] | BaseModel,
+    metadata: Mapping[str, Any] | TaskMetadata | None,
+) -> dict[str, Any]:
+    """The `next` answer for a task, not yet checked (see `contract_problems`)."""
     if isinstance(metadata, TaskMetadata):
         meta = metadata.to_wire()
     else:
@@ -187,9 +247,11 @@ def next_answer(
         body = request.model_dump(mode="json", exclude_unset=True)
     else:
         body = dict(request)
-    answer = {"task_id": task_id, "task": body, "metadata": meta}
+    return {"task_id": task_id, "task": body, "metadata": meta}
+
+
+def contract_problems(answer: Mapping[str, Any]) -> list[str]:
+    """Where a `next` answer breaks the contract: one `path: expected, got` per problem."""
     problems: list[str] = []
     compile_model(Task).check(answer, "", problems)
-    if problems:
-        raise ValueError("cannot enqueue this task: " + "; ".join(problems))
-    return answer
+    return problems

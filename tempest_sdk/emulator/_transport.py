@@ -7,7 +7,8 @@ import time
 import anyio
 import httpx
 
-from ._core import Answer, Core
+from ._answer import Answer
+from ._core import Core
 
 __all__ = ["EmulatorTransport"]
 

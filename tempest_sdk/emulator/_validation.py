@@ -28,7 +28,7 @@ from ..models import (
 from ..models._base import WIRE_CONTEXT
 from ._shape import Shape, compile_model, describe_value
 
-__all__ = ["ENDPOINT_MODELS", "BodyError", "check_body"]
+__all__ = ["APP_ID_PATTERN", "ENDPOINT_MODELS", "VERSION_PATTERN", "BodyError", "check_body"]
 
 ENDPOINT_MODELS: Final[Mapping[str, type[WireModel]]] = {
     "apps.version.connect": ConnectRequest,
@@ -49,8 +49,8 @@ _SHAPES: Final[dict[str, Shape]] = {}
 # One message should stay readable: the first problems are enough to fix the next one.
 _MAX_PROBLEMS = 10
 
-_APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
-_VERSION = re.compile(r"^v\d+$")
+APP_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9-]+$")
+VERSION_PATTERN: Final = re.compile(r"^v\d+$")
 _TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -103,14 +103,14 @@ def check_body(endpoint: str, body: bytes) -> dict[str, Any]:
 def connect_problems(data: Mapping[str, Any]) -> list[str]:
     """Rules of the control plane for a (schema-valid) connect body."""
     problems = []
-    if not _APP_ID.match(data["app_id"]):
+    if not APP_ID_PATTERN.fullmatch(data["app_id"]):
         problems.append(
-            f"app_id: expected an id matching {_APP_ID.pattern} (lowercase letters, digits "
+            f"app_id: expected an id matching {APP_ID_PATTERN.pattern} (lowercase letters, digits "
             f"and '-'), got {_short(data['app_id'])}"
         )
-    if not _VERSION.match(data["version"]):
+    if not VERSION_PATTERN.fullmatch(data["version"]):
         problems.append(
-            f"version: expected a version matching {_VERSION.pattern} (like 'v1'), "
+            f"version: expected a version matching {VERSION_PATTERN.pattern} (like 'v1'), "
             f"got {_short(data['version'])}"
         )
     seen: set[str] = set()

@@ -6,8 +6,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
-from ..models import Operation, Task, TaskMetadata
-from ..models._base import WIRE_CONTEXT
+from ..models import Operation, Task, TaskMetadata, parse_task
 
 __all__ = ["TaskOptions", "sample_input", "sample_task"]
 
@@ -90,7 +89,7 @@ def sample_task(resource_type: str, name: str, **options: Unpack[TaskOptions]) -
     See `TaskOptions` for the options; `env` become `variable` environment variables
     and `secrets` become `secret` ones.
     """
-    from ..emulator._tasks import action_request, list_request, next_answer, operation_request
+    from ..emulator import action_request, list_request, next_answer, operation_request
 
     number = next_id()
     env, secrets = options.get("env") or {}, options.get("secrets") or {}
@@ -98,23 +97,31 @@ def sample_task(resource_type: str, name: str, **options: Unpack[TaskOptions]) -
         *({"name": k, "value": v, "type": "variable"} for k, v in env.items()),
         *({"name": k, "value": v, "type": "secret"} for k, v in secrets.items()),
     ]
-    about: dict[str, Any] = {
-        "external_id": options.get("external_id", ""),
-        "display_name": None,
-        "input": options.get("input"),
-        "properties": None,
-        "environment_variables": environment,
-        "resource_id": f"res-local-{number}",
-    }
+    external_id, input = options.get("external_id", ""), options.get("input")
+    resource_id = f"res-local-{number}"
+    request: dict[str, Any]
     if name == "list":
         request = list_request(resource_type, options.get("next", ""))
     elif name in Operation.__members__.values():
-        request = operation_request(name, resource_type, **about)
+        request = operation_request(
+            name,
+            resource_type,
+            external_id=external_id,
+            input=input,
+            environment_variables=environment,
+            resource_id=resource_id,
+        )
     else:
-        request = action_request(resource_type, name, **about)
+        request = action_request(
+            resource_type,
+            name,
+            external_id=external_id,
+            input=input,
+            environment_variables=environment,
+            resource_id=resource_id,
+        )
     task_id = options.get("task_id") or f"task-local-{number}"
-    answer = next_answer(task_id, request, options.get("metadata"))
-    return Task.model_validate(answer, context=WIRE_CONTEXT)
+    return parse_task(next_answer(task_id, request, options.get("metadata")))
 
 
 def next_id() -> int:

@@ -10,16 +10,24 @@ import tempest_sdk.emulator
 
 def test_public_names():
     assert tempest_sdk.emulator.__all__ == [
+        "DEFAULT_PROJECT",
         "DEFAULT_TOKEN",
         "ENDPOINTS",
         "Answer",
         "DropWhen",
         "Emulator",
         "EmulatorTransport",
+        "EnvironmentInput",
         "Fault",
         "MalformedKind",
         "Violation",
+        "action_request",
+        "default_environment",
+        "default_metadata",
+        "list_request",
         "main",
+        "next_answer",
+        "operation_request",
     ]
     for name in tempest_sdk.emulator.__all__:
         assert getattr(tempest_sdk.emulator, name) is not None

@@ -176,7 +176,8 @@ def test_free_text_is_never_quoted_back(emulator):
         {"task_id": "t", "status": "error", "message": ["s3cr3t-value"], "response": None},
     )
 
-    assert "message: expected a string or null, got an array" in error
+    # The contract's `message` is a string: an optional one, but never null.
+    assert "message: expected a string, got an array" in error
     assert "s3cr3t" not in error
 
 

@@ -1,0 +1,146 @@
+"""The admin endpoint: enqueue tasks into a running emulator from another process.
+
+It lives outside the contract's paths, under `/_emulator/`, behind the same bearer
+token as the rest, and only ever on the emulator's own loopback server:
+
+- `POST /_emulator/tasks` with `{"app_id", "version", "task", "metadata"?, "task_id"?}`
+  (`task` as `apps.operations.next` hands it out) enqueues it, as `Emulator.enqueue`
+  does, and answers `201` with the task's status;
+- `GET /_emulator/tasks/{task_id}` answers the task's status: `state` (`queued`,
+  `leased` or `reported`), `deliveries` and every report received.
+
+Admin requests are not app traffic: they count in no `request_counts`, never meet an
+injected fault and are no contract violations.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, unquote
+
+from ._answer import Answer, json_answer
+from ._shape import describe_value
+from ._validation import APP_ID_PATTERN, VERSION_PATTERN
+
+if TYPE_CHECKING:
+    from ._core import Core
+    from ._state import TaskRecord
+
+__all__ = ["ADMIN_PREFIX", "TASKS_PATH", "handle_admin", "task_status"]
+
+logger = logging.getLogger("tempest_sdk.emulator")
+
+ADMIN_PREFIX: Final = "/_emulator/"
+TASKS_PATH: Final = "/_emulator/tasks"
+
+_FIELDS: Final = ("app_id", "version", "task", "metadata", "task_id")
+_ROUTES: Final = f"POST {TASKS_PATH} or GET {TASKS_PATH}/<task_id>"
+
+
+def handle_admin(
+    core: Core, method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> Answer:
+    """Answer one request to the admin endpoint (`path` starts with `ADMIN_PREFIX`)."""
+    raw_id = path[len(TASKS_PATH) + 1 :] if path.startswith(TASKS_PATH + "/") else ""
+    task_id = unquote(raw_id)
+    if path == TASKS_PATH:
+        allowed = "POST"
+    elif raw_id and "/" not in raw_id:
+        allowed = "GET"
+    else:
+        return _error(404, f"no admin endpoint {path!r}: {_ROUTES}")
+    if method != allowed and not (allowed == "GET" and method == "HEAD"):
+        allow = "GET, HEAD" if allowed == "GET" else allowed
+        return _error(405, f"{path} takes {allowed}, not {method}", [("allow", allow)])
+    denied = core.auth_problem(headers.get("authorization"))
+    if denied:
+        return _error(401, denied, [("www-authenticate", "Bearer")])
+    if allowed == "GET":
+        with core.lock:
+            core.store.expire(core.clock())
+            record = core.store.tasks.get(task_id)
+            if record is None:
+                return _error(404, f"no task {task_id!r} was enqueued on this emulator")
+            return json_answer(200, task_status(record))
+    return _enqueue(core, headers, body)
+
+
+def task_status(record: TaskRecord) -> dict[str, Any]:
+    """What the admin endpoint says about a task (never its input or variables)."""
+    return {
+        "task_id": record.task_id,
+        "app_id": record.app_id,
+        "version": record.version,
+        "request_type": record.request_type,
+        "state": record.state,
+        "deliveries": record.deliveries,
+        "reports": copy.deepcopy(record.reports),
+    }
+
+
+def _enqueue(core: Core, headers: Mapping[str, str], body: bytes) -> Answer:
+    media = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        return _error(415, "send the task as JSON, with 'Content-Type: application/json'")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return _error(400, f"the request body is not JSON: {exc.msg} at line {exc.lineno}")
+    except UnicodeDecodeError:
+        return _error(400, "the request body is not JSON: it is not UTF-8")
+    problem = _request_problem(data)
+    if problem:
+        return _error(400, f"cannot enqueue this task: {problem}")
+    app_id, version, task_id = data["app_id"], data["version"], data.get("task_id")
+    with core.lock:
+        taken = task_id is not None and task_id in core.store.tasks
+    if taken:
+        return _error(409, f"task id {task_id!r} is already used: leave task_id out for a new one")
+    try:
+        task_id = core.enqueue(
+            app_id, version, data["task"], metadata=data.get("metadata"), task_id=task_id
+        )
+    except ValueError as exc:
+        return _error(400, str(exc))
+    logger.info("emulator: task %s enqueued for %s %s (admin endpoint)", task_id, app_id, version)
+    with core.lock:
+        status = task_status(core.store.tasks[task_id])
+    return json_answer(201, status, [("location", f"{TASKS_PATH}/{quote(task_id, safe='')}")])
+
+
+def _request_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return 'the body must be a JSON object: {"app_id", "version", "task"}'
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        return f"unknown field {unknown[0]!r}: the body takes {', '.join(_FIELDS)}"
+    for name in ("app_id", "version", "task"):
+        if name not in data:
+            return f"{name}: missing; the body takes app_id, version and task (required)"
+    if not isinstance(data["app_id"], str) or not APP_ID_PATTERN.fullmatch(data["app_id"]):
+        return (
+            f"app_id: expected an app id like 'my-app' (lowercase letters, digits and '-', "
+            f"as apps declare it), got {_show(data['app_id'])}"
+        )
+    if not isinstance(data["version"], str) or not VERSION_PATTERN.fullmatch(data["version"]):
+        return f"version: expected a version like 'v1', got {_show(data['version'])}"
+    if not isinstance(data["task"], dict):
+        return "task: expected an object (the task as apps.operations.next hands it out)"
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        return "metadata: expected an object (owners, author, project_id, project_name)"
+    task_id = data.get("task_id")
+    if task_id is not None and (not isinstance(task_id, str) or not task_id.strip()):
+        return "task_id: expected a non-empty string, or no task_id for a fresh one"
+    return None
+
+
+def _show(value: Any) -> str:
+    return repr(value[:60]) if isinstance(value, str) else describe_value(value)
+
+
+def _error(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Answer:
+    return json_answer(status, {"status": "error", "error": message}, headers)
