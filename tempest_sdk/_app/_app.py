@@ -14,6 +14,7 @@ from ._definition import AppDefinition, freeze_types
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
 from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_type
+from ._limits import Limits, Rate, check_limits
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceSpec, ResourceType, check_links
 from ._schema import resolve_user_path
@@ -58,6 +59,7 @@ class App:
         "_app_id",
         "_definition",
         "_lifespan",
+        "_limits",
         "_override",
         "_provided",
         "_serving",
@@ -80,6 +82,7 @@ class App:
         self._app_id = app_id
         self._version = version
         self._types: dict[str, ResourceType] = {}
+        self._limits: dict[str, Limits] = {}
         self._lifespan: Lifespan | None = None
         self._provided: type | None = None
         self._override: Any = _NOT_SERVING
@@ -107,7 +110,9 @@ class App:
         """
         definition = self._definition
         if definition is None:
-            definition = AppDefinition(self._app_id, self._version, freeze_types(self._types))
+            definition = AppDefinition(
+                self._app_id, self._version, freeze_types(self._types, self._limits)
+            )
             self._definition = definition
         return definition
 
@@ -140,6 +145,8 @@ class App:
         links: Sequence[Link] | None = None,
         instructions: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: Rate | None = None,
     ) -> ResourceType:
         """Declare a resource type; register its handlers with the decorators of the result.
 
@@ -155,6 +162,11 @@ class App:
             instructions: Markdown shown with the type; a `pathlib.Path` is read from that
                 file (relative to the declaring module's directory).
             timeout: Seconds each handler of the type may run; overrides `dispatch(timeout=)`.
+                It counts from the handler's start, not from a wait for the limits below.
+            max_concurrency: Most tasks of the type (operations, lists and actions) that
+                run at once in a runner process; the others wait their turn there.
+            rate_limit: The type's maximum start rate in a runner process, e.g.
+                `tempest.Rate(5, per=1.0)`; tasks over it wait.
 
         Raises:
             DefinitionError: listing every problem with the declaration.
@@ -185,6 +197,8 @@ class App:
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
         ):
             problems.append(f"timeout must be a positive number of seconds, not {timeout!r}")
+        limits, limit_problems = check_limits(max_concurrency, rate_limit)
+        problems.extend(limit_problems)
         properties_spec = None
         if properties is not None:
             compiled = compile_source(properties, mode="serialization", role="properties")
@@ -206,6 +220,8 @@ class App:
         )
         resource_type = ResourceType(spec, lambda: self._provided, self._check_open)
         self._types[type] = resource_type
+        if limits:
+            self._limits[type] = limits
         return resource_type
 
     @staticmethod
@@ -402,12 +418,16 @@ class App:
         Args:
             timeout: Seconds each check may run, unless it sets its own `timeout=`.
 
+        Enters the app's lifespan around the checks when it is not serving yet (as
+        `ainvoke` does), so a check can use what the lifespan yields.
+
         Returns:
             The health report, or None when no resource type has a health check.
         """
         from ._health import check_health
 
-        return await check_health(self, timeout=timeout)
+        async with self.serving():
+            return await check_health(self, timeout=timeout)
 
     def run(
         self,

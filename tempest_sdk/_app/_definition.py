@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ._handlers import HandlerDefinition
+from ._limits import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     from ._resource import ResourceSpec, ResourceType
@@ -30,14 +31,17 @@ class TypeDefinition:
     """One resource type, frozen.
 
     Attributes:
-        spec: what `app.resource(...)` declared (name, schemas, limits).
+        spec: what `app.resource(...)` declared (name, schemas, timeout).
         handlers: the handler of each operation (and `health_check`), by name.
-        actions: the handler of each action, by the action's name.
+        actions: the handler of each action, by the action's name (each with its
+            own `limits`).
+        limits: the type's limits, over all its tasks (operations, lists, actions).
     """
 
     spec: ResourceSpec
     handlers: Mapping[str, HandlerDefinition]
     actions: Mapping[str, HandlerDefinition]
+    limits: Limits = NO_LIMITS
 
     @property
     def name(self) -> str:
@@ -74,14 +78,19 @@ def supported(handlers: Mapping[str, object], actions: Mapping[str, object]) -> 
     return ", ".join(parts) if parts else "nothing yet (no handler is registered)"
 
 
-def freeze_types(types: Mapping[str, ResourceType]) -> Mapping[str, TypeDefinition]:
-    """Freeze declared resource types (the one place that reads their insides)."""
+def freeze_types(
+    types: Mapping[str, ResourceType], limits: Mapping[str, Limits] | None = None
+) -> Mapping[str, TypeDefinition]:
+    """Freeze declared resource types (the one place that reads their insides), with
+    the limits declared for them by name."""
+    limits = limits or {}
     return MappingProxyType(
         {
             name: TypeDefinition(
                 spec=resource_type._spec,
                 handlers=MappingProxyType(dict(resource_type._handlers)),
                 actions=MappingProxyType(dict(resource_type._actions)),
+                limits=limits.get(name, NO_LIMITS),
             )
             for name, resource_type in types.items()
         }

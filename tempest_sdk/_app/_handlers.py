@@ -20,6 +20,7 @@ from ..models import Resource
 from ._context import Context
 from ._derive import is_schema_type
 from ._errors import DefinitionError
+from ._limits import NO_LIMITS, Limits, Rate, check_limits
 from ._payloads import InputSpec, OutputSpec, SchemaSource, compile_source
 from ._results import Health, Page
 from ._schema import JSONSchema
@@ -97,6 +98,8 @@ class HandlerDefinition:
     description: str | None = None
     #: What the handler does, for messages: "create of 'example'", "action 'x' of 'example'".
     what: str = ""
+    #: An action's own limits (its resource type's apply too); operations have none.
+    limits: Limits = NO_LIMITS
     wants_context: bool = field(init=False)
     wants_state: bool = field(init=False)
     args: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(init=False, repr=False)
@@ -204,6 +207,8 @@ def analyze(
     resource_type: str = "",
     resource_timeout: float | None = None,
     provided: type | None = None,
+    max_concurrency: int | None = None,
+    rate_limit: Rate | None = None,
 ) -> HandlerDefinition:
     """Build the definition of a handler, or raise one `DefinitionError` listing every problem.
 
@@ -222,6 +227,8 @@ def analyze(
         resource_timeout: The resource type's timeout, used when `timeout` is None.
         provided: The type the app's lifespan yields, injected where a parameter asks
             for it (None: the app has no lifespan declared yet, or it says no type).
+        max_concurrency: Most tasks of the action that run at once (actions only).
+        rate_limit: The action's maximum start rate (actions only).
     """
     label = f"action {name!r}" if kind == "action" else kind.replace("_", " ")
     where = f"{owner}, {label} handler {_location(fn)}"
@@ -234,6 +241,13 @@ def analyze(
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
     ):
         problems.append(f"timeout must be a positive number of seconds, not {timeout!r}")
+    limits, limit_problems = check_limits(max_concurrency, rate_limit)
+    problems.extend(limit_problems)
+    if limits and kind != "action":
+        problems.append(
+            f"max_concurrency= and rate_limit= apply to resource types and actions, not to a "
+            f"{label} handler: declare them on app.resource({resource_type!r}, ...)"
+        )
 
     try:
         signature = inspect.signature(fn)
@@ -338,6 +352,7 @@ def analyze(
         display_name=display_name,
         description=description,
         what=f"{label} of {resource_type!r}",
+        limits=limits,
     )
 
 

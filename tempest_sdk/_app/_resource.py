@@ -12,6 +12,7 @@ from ..models import ActionDefinition, Link, Links, ResourceDefinition
 from ._definition import OPERATIONS, supported
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
+from ._limits import Rate
 from ._payloads import PropertiesSpec, SchemaSource
 from ._shapes import (
     ActionHandlerT,
@@ -276,6 +277,8 @@ class ResourceType:
         input_schema: SchemaSource | None = None,
         output_schema: SchemaSource | None = None,
         timeout: float | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: Rate | None = None,
     ) -> Callable[[ActionHandlerT], ActionHandlerT]:
         """Register an action: a named command run against one resource.
 
@@ -291,6 +294,9 @@ class ResourceType:
             input_schema: A raw schema (or a model) for the input, instead of the annotation.
             output_schema: A raw schema (or a model) for the output, instead of the annotation.
             timeout: Seconds the handler may run; overrides the resource's and the app's.
+            max_concurrency: Most tasks of the action that run at once in a runner
+                process (the resource type's limits apply too).
+            rate_limit: The action's maximum start rate, e.g. `tempest.Rate(1, per=60)`.
         """
         owner = f"resource type {self.type!r}"
         problems = []
@@ -332,6 +338,8 @@ class ResourceType:
                 resource_type=self.type,
                 resource_timeout=self._spec.timeout,
                 provided=self._provided(),
+                max_concurrency=max_concurrency,
+                rate_limit=rate_limit,
             )
             return fn
 

@@ -54,6 +54,8 @@ class TaskInfo:
         resource_type: the resource type the task addresses.
         name: the operation (`create`, `read`, `update`, `delete`), the action's
             name, or `"list"`.
+        waited: seconds the task waited in this process for its resource type's or
+            action's limits (`max_concurrency=`, `rate_limit=`) before it started.
     """
 
     app_id: str
@@ -62,6 +64,7 @@ class TaskInfo:
     kind: Literal["operation", "action", "list"]
     resource_type: str
     name: str
+    waited: float = 0.0
 
     @classmethod
     def of(cls, app_id: str, version: str, task: Task) -> TaskInfo:

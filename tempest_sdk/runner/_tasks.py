@@ -14,6 +14,7 @@ holds back fetching instead of piling reports up in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import anyio
@@ -23,6 +24,7 @@ from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
 from ._hooks import PollOutcome, RunnerHook, TaskInfo, run_with_hooks
+from ._limits import TaskLimiter
 from ._log import describe, logger, task_fields
 from ._outbox import Outbox
 from ._protocols import RunnableApp
@@ -60,6 +62,8 @@ class TaskKeeper:
         self._slots = anyio.Semaphore(options.concurrency)
         self._backlog = anyio.Semaphore(options.concurrency)
         self.thread_limiter = anyio.CapacityLimiter(options.concurrency)
+        #: Holds tasks back until their resource type's and action's limits let them start.
+        self.limiter = TaskLimiter()
         self._running: dict[str, anyio.CancelScope] = {}
         self._idle: anyio.Event | None = None
         self._group: TaskGroup | None = None
@@ -177,8 +181,10 @@ class TaskKeeper:
             await self._closed.wait()
 
     def begin_stop(self) -> None:
-        """Tasks fetched from now on run only within the grace period, or stay unreported."""
+        """Tasks fetched from now on run only within the grace period, or stay unreported;
+        tasks waiting for their limits are not started."""
         self._stopping = True
+        self.limiter.stop()
 
     def close(self) -> None:
         """No more tasks come: `serve()` returns once every owner is done."""
@@ -222,7 +228,25 @@ class TaskKeeper:
         holding = True  # the slot
         try:
             info = TaskInfo.of(app.app_id, app.version, task)
-            report = await self._execute(app, task, info, late)
+            # Waiting for a limit holds the slot: it counts against `concurrency`.
+            admission = await self.limiter.admit(app, info)
+            if admission is None:
+                # Never started, so safe to run anywhere: Tempest hands it out again
+                # once its lease expires; an error report would fail it for nothing.
+                logger.warning(
+                    "task %s (%s) was held back by its limits and the runner is stopping: "
+                    "not started, left unreported to be handed out again",
+                    task_id,
+                    describe(info),
+                    extra=task_fields(info),
+                )
+                return
+            if admission.waited:
+                info = dataclasses.replace(info, waited=admission.waited)
+            try:
+                report = await self._execute(app, task, info, late)
+            finally:
+                admission.release()
             if report is None:
                 return
             item = Outgoing(report, app.app_id, app.version)

@@ -8,6 +8,7 @@ import re
 import pytest
 
 import tempest_sdk as tempest
+from tempest_sdk._app._limits import Limits
 
 from .conftest import ROOT, action_task, assert_report, list_task, operation_task
 
@@ -17,7 +18,7 @@ BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python\n(.*?)```\n", re.
 
 def test_the_guide_shows_each_file_verbatim() -> None:
     blocks = BLOCK.findall(GUIDE.read_text("utf-8"))
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     for path, code in blocks:
         assert (ROOT / path).read_text("utf-8") == code, f"{path} differs from the guide"
 
@@ -118,3 +119,19 @@ async def test_context_and_errors(service: str, token: str, expected: str | None
         assert report["response"]["resource"]["external_id"] == "api-us-east-2"
     else:
         assert report["message"] == expected
+
+
+async def test_limits() -> None:
+    app = load("limits")
+    deployment = app.definition.types["deployment"]
+    assert deployment.limits == Limits(max_concurrency=2, rate=tempest.Rate(5, per=1.0))
+    assert deployment.actions["rollback"].limits == Limits(1, tempest.Rate(10, per=3600))
+    # `dispatch` runs a task at once: only the runner applies limits.
+    created = assert_report(
+        await app.dispatch(operation_task("create", type="deployment", input={"service": "api"}))
+    )
+    assert created["response"]["resource"]["external_id"] == "api"
+    rolled = assert_report(
+        await app.dispatch(action_task("rollback", type="deployment", external_id="api"))
+    )
+    assert rolled["response"]["output"] == {"release": "api@previous"}
