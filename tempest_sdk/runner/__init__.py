@@ -10,6 +10,9 @@ outbox), reports health on an interval, and shuts down gracefully.
 - `run(*apps, **options)`: standalone and blocking, with SIGINT/SIGTERM handling
   (what `App.run()` calls).
 - `RunnerHook`: observe polls and reports, wrap task execution (metrics, tracing).
+- `PrometheusMetrics` (the `prometheus` extra) and `OpenTelemetry` (the `otel` extra):
+  the runner's metrics and traces, as hooks. `operations_address=` serves `/livez`,
+  `/readyz` and `/metrics`; `Runner.liveness()`/`readiness()` give the same `Probe`s.
 - `TaskSource` and its outcome types (`RetryLaterError`, `AccessRefusedError`,
   `RejectedError`, `GoneError`): what any control plane must offer to drive a runner.
 """
@@ -31,6 +34,9 @@ from ._hooks import ReportOutcome as ReportOutcome
 from ._hooks import RunnerHook as RunnerHook
 from ._hooks import TaskCall as TaskCall
 from ._hooks import TaskInfo as TaskInfo
+from ._metrics import PrometheusMetrics as PrometheusMetrics
+from ._observe import Probe as Probe
+from ._otel import OpenTelemetry as OpenTelemetry
 from ._protocols import RunnableApp as RunnableApp
 from ._protocols import TaskSource as TaskSource
 from ._runner import Runner as Runner
@@ -40,8 +46,11 @@ from ._thread import RunnerThread as RunnerThread
 __all__ = [
     "AccessRefusedError",
     "GoneError",
+    "OpenTelemetry",
     "PollEvent",
     "PollOutcome",
+    "Probe",
+    "PrometheusMetrics",
     "RejectedError",
     "ReportEvent",
     "ReportOutcome",

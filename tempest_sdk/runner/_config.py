@@ -8,13 +8,19 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from .._backoff import Backoff
 from ._errors import RunnerConfigError
 from ._hooks import RunnerHook
 
-__all__ = ["ENV_PREFIX", "RunnerOptions", "RunnerOptionsKwargs", "options_from_env"]
+__all__ = [
+    "ENV_PREFIX",
+    "RunnerOptions",
+    "RunnerOptionsKwargs",
+    "options_from_env",
+    "parse_address",
+]
 
 ENV_PREFIX = "TEMPEST_RUNNER_"
 
@@ -46,6 +52,13 @@ class RunnerOptions:
         blocked_loop_warning: warn when the event loop was blocked this many seconds
             (an async handler calling blocking code); `None` disables the check.
         hooks: observers and middleware around tasks, polls and reports.
+        operations_address: serve the operations endpoint (`/livez`, `/readyz`,
+            `/metrics`) on `"HOST:PORT"`; a port alone (`"8081"` or `":8081"`) listens on
+            127.0.0.1 only, so in a container use `"0.0.0.0:8081"`. `None`: off.
+        log_format: for `run()` only, which sets up the process's logging when asked:
+            `"text"` or `"json"` (one JSON object a line, see `JsonLogFormatter`) on
+            stderr, the SDK's records from INFO; `None` leaves logging to the program.
+            A `Runner` embedded in another program ignores it.
     """
 
     concurrency: int = 16
@@ -64,6 +77,8 @@ class RunnerOptions:
     dedup_size: int = 4096
     blocked_loop_warning: float | None = 1.0
     hooks: tuple[RunnerHook, ...] = ()
+    operations_address: str | None = None
+    log_format: Literal["text", "json"] | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -104,6 +119,13 @@ class RunnerOptions:
             object.__setattr__(self, "outbox", Path(self.outbox))
         if not isinstance(self.hooks, tuple):
             object.__setattr__(self, "hooks", tuple(self.hooks))
+        if self.log_format not in (None, "text", "json"):
+            problems.append(f"log_format must be 'text', 'json' or None, got {self.log_format!r}")
+        if self.operations_address is not None:
+            try:
+                parse_address(self.operations_address)
+            except ValueError as exc:
+                problems.append(str(exc))
         if problems:
             raise RunnerConfigError("invalid runner options: " + "; ".join(problems))
 
@@ -116,6 +138,13 @@ class RunnerOptions:
     def reporter_limit(self) -> int:
         """The most `report` calls in flight."""
         return self.reporters if self.reporters is not None else self.concurrency
+
+    @property
+    def operations_bind(self) -> tuple[str, int] | None:
+        """`(host, port)` of the operations endpoint, or None when it is off."""
+        if self.operations_address is None:
+            return None
+        return parse_address(self.operations_address)
 
     def replace(self, **changes: Any) -> RunnerOptions:
         """A copy with some options changed."""
@@ -141,6 +170,8 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     dedup_size: int
     blocked_loop_warning: float | None
     hooks: Sequence[RunnerHook]
+    operations_address: str | None
+    log_format: Literal["text", "json"] | None
 
 
 # Variable suffix -> (option, parser). Only simple, deployment-level knobs are read
@@ -183,6 +214,56 @@ def _env_path(name: str, raw: str) -> Path | None:
     return Path(raw) if raw.strip() else None
 
 
+def _env_log_format(name: str, raw: str) -> str | None:
+    value = raw.strip().lower()
+    if value in {"text", "json"}:
+        return value
+    if not value:
+        return None
+    raise RunnerConfigError(f"{name}={raw!r} is not a log format (use {name}=text or json)")
+
+
+def _env_address(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if value.lower() in {"", "off", "none"}:
+        return None
+    try:
+        parse_address(value)
+    except ValueError as exc:
+        raise RunnerConfigError(f"{name}={raw!r}: {exc}") from None
+    return value
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """`(host, port)` of `"HOST:PORT"`, `":PORT"` or `"PORT"` (host 127.0.0.1);
+    IPv6 hosts in brackets (`"[::1]:8081"`).
+
+    Raises:
+        ValueError: not such an address (the message shows the accepted forms).
+    """
+    text = str(address).strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = "", text
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    valid = (
+        port_text.isascii()
+        and port_text.isdigit()
+        and 0 <= int(port_text) <= 65535
+        and (bracketed or ":" not in host)  # an IPv6 address needs its brackets
+        and not any(c.isspace() for c in host)
+    )
+    if not valid:
+        raise ValueError(
+            f"operations_address must be HOST:PORT, :PORT or PORT (port 0-65535; e.g. "
+            f"0.0.0.0:8081 in a container, [::1]:8081 for IPv6), got {address!r}"
+        )
+    port = int(port_text)
+    return host or "127.0.0.1", port
+
+
 _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "CONCURRENCY": ("concurrency", _env_int),
     "TASK_TIMEOUT": ("task_timeout", _env_optional_seconds),
@@ -191,6 +272,8 @@ _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "HEALTH_INTERVAL": ("health_interval", _env_seconds),
     "CONNECT": ("connect", _env_bool),
     "OUTBOX": ("outbox", _env_path),
+    "OPERATIONS_ADDRESS": ("operations_address", _env_address),
+    "LOG_FORMAT": ("log_format", _env_log_format),
 }
 
 
@@ -199,7 +282,8 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
 
     Read variables: `TEMPEST_RUNNER_CONCURRENCY`, `_TASK_TIMEOUT` (`none` disables),
     `_POLL_INTERVAL_MAX`, `_SHUTDOWN_GRACE`, `_HEALTH_INTERVAL`, `_CONNECT` (`1`/`0`),
-    `_OUTBOX` (a directory).
+    `_OUTBOX` (a directory), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_LOG_FORMAT`
+    (`text` or `json`).
 
     Raises:
         RunnerConfigError: a variable or option has an invalid value.

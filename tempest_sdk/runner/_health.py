@@ -6,6 +6,8 @@ health check never holds a task slot, and a busy runner never delays health.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
 from .._backoff import Backoff
@@ -25,6 +27,7 @@ async def health_loop(
     timeout: float,
     backoff: Backoff,
     budget: RetryBudget,
+    on_checked: Callable[[AppHealthReportRequest], None] | None = None,
 ) -> None:
     """Report `app`'s health now and every `interval` seconds, until cancelled.
 
@@ -32,7 +35,8 @@ async def health_loop(
     `check_health` does that) and their results go out in one `apps.versions.health`
     call. A report that fails is tried again by the runner's retry rule (`retry_delay`,
     with the shared `budget`) until it goes through or the next round is due (which
-    checks afresh). Returns at once if the app has no health checks.
+    checks afresh). Returns at once if the app has no health checks. `on_checked`
+    gets each round's results (the metrics show them).
     """
     fields = {"app_id": app.app_id, "app_version": app.version}
     while True:
@@ -51,6 +55,8 @@ async def health_loop(
             if request is None:
                 logger.debug("app %s %s has no health checks", app.app_id, app.version)
                 return
+            if on_checked is not None:
+                on_checked(request)
             await _deliver(source, request, backoff, budget, due, fields)
         # The interval is measured from the start of a round, so it does not drift
         # by the time checks take.

@@ -90,11 +90,18 @@ class VersionPoller:
         self._wait_scopes: set[anyio.CancelScope] = set()
         self.polls = 0
         self.most_callers = 0
+        self._refused: AccessRefusedError | None = None
 
     @property
     def callers(self) -> int:
         """`next` callers alive now (polling, waiting for a slot, or pausing)."""
         return self._callers
+
+    @property
+    def refused(self) -> AccessRefusedError | None:
+        """The refusal of the last `next` call, when the control plane refused the token
+        (cleared by the next call that succeeds)."""
+        return self._refused
 
     def _fields(self, **more: object) -> dict[str, object]:
         return {"app_id": self._app_id, "app_version": self._version, **more}
@@ -230,11 +237,14 @@ class VersionPoller:
     def _succeeded(self) -> None:
         self._budget.deposit()
         self._error_streak = 0
+        self._refused = None
 
     def _failed(self, exc: Exception, *, log: bool = True) -> None:
         self._empty_streak = 0
         self._error_streak += 1
         self._failure_pause = retry_delay(self._retry, self._error_streak, self._budget, exc)
+        if isinstance(exc, AccessRefusedError):
+            self._refused = exc
         streak = self._error_streak
         if not log:
             return

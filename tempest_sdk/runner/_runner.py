@@ -7,7 +7,9 @@ synchronous code; `tempest_sdk.runner.run(app)` standalone.
 Inside `run()`, from the outside in:
 - the task keeper (`_tasks.py`) owns every task from its claim to its settlement,
   delivering reports through the reporter (`_reporter.py`);
-- health loops (`_health.py`) and the loop watchdog run beside it;
+- health loops (`_health.py`) and the loop watchdog (`_watchdog.py`) run beside it;
+- the operations endpoint (`_operations.py`, when `operations_address` is set)
+  answers probes and scrapes from its own thread, from start to stop;
 - pollers (`_poller.py`) only fetch: `next` callers per app version, each taking a
   free slot before it asks for a task, growing and shrinking with the work.
 Stopping peels these layers in the opposite order.
@@ -29,17 +31,20 @@ from ._config import RunnerOptions, RunnerOptionsKwargs
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
-from ._hooks import overriding
+from ._hooks import RunnerHook, overriding
 from ._log import describe_error, logger
+from ._observe import Observer, Probe, RunnerSample
 from ._outbox import Outbox
 from ._poller import VersionPoller
 from ._protocols import RunnableApp, TaskSource
 from ._reporter import Reporter
 from ._retry import RetryBudget
 from ._tasks import TaskKeeper
-from ._watchdog import watch_event_loop
+from ._watchdog import DEFAULT_THRESHOLD, LoopWatchdog
 
 if TYPE_CHECKING:
+    from ..models import AppHealthReportRequest
+    from ._operations import OperationsServer
     from ._thread import RunnerThread
 
 __all__ = ["Runner"]
@@ -99,6 +104,12 @@ class Runner:
         self._cancelled = False  # abort(), or a shutdown while starting
         self._was_ready = False
         self._host: contextlib.AsyncExitStack | None = None
+        warning = self.options.blocked_loop_warning
+        self._watchdog = LoopWatchdog(warning or DEFAULT_THRESHOLD, warn=warning is not None)
+        self._budget: RetryBudget | None = None
+        self._outbox: Outbox | None = None
+        self._health: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self._operations: OperationsServer | None = None
 
     def __repr__(self) -> str:
         served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
@@ -130,6 +141,74 @@ class Runner:
     def pending_reports(self) -> int:
         """Reports queued or being delivered."""
         return self._keeper.reporting if self._keeper is not None else 0
+
+    @property
+    def operations_url(self) -> str | None:
+        """The operations endpoint's URL (`http://127.0.0.1:8081`) while it serves."""
+        return self._operations.url if self._operations is not None else None
+
+    def liveness(self) -> Probe:
+        """Whether the event loop answers: not while it has been blocked for longer than
+        `blocked_loop_warning` (1 s when that is None). Thread-safe: serve it from a
+        route of your own (the operations endpoint's `/livez` answers this)."""
+        blocked = self._watchdog.blocked_for()
+        if blocked >= self._watchdog.threshold:
+            return Probe(
+                False,
+                f"the event loop has not answered for {blocked:.1f}s (threshold "
+                f"{self._watchdog.threshold:g}s): an async handler probably calls blocking code",
+            )
+        return Probe(True, f"alive: the runner is {self._state}")
+
+    def readiness(self) -> Probe:
+        """Whether the runner serves tasks: connected and polling, its token accepted.
+
+        Not ready while starting, once the control plane refused the token (until a
+        poll succeeds again), while draining and once stopped. Thread-safe: serve it
+        from a route of your own (the operations endpoint's `/readyz` answers this).
+        """
+        state = self._state
+        if state != "running":
+            reasons = {
+                "new": "not started",
+                "starting": "starting: connecting and making the first poll",
+                "stopping": "draining: no new tasks, running tasks finishing",
+                "stopped": "stopped",
+            }
+            return Probe(False, reasons.get(state, state))
+        for poller in self._pollers:
+            refused = poller.refused
+            if refused is not None:
+                return Probe(
+                    False,
+                    f"the control plane refused the token for app {poller.app.app_id} "
+                    f"{poller.app.version}: {type(refused).__name__}",
+                )
+        served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
+        return Probe(True, f"ready: serving {served}")
+
+    def _sample(self) -> RunnerSample:
+        """The state metrics show; called from the threads that collect metrics."""
+        outbox = self._outbox
+        health = tuple(
+            (app_id, version, resource_type, status)
+            for (app_id, version), statuses in list(self._health.items())
+            for resource_type, status in statuses
+        )
+        return RunnerSample(
+            in_flight=self.in_flight,
+            slots=self.options.concurrency,
+            pending_reports=self.pending_reports,
+            outbox_reports=outbox.pending_count() if outbox is not None else None,
+            retry_budget=self._budget.tokens if self._budget is not None else 0,
+            health=health,
+            blocked_seconds=self._watchdog.blocked_seconds,
+        )
+
+    def _checked_health(self, request: AppHealthReportRequest) -> None:
+        self._health[(request.app_id, request.version)] = tuple(
+            (str(item.type), str(item.status)) for item in request.health_reports
+        )
 
     async def ready(self) -> None:
         """Wait until every app version is connected (if asked) and being polled.
@@ -284,6 +363,13 @@ class Runner:
     async def _run(self, events: _Events) -> None:
         options = self.options
         async with contextlib.AsyncExitStack() as stack:
+            hooks = self._hooks_with_metrics()
+            for hook in hooks:
+                if isinstance(hook, Observer):
+                    hook.bind(self)
+                    stack.callback(hook.unbind, self)
+            if options.operations_bind is not None:
+                self._serve_operations(stack, hooks, *options.operations_bind)
             given = self._client
             # A source has `next_task`; anything else given is a factory of one.
             if given is None or not hasattr(given, "next_task"):
@@ -296,11 +382,12 @@ class Runner:
             outbox = Outbox(options.outbox) if options.outbox is not None else None
             pending = await anyio.to_thread.run_sync(outbox.open) if outbox else []
             budget = RetryBudget()
+            self._budget, self._outbox = budget, outbox
             reporter = Reporter(
                 source,
                 options.retry_backoff,
                 budget,
-                overriding(options.hooks, "on_report"),
+                overriding(hooks, "on_report"),
                 senders=options.reporter_limit,
             )
             keeper = TaskKeeper(
@@ -308,10 +395,10 @@ class Runner:
                 TaskLedger(options.dedup_size),
                 outbox,
                 reporter,
-                overriding(options.hooks, "around_task"),
+                overriding(hooks, "around_task"),
             )
             self._reporter, self._keeper = reporter, keeper
-            poll_hooks = overriding(options.hooks, "on_poll")
+            poll_hooks = overriding(hooks, "on_poll")
             self._pollers = [
                 VersionPoller(app, source, options, keeper, budget, poll_hooks) for app in self.apps
             ]
@@ -340,6 +427,10 @@ class Runner:
             keeper_scope = anyio.CancelScope()
             keeper_done = anyio.Event()
             await root.start(self._serve_keeper, keeper, keeper_scope, keeper_done)
+            # From the start, so that liveness covers connecting and the lifespans.
+            watching = anyio.CancelScope()
+            if options.blocked_loop_warning is not None or options.operations_bind is not None:
+                root.start_soon(self._watch, watching)
             if pending:
                 logger.info("sending %d report(s) left in the outbox first", len(pending))
                 for report in pending:
@@ -377,6 +468,7 @@ class Runner:
                 keeper_scope.deadline = anyio.current_time() + options.flush_timeout
                 await keeper_done.wait()
                 background.cancel()
+                watching.cancel()
         logger.info(
             "runner stopped: %d task(s) completed, %d report(s) delivered",
             self.completed,
@@ -435,10 +527,45 @@ class Runner:
                             timeout=options.health_timeout,
                             backoff=options.retry_backoff,
                             budget=budget,
+                            on_checked=self._checked_health,
                         )
                     )
-                if options.blocked_loop_warning is not None:
-                    group.start_soon(watch_event_loop, options.blocked_loop_warning)
+
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            await self._watchdog.run()
+
+    def _hooks_with_metrics(self) -> tuple[RunnerHook, ...]:
+        """The hooks, plus a `PrometheusMetrics` of the runner's own when the operations
+        endpoint is on, none was given and prometheus-client is installed: so `/metrics`
+        serves the runner's metrics whenever it can."""
+        hooks = self.options.hooks
+        if self.options.operations_bind is None:
+            return hooks
+        from ._metrics import PrometheusMetrics
+
+        if any(isinstance(hook, PrometheusMetrics) for hook in hooks):
+            return hooks
+        try:
+            return (*hooks, PrometheusMetrics())
+        except ImportError:
+            return hooks  # /metrics answers 501, naming the extra to install
+
+    def _serve_operations(
+        self, stack: contextlib.AsyncExitStack, hooks: tuple[RunnerHook, ...], host: str, port: int
+    ) -> None:
+        from ._metrics import PrometheusMetrics
+        from ._operations import OperationsServer
+
+        registry = next((h.registry for h in hooks if isinstance(h, PrometheusMetrics)), None)
+        server = OperationsServer(host, port, self.liveness, self.readiness, registry)
+        self._operations = server
+
+        async def close() -> None:
+            self._operations = None
+            await server.aclose()
+
+        stack.push_async_callback(close)
 
     async def _connect(self, source: TaskSource) -> None:
         for app in self.apps:

@@ -22,6 +22,9 @@ def test_public_names_are_pinned():
     assert set(runner_ns.__all__) == {
         "AccessRefusedError",
         "GoneError",
+        "OpenTelemetry",
+        "Probe",
+        "PrometheusMetrics",
         "RejectedError",
         "RetryLaterError",
         "TaskSourceError",
