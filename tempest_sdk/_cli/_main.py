@@ -14,6 +14,7 @@ from ._errors import CLIError, UserCodeError
 
 __all__ = ["main"]
 
+_TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
 
 
@@ -29,11 +30,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if _log_format(args) == "json":
+        from .._logjson import JsonLogFormatter
+
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
+    # `serve --reload` starts its children with the same command line.
+    args.argv = argv
     if getattr(args, "full_tracebacks", False):
         # Read where tracebacks are formatted, in this process and any it starts.
         os.environ["TEMPEST_FULL_TRACEBACKS"] = "1"
@@ -49,6 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _log_format(args: argparse.Namespace) -> str:
+    given: str | None = getattr(args, "log_format", None)
+    if given is None and args.command == "serve":
+        # As `run()` reads it, so that the runner finds the format it would set up.
+        given = os.environ.get("TEMPEST_RUNNER_LOG_FORMAT", "").strip().lower() or None
+    return given or "text"
 
 
 def _command(
@@ -137,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         """
         tempest-sdk serve examples/helloworld/app.py --emulator
         tempest-sdk serve examples/helloworld/app.py --emulator --keep-serving
+        tempest-sdk serve examples/helloworld/app.py --emulator --reload
         TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --connect --concurrency 32
         """,
     )
@@ -161,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--task-timeout", type=float, metavar="S", help="default per-task timeout")
     p.add_argument("--outbox", metavar="PATH", help="a folder keeping reports until acknowledged")
+    p.add_argument(
+        "--operations-address",
+        metavar="HOST:PORT",
+        help=(
+            "serve /livez, /readyz and /metrics there (a port alone: 127.0.0.1 only; "
+            "in a container: 0.0.0.0:8081)"
+        ),
+    )
     p.add_argument("--connect", action="store_true", help="connect each app version first")
     _endpoint_arguments(p)
     p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
@@ -178,6 +201,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log handlers' tracebacks whole, with the SDK's own frames",
     )
+    p.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="how log records are written to stderr: text, or one JSON object a line "
+        "(default: $TEMPEST_RUNNER_LOG_FORMAT or text)",
+    )
+    p.add_argument(
+        "--reload",
+        action="store_true",
+        help=(
+            "restart on changes to the app's files (.py, .json, .yaml), letting running "
+            "tasks finish first; needs the 'reload' extra (watchfiles)"
+        ),
+    )
+    p.add_argument("--reload-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(command="serve", run=_run("serve"))
 
     p = _command(
@@ -261,6 +299,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the app id, e.g. 'my-app'")
     p.add_argument("--directory", help="where to create it (default: ./NAME)")
     p.set_defaults(command="init", run=_run("init"))
+
+    from ._enqueue import add_enqueue_command
+
+    add_enqueue_command(sub, _command)
 
     # Listed here for the overview; `main` hands its arguments to the emulator's own parser.
     sub.add_parser("emulator", help="run the local emulator of the Tempest control plane")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +13,21 @@ import anyio
 
 from ._errors import CLIError
 from ._load import load_app
-from ._term import Out
+from ._term import Out, Progress
 
 if TYPE_CHECKING:
     from .. import App
-    from ..testing import StepResult
+    from ..emulator import Emulator
+    from ..testing import Step, StepResult
 
-__all__ = ["client_tls", "serve"]
+__all__ = [
+    "client_tls",
+    "plan_steps",
+    "print_results",
+    "run_with_progress",
+    "runner_options",
+    "serve",
+]
 
 
 def client_tls(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,36 +45,76 @@ def client_tls(args: argparse.Namespace) -> dict[str, Any]:
 
 def serve(args: argparse.Namespace) -> int:
     """Run `tempest-sdk serve` and return its exit code."""
+    if args.reload_child:
+        return _serve_reload_child(args)
+    if not args.emulator:
+        if args.tasks or args.keep_serving or args.json or args.act_on_existing_resources:
+            raise CLIError(
+                "--tasks, --keep-serving, --json and --act-on-existing-resources go with --emulator"
+            )
+    elif args.endpoint or args.ca_bundle or args.client_cert or args.client_key:
+        raise CLIError(
+            "--endpoint, --ca-bundle, --client-cert and --client-key do not go with "
+            "--emulator, which serves its own endpoint on loopback"
+        )
+    if args.reload:
+        # The user's code is imported by the children only, never here.
+        from ._reload import supervise
+
+        return supervise(args)
+    apps = _load_apps(args)
+    options = runner_options(args)
+    if not args.emulator:
+        from ..runner import run
+
+        run(*apps, connect=args.connect, endpoint=args.endpoint, **client_tls(args), **options)
+        return 0
+    return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+
+
+def _load_apps(args: argparse.Namespace) -> list[App]:
     apps = [load_app(ref) for ref in args.apps]
     seen: set[tuple[str, str]] = set()
     for app in apps:
         if (app.app_id, app.version) in seen:
             raise CLIError(f"{app.app_id} {app.version} is given twice; serve each version once")
         seen.add((app.app_id, app.version))
-    options = _runner_options(args)
-    if not args.emulator:
-        if args.tasks or args.keep_serving or args.json or args.act_on_existing_resources:
-            raise CLIError(
-                "--tasks, --keep-serving, --json and --act-on-existing-resources go with --emulator"
-            )
-        from ..runner import run
+    return apps
 
-        run(*apps, connect=args.connect, endpoint=args.endpoint, **client_tls(args), **options)
+
+def _serve_reload_child(args: argparse.Namespace) -> int:
+    """Serve as a child of `serve --reload`: load, say so, and serve once told to.
+
+    With `--emulator` the supervisor owns the emulator and puts its address and
+    token in this process's environment.
+    """
+    from ..runner import run
+    from ._reload import wait_for_go
+
+    apps = _load_apps(args)
+    if not wait_for_go(apps):
         return 0
-    if args.endpoint or args.ca_bundle or args.client_cert or args.client_key:
-        raise CLIError(
-            "--endpoint, --ca-bundle, --client-cert and --client-key do not go with "
-            "--emulator, which serves its own endpoint on loopback"
+    if args.emulator:
+        run(*apps, connect=True, **runner_options(args))
+    else:
+        run(
+            *apps,
+            connect=args.connect,
+            endpoint=args.endpoint,
+            **client_tls(args),
+            **runner_options(args),
         )
-    return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+    return 0
 
 
-def _runner_options(args: argparse.Namespace) -> dict[str, Any]:
+def runner_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The runner options `serve`'s flags set (the others come from the environment)."""
     given = {
         "concurrency": args.concurrency,
         "health_interval": args.health_interval,
         "task_timeout": args.task_timeout,
         "outbox": args.outbox,
+        "operations_address": args.operations_address,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -75,16 +124,8 @@ async def _serve_on_emulator(
 ) -> int:
     from ..emulator import Emulator
     from ..runner import Runner
-    from ..testing import default_steps, load_steps, run_steps
 
-    try:
-        steps = (
-            load_steps(args.tasks, apps)
-            if args.tasks
-            else [s for a in apps for s in default_steps(a)]
-        )
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    steps = plan_steps(args, apps)
     out = Out()
     emulator = Emulator()
     async with emulator.serve():
@@ -94,21 +135,83 @@ async def _serve_on_emulator(
             if not args.json:
                 out.line(f"Serving {names} against the local emulator at {emulator.url}")
                 out.line()
-            results = await run_steps(
+            results = await run_with_progress(
                 emulator, steps, apps=apps, act_on_existing=args.act_on_existing_resources
             )
-            _print_results(out, results, json_output=args.json)
+            print_results(out, results, json_output=args.json)
             if args.keep_serving:
+                from ._enqueue import enqueue_hint
+
                 sys.stderr.write(
                     f"Still serving. Emulator: {emulator.url}  token: {emulator.token}\n"
-                    "Its Tempest API answers other clients; new tasks cannot be enqueued "
-                    "from another process yet. Press Ctrl-C to stop.\n"
+                    "Enqueue more tasks from another terminal, e.g.:\n"
+                    f"  {enqueue_hint(emulator.url, emulator.token, apps)}\n"
+                    "Press Ctrl-C to stop.\n"
                 )
                 await anyio.sleep_forever()
     return 1 if any(r.failed for r in results) else 0
 
 
-def _print_results(out: Out, results: Sequence[StepResult], *, json_output: bool) -> None:
+def plan_steps(args: argparse.Namespace, apps: Sequence[App]) -> list[Step]:
+    """The steps of an emulator run: the `--tasks` file's, or one per capability.
+
+    Raises:
+        CLIError: the tasks file cannot be read or names what the apps lack.
+    """
+    from ..testing import default_steps, load_steps
+
+    try:
+        if args.tasks:
+            return load_steps(args.tasks, apps)
+        return [s for a in apps for s in default_steps(a)]
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+async def run_with_progress(
+    emulator: Emulator,
+    steps: Sequence[Step],
+    *,
+    apps: Sequence[App],
+    act_on_existing: bool,
+    progress: Progress | None = None,
+) -> list[StepResult]:
+    """`run_steps`, with a live status line on a terminal (erased when it returns)."""
+    from ..testing import run_steps
+
+    progress = progress if progress is not None else Progress()
+    with progress.logging_cleared():
+        async with anyio.create_task_group() as group:
+            if progress.enabled:
+                # Taken now: run_steps enqueues its first task before _track starts.
+                before = {*emulator.queued(), *emulator.leased(), *emulator.reported()}
+                group.start_soon(_track, emulator, progress, len(steps), before)
+            results = await run_steps(emulator, steps, apps=apps, act_on_existing=act_on_existing)
+            group.cancel_scope.cancel()
+    return results
+
+
+async def _track(emulator: Emulator, progress: Progress, planned: int, before: set[str]) -> None:
+    """Show what the emulator's tasks but those `before` are doing, until cancelled."""
+    started = time.monotonic()
+    failed: dict[str, bool] = {}
+    while True:
+        running = sum(t not in before for t in emulator.leased())
+        queued = sum(t not in before for t in emulator.queued())
+        for task_id in emulator.reported():
+            if task_id not in before and task_id not in failed:
+                reports = emulator.reports(task_id)
+                failed[task_id] = bool(reports) and reports[0].get("status") != "ok"
+        done = len(failed)
+        # Clean-up deletes come on top of the planned steps.
+        total = max(planned, done + running + queued)
+        line = f"{done}/{total} done · {running} running · {sum(failed.values())} failed"
+        progress.show(f"{line} · {time.monotonic() - started:.1f} s")
+        await anyio.sleep(0.1)
+
+
+def print_results(out: Out, results: Sequence[StepResult], *, json_output: bool) -> None:
+    """The results of a run: a table and a summary line, or JSON."""
     if json_output:
         out.json([r.to_json() for r in results])
         return

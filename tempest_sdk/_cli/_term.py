@@ -1,14 +1,19 @@
-"""Terminal output: colour only on a terminal, plain tables, JSON."""
+"""Terminal output: colour only on a terminal, plain tables, JSON, a live status line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-__all__ = ["Out"]
+__all__ = ["Out", "Progress"]
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 
@@ -57,6 +62,78 @@ class Out:
                 cell + " " * (w - len(p)) for cell, p, w in zip(row, plain_row, widths, strict=True)
             ]
             self.line("  ".join(cells).rstrip())
+
+
+class Progress:
+    """A status line rewritten in place on a terminal while something runs.
+
+    It appears once the run has lasted `delay` seconds, and writes nothing at all when
+    the stream is not a terminal (pipes, files, CI logs) or the terminal is dumb.
+    Other output must call `clear()` first; inside `logging_cleared()` log records do.
+
+    Args:
+        stream: where the line goes (default: stdout).
+        delay: seconds before the line first shows, so that quick runs stay quiet.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, delay: float = 1.0) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.enabled = _isatty(self.stream) and os.environ.get("TERM") != "dumb"
+        self._shown_after = time.monotonic() + delay
+        self._width = 0
+        # Log records are written from worker and server threads too.
+        self._lock = threading.Lock()
+
+    def show(self, text: str) -> None:
+        """Replace the line with `text` (cut to the terminal's width)."""
+        if not self.enabled or time.monotonic() < self._shown_after:
+            return
+        text = text[: max(shutil.get_terminal_size().columns - 1, 10)]
+        with self._lock:
+            pad = " " * max(self._width - len(text), 0)
+            self.stream.write("\r" + text + pad)
+            self.stream.flush()
+            self._width = len(text)
+
+    def clear(self) -> None:
+        """Erase the line, leaving the cursor at the start of the empty line."""
+        with self._lock:
+            if self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+                self._width = 0
+
+    @contextlib.contextmanager
+    def logging_cleared(self) -> Iterator[Progress]:
+        """Erase the line before each log record the root logger's handlers write,
+        for the block; erase it at the end."""
+        handlers = list(logging.getLogger().handlers) if self.enabled else []
+        hook = _ClearFirst(self)
+        for handler in handlers:
+            handler.addFilter(hook)
+        try:
+            yield self
+        finally:
+            for handler in handlers:
+                handler.removeFilter(hook)
+            self.clear()
+
+
+class _ClearFirst(logging.Filter):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self._progress = progress
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._progress.clear()
+        return True
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
 def _visible(text: str) -> str:

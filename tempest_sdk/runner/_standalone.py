@@ -49,8 +49,12 @@ def run(
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
     one stops at once. If plain handlers that timed out or were cancelled still run
     in their threads then, the process exits (status 0) without waiting for them,
-    with a warning naming them. The runner does not configure logging: call
-    `logging.basicConfig(level=logging.INFO)` first to see its records.
+    with a warning naming them.
+
+    Logging is the program's unless `log_format` (or `TEMPEST_RUNNER_LOG_FORMAT`) is
+    `"text"` or `"json"`: then, if the root logger has no handler yet, `run` adds one
+    on stderr with that format and shows the SDK's records from INFO (other libraries'
+    from WARNING). Otherwise call `logging.basicConfig(level=logging.INFO)` first.
 
     Raises:
         SystemExit: with status 1 and a message saying how to fix it, when the
@@ -72,12 +76,47 @@ def run(
         runner = Runner(apps, client if client is not None else owned, options=resolved)
     except (RunnerConfigError, RunnerStartupError, ValueError, TypeError) as exc:
         raise SystemExit(f"tempest_sdk: {exc}") from None
+    _set_up_logging(resolved.log_format)
     started = time.monotonic()
     try:
         anyio.run(_serve, runner, owned)
     except RunnerStartupError as exc:
         raise SystemExit(f"tempest_sdk: {exc}") from None
     _exit_past_stuck_threads(started)
+
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def _set_up_logging(log_format: str | None) -> None:
+    """Give the process a stderr log handler in `log_format`, unless it has one.
+
+    The standalone runner is a program's entry point, so it may configure logging,
+    but only when asked and never over the program's own configuration.
+    """
+    if log_format is None:
+        return
+    from .._logjson import JsonLogFormatter
+
+    root = logging.getLogger()
+    if root.handlers:
+        if log_format == "json" and not all(
+            isinstance(h.formatter, JsonLogFormatter) for h in root.handlers
+        ):
+            logger.warning(
+                "log_format 'json' not applied: logging is already configured; give its "
+                "handlers tempest_sdk.JsonLogFormatter() instead"
+            )
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonLogFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT)
+    )
+    root.addHandler(handler)
+    sdk = logging.getLogger("tempest_sdk")
+    if sdk.level == logging.NOTSET:
+        # Task outcomes are INFO; other libraries' INFO (httpx logs every poll) is noise.
+        sdk.setLevel(logging.INFO)
 
 
 def _exit_past_stuck_threads(started: float) -> None:
