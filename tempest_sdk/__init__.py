@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from ._app import InvalidInputError as InvalidInputError
     from ._app import JSONSchema as JSONSchema
     from ._app import Page as Page
+    from ._app import Rate as Rate
+    from ._app import ResourceConflictError as ResourceConflictError
     from ._app import ResourceNotFoundError as ResourceNotFoundError
     from ._app import ResourceType as ResourceType
     from ._app import SettingsError as SettingsError
     from ._app import TaskError as TaskError
     from ._app import load_settings as load_settings
+    from ._logjson import JsonLogFormatter as JsonLogFormatter
     from .models import Link as Link
     from .models import Resource as Resource
 
@@ -42,12 +45,15 @@ __all__ = [
     "HealthStatus",
     "InvalidInputError",
     "JSONSchema",
+    "JsonLogFormatter",
     "LifecycleStage",
     "Link",
     "LinkType",
     "Operation",
     "Page",
+    "Rate",
     "Resource",
+    "ResourceConflictError",
     "ResourceNotFoundError",
     "ResourceType",
     "SettingsError",
@@ -72,12 +78,15 @@ if not TYPE_CHECKING:
                 "InvalidInputError",
                 "JSONSchema",
                 "Page",
+                "Rate",
+                "ResourceConflictError",
                 "ResourceNotFoundError",
                 "ResourceType",
                 "SettingsError",
                 "TaskError",
                 "load_settings",
             ),
+            "._logjson": ("JsonLogFormatter",),
             ".models": ("Link", "Resource"),
         },
     )

@@ -17,12 +17,15 @@ EXPECTED = [
     "HealthStatus",
     "InvalidInputError",
     "JSONSchema",
+    "JsonLogFormatter",
     "LifecycleStage",
     "Link",
     "LinkType",
     "Operation",
     "Page",
+    "Rate",
     "Resource",
+    "ResourceConflictError",
     "ResourceNotFoundError",
     "ResourceType",
     "SettingsError",
@@ -54,7 +57,8 @@ def test_public_names_come_from_private_modules() -> None:
 def test_errors_share_the_root() -> None:
     for name in ("DefinitionError", "TaskError", "ResourceNotFoundError", "InvalidInputError"):
         assert issubclass(getattr(tempest_sdk, name), tempest_sdk.TempestError)
-    assert issubclass(tempest_sdk.ResourceNotFoundError, tempest_sdk.TaskError)
+    for name in ("ResourceNotFoundError", "InvalidInputError", "ResourceConflictError"):
+        assert issubclass(getattr(tempest_sdk, name), tempest_sdk.TaskError)
 
 
 def test_import_stays_light() -> None:

@@ -5,8 +5,10 @@ from ._context import Context as Context
 from ._context import Environment as Environment
 from ._errors import DefinitionError as DefinitionError
 from ._errors import InvalidInputError as InvalidInputError
+from ._errors import ResourceConflictError as ResourceConflictError
 from ._errors import ResourceNotFoundError as ResourceNotFoundError
 from ._errors import TaskError as TaskError
+from ._limits import Rate as Rate
 from ._resource import ResourceType as ResourceType
 from ._results import Health as Health
 from ._results import Page as Page
@@ -21,8 +23,10 @@ __all__ = [
     "Environment",
     "Health",
     "InvalidInputError",
+    "ResourceConflictError",
     "JSONSchema",
     "Page",
+    "Rate",
     "ResourceNotFoundError",
     "ResourceType",
     "SettingsError",

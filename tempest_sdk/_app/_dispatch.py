@@ -58,10 +58,14 @@ _Request = ExecuteResourceOperationRequest | ExecuteResourceActionRequest | List
 class _Failed(Exception):
     """Ends a task with an error report (internal control flow)."""
 
-    def __init__(self, message: str, *, level: int = logging.WARNING) -> None:
+    def __init__(
+        self, message: str, *, level: int = logging.WARNING, traceback: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.level = level
+        #: The handler's trimmed traceback, logged at ERROR before the message.
+        self.traceback = traceback
 
 
 async def dispatch(
@@ -118,8 +122,19 @@ async def _dispatch_task(
                 "execute_resource_action and list_resources tasks"
             )
         except _Failed as failed:
-            message = scrub(failed.message, secrets.values())
-            _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra={"task_id": task_id})
+            values = secrets.values()
+            message = scrub(failed.message, values)
+            fields = _task_fields(app, task_id, request)
+            if failed.traceback is not None:
+                _LOGGER.error(
+                    "task %s: %s\n%s",
+                    task_id,
+                    message,
+                    scrub(failed.traceback, values),
+                    extra=fields,
+                )
+            else:
+                _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
             return TaskReport.error(task_id, message)
     except Exception as exc:  # a bug of the SDK itself: still report, never raise
         values = secrets.values()
@@ -127,12 +142,29 @@ async def _dispatch_task(
             "task %s: internal error in tempest_sdk\n%s",
             task_id,
             scrub("".join(traceback.format_exception(exc)), values),
-            extra={"task_id": task_id},
+            extra=_task_fields(app, task_id, request),
         )
         return TaskReport.error(
             task_id,
             scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", values),
         )
+
+
+def _task_fields(app: App, task_id: str, request: Any) -> dict[str, Any]:
+    """The `extra=` fields of a record about a task, as the runner's records carry them."""
+    kind = getattr(request, "request_type", None)
+    name = getattr(request, "action", None) if kind == "execute_resource_action" else None
+    operation = (
+        getattr(request, "operation", None) if kind == "execute_resource_operation" else None
+    )
+    return {
+        "app_id": app.app_id,
+        "app_version": app.version,
+        "task_id": task_id,
+        "resource_type": getattr(getattr(request, "resource", None), "type", None),
+        "operation": "list" if kind == "list_resources" else operation and str(operation),
+        "action": name,
+    }
 
 
 def _unknown_type(app: App, name: object) -> str:
@@ -171,14 +203,8 @@ async def _call(
         raise _Failed(message, level=logging.INFO) from None
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        _LOGGER.error(
-            "task %s: %s raised\n%s",
-            task_id,
-            handler.what,
-            scrub(handler_traceback(exc), active_values()),
-            extra={"task_id": task_id},
-        )
-        raise _Failed(f"{handler.what} failed: {detail}", level=logging.DEBUG) from None
+        message = f"{handler.what} failed: {detail}"
+        raise _Failed(message, level=logging.ERROR, traceback=handler_traceback(exc)) from None
 
 
 class _Invalid(Exception):

@@ -82,3 +82,14 @@ class InvalidInputError(TaskError):
     """
 
     label = "invalid input"
+
+
+class ResourceConflictError(TaskError):
+    """The external system refused the change because of its current state: the
+    resource exists already, or changed in the meantime (an HTTP 409).
+
+    Example:
+        `raise tempest.ResourceConflictError(f"a project named {name!r} exists")`
+    """
+
+    label = "conflict"

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 
 from .._errors import TempestError
 
@@ -60,19 +60,44 @@ def _problems(cls: type[BaseModel], exc: ValidationError) -> list[str]:
     prefix = str(config.get("env_prefix") or "")
     secrets_dir = config.get("secrets_dir")
     upper = not config.get("case_sensitive", False)
+    directories = (
+        []
+        if secrets_dir is None
+        else list(secrets_dir)
+        if isinstance(secrets_dir, list | tuple)
+        else [secrets_dir]
+    )
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         path = [str(part) for part in error["loc"]]
-        field = path[0] if path else ""
-        info = cls.model_fields.get(field)
-        alias = info.validation_alias if info is not None else None
-        name = alias if isinstance(alias, str) else prefix + field
-        variable = name.upper() if upper else name
-        where = f"environment variable {variable}"
-        if secrets_dir is not None:
-            directories = secrets_dir if isinstance(secrets_dir, list | tuple) else [secrets_dir]
-            files = " or ".join(str(Path(directory) / name) for directory in directories)
-            where += f" (or the file {files})"
+        names = _variables(cls, path[0], prefix) if path else []
+        if not names:
+            # A rule over several fields (a model validator): no one variable to name.
+            where = f"the settings {cls.__name__} as a whole"
+        else:
+            variables = [name.upper() if upper else name for name in names]
+            where = "environment variable " + " or ".join(variables)
+            files = [str(Path(directory) / name) for directory in directories for name in variables]
+            if files:
+                where += f" (or the file {' or '.join(files)})"
         dotted = ".".join(path) or "(root)"
         problems.append(f"{dotted}: {error['msg']}; from {where}")
     return problems
+
+
+def _variables(cls: type[BaseModel], key: str, prefix: str) -> list[str]:
+    """The environment variables a field is read from, given the first part of an error's
+    location: the field's name, or one of its validation aliases (taken as they are,
+    without the prefix, as pydantic-settings does)."""
+    for name, info in cls.model_fields.items():
+        alias = info.validation_alias
+        choices = (
+            [alias]
+            if isinstance(alias, str)
+            else [choice for choice in alias.choices if isinstance(choice, str)]
+            if isinstance(alias, AliasChoices)
+            else []
+        )
+        if key == name or key in choices:
+            return choices or [prefix + name]
+    return []

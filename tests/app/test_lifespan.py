@@ -305,6 +305,17 @@ async def test_tests_override_the_state_without_touching_the_app() -> None:
     assert log == [f"create with {id(fake)}"]  # the lifespan never ran
 
 
+async def test_check_health_enters_the_lifespan_when_not_serving() -> None:
+    log: list[str] = []
+    app = injecting(log)
+    report = await app.check_health()
+    assert report is not None and [item.status for item in report.health_reports] == ["healthy"]
+    assert log[0] == "enter" and log[-1] == "exit" and log[1].startswith("health with ")
+    async with app.serving() as shared:
+        await app.check_health()
+    assert log[-2:] == [f"health with {id(shared)}", "exit"]  # one entry, shared
+
+
 async def test_a_handler_taking_the_state_outside_serving_gets_an_error_report() -> None:
     app = injecting([])
     report = await app.dispatch(make_task("t1"))
@@ -345,6 +356,37 @@ def test_settings_problems_are_listed_with_the_variable_to_set(monkeypatch, tmp_
     monkeypatch.setenv("TEMPS_RETRIES", "5")
     loaded = load_settings(TempsSettings)
     assert loaded.token.get_secret_value() == "file-token-XYZ" and loaded.retries == 5
+
+
+def test_settings_problems_name_aliases_and_rules_over_several_fields(monkeypatch) -> None:
+    from pydantic import AliasChoices, Field, SecretStr, model_validator
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class TempsSettings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="TEMPS_")
+        token: SecretStr = Field(validation_alias=AliasChoices("TEMPS_TOKEN", "TEMPS_API_TOKEN"))
+        basic: bool = False
+        password: SecretStr | None = None
+
+        @model_validator(mode="after")
+        def _basic_needs_a_password(self) -> TempsSettings:
+            if self.basic and self.password is None:
+                raise ValueError("basic authentication needs TEMPS_PASSWORD")
+            return self
+
+    for name in ("TEMPS_TOKEN", "TEMPS_API_TOKEN", "TEMPS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(tempest.SettingsError) as info:
+        tempest.load_settings(TempsSettings)
+    assert "from environment variable TEMPS_TOKEN or TEMPS_API_TOKEN" in str(info.value)
+    assert "TEMPS_TEMPS" not in str(info.value)
+    monkeypatch.setenv("TEMPS_API_TOKEN", "t")
+    monkeypatch.setenv("TEMPS_BASIC", "1")
+    with pytest.raises(tempest.SettingsError) as info:
+        tempest.load_settings(TempsSettings)
+    [problem] = info.value.problems
+    assert problem.endswith("from the settings TempsSettings as a whole")
+    assert "basic authentication needs TEMPS_PASSWORD" in problem
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])

@@ -31,7 +31,7 @@ def failing_app() -> tempest.App:
 
 
 def logged_traceback(caplog: pytest.LogCaptureFixture) -> str:
-    [record] = [r for r in caplog.records if "raised" in r.getMessage()]
+    [record] = [r for r in caplog.records if "Traceback" in r.getMessage()]
     return record.getMessage()
 
 
@@ -54,3 +54,19 @@ async def test_the_whole_traceback_on_request(caplog, monkeypatch) -> None:
     files = [line for line in text.splitlines() if line.lstrip().startswith('File "')]
     assert any("tempest_sdk" in line for line in files) and "in lookup" in text
     assert "left out" not in text
+
+
+async def test_the_failure_is_one_record_with_the_tasks_fields(caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="tempest_sdk")
+    await ainvoke(failing_app(), "thing", "create")
+    records = [r for r in caplog.records if r.name == "tempest_sdk.app"]
+    [record] = [r for r in records if "failed" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert "create of 'thing' failed: ValueError: the backend said no" in record.getMessage()
+    fields = {k: getattr(record, k, None) for k in ("app_id", "resource_type", "operation")}
+    assert fields == {
+        "app_id": failing_app().app_id,
+        "resource_type": "thing",
+        "operation": "create",
+    }
+    assert record.app_version and record.task_id and record.action is None  # type: ignore[attr-defined]
