@@ -4,7 +4,7 @@ Temps answers JSON. Its errors are RFC 7807 problem details
 (`{"type", "title", "status", "detail"}`); this client raises them as exceptions that
 are also the SDK's task errors, so a handler can let them through and the report reads
 well: 404 is a `tempest.ResourceNotFoundError`, 400 and 422 a `tempest.InvalidInputError`,
-409 a conflict. Lists are pages of `?page=&per_page=`; the seed documents
+409 a `tempest.ResourceConflictError`. Lists are pages of `?page=&per_page=`; the seed documents
 `{"items": [...], "total": N}`, and this client also reads the shape Temps' own server
 sends (`{"projects": [...], "total", "page", "per_page"}`) and plain arrays.
 
@@ -13,7 +13,7 @@ tempest.TaskError
 └── TempsError               (Temps refused or failed; the message says what it answered)
     ├── TempsNotFound        (also tempest.ResourceNotFoundError: 404)
     ├── TempsInvalid         (also tempest.InvalidInputError: 400, 422)
-    ├── TempsConflict        (409: the change conflicts with the current state)
+    ├── TempsConflict        (also tempest.ResourceConflictError: 409)
     └── TempsUnreachable     (no answer: connection refused, timeout, ...)
 ```
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
@@ -179,11 +179,9 @@ class TempsInvalid(TempsError, tempest.InvalidInputError):
     """Temps answered 400 or 422: it cannot use what was sent."""
 
 
-class TempsConflict(TempsError):
+class TempsConflict(TempsError, tempest.ResourceConflictError):
     """Temps answered 409: the change conflicts with what exists (a taken name, a finished
     deployment, ...)."""
-
-    label: ClassVar[str] = "conflict"
 
 
 class TempsUnreachable(TempsError):
