@@ -33,7 +33,7 @@ def types(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site, failing on any warning."""
-    session.install("-e", ".", "mkdocs-material")
+    session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict")
 
 

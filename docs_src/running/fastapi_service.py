@@ -13,8 +13,9 @@ from .tempest_app import app as tempest_app
 
 @asynccontextmanager
 async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-    # The client reads TEMPEST_TOKEN and TEMPEST_API_ENDPOINT; options_from_env()
-    # reads the TEMPEST_RUNNER_* variables, as app.run() does.
+    # The client reads TEMPEST_TOKEN and TEMPEST_API_ENDPOINT;
+    # options_from_env() reads the TEMPEST_RUNNER_* variables, as app.run()
+    # does.
     options = options_from_env()
     async with (
         AsyncTempestClient() as client,
@@ -22,7 +23,8 @@ async def lifespan(api: FastAPI) -> AsyncIterator[None]:
     ):
         api.state.runner = runner
         yield  # the service runs; the runner serves beside it
-    # Leaving the block drained the runner: its running tasks finished and were reported.
+    # Leaving the block drained the runner: its running tasks finished and
+    # were reported.
 
 
 api = FastAPI(lifespan=lifespan)
@@ -32,5 +34,7 @@ api = FastAPI(lifespan=lifespan)
 async def ready(response: Response) -> dict[str, str]:
     state: str = api.state.runner.state
     if state != "running":
-        response.status_code = 503  # not serving tasks: take this replica out of rotation
+        response.status_code = (
+            503  # not serving tasks: take this replica out of rotation
+        )
     return {"runner": state}

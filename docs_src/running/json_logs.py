@@ -8,4 +8,5 @@ def configure_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(tempest_sdk.JsonLogFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
+    # httpx logs one line per poll at INFO otherwise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

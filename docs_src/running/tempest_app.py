@@ -43,7 +43,11 @@ async def create(input: NewGreeting) -> tempest.Resource:
     )
 
 
-@greeting.action("pause", display_name="Pause", description="Take a while, like a slow deploy.")
+@greeting.action(
+    "pause",
+    display_name="Pause",
+    description="Take a while, like a slow deploy.",
+)
 async def pause(input: PauseInput) -> PauseOutput:
     await anyio.sleep(input.seconds)
     return PauseOutput(seconds=input.seconds)

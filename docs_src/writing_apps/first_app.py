@@ -31,7 +31,9 @@ _notes: dict[str, NoteProperties] = {}
 @note.create
 async def create(ctx: tempest.Context, input: NewNote) -> tempest.Resource:
     external_id = f"note-{len(_notes) + 1}"
-    _notes[external_id] = NoteProperties(title=input.title, words=len(input.text.split()))
+    _notes[external_id] = NoteProperties(
+        title=input.title, words=len(input.text.split())
+    )
     ctx.logger.info("created %s", external_id)
     return tempest.Resource(
         external_id=external_id,
@@ -44,8 +46,12 @@ async def create(ctx: tempest.Context, input: NewNote) -> tempest.Resource:
 def read(resource: tempest.Resource) -> tempest.Resource:
     found = _notes.get(resource.external_id)
     if found is None:
-        raise tempest.ResourceNotFoundError(f"no note {resource.external_id!r}")
-    return tempest.Resource(display_name=found.title, properties=found.model_dump())
+        raise tempest.ResourceNotFoundError(
+            f"no note {resource.external_id!r}"
+        )
+    return tempest.Resource(
+        display_name=found.title, properties=found.model_dump()
+    )
 
 
 if __name__ == "__main__":

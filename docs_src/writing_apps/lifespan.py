@@ -13,9 +13,11 @@ app = tempest.App("temps", "v1")
 
 
 class TempsSettings(BaseSettings):
-    """Read from TEMPS_URL and TEMPS_TOKEN, or files in /run/secrets (Kubernetes)."""
+    """Read from TEMPS_URL, TEMPS_TOKEN, or files in /run/secrets."""
 
-    model_config = SettingsConfigDict(env_prefix="TEMPS_", secrets_dir="/run/secrets")
+    model_config = SettingsConfigDict(
+        env_prefix="TEMPS_", secrets_dir="/run/secrets"
+    )
 
     url: str = "https://temps.example.com/api"
     token: SecretStr
@@ -31,11 +33,14 @@ class Clients:
 
 @app.lifespan
 async def clients() -> AsyncIterator[Clients]:
-    settings = tempest.load_settings(TempsSettings)  # every problem listed, at start
+    # Every problem with the settings is listed, at start.
+    settings = tempest.load_settings(TempsSettings)
     # One client, one connection pool, for every task: no handshake per task.
     async with httpx.AsyncClient(
         base_url=settings.url,
-        headers={"Authorization": f"Bearer {settings.token.get_secret_value()}"},
+        headers={
+            "Authorization": f"Bearer {settings.token.get_secret_value()}"
+        },
         timeout=10.0,
     ) as temps:
         yield Clients(settings=settings, temps=temps)
@@ -48,7 +53,9 @@ class ProjectProperties(BaseModel):
 
 class NewProject(BaseModel):
     name: str = Field(title="Name")
-    repository: str = Field(title="Repository", description="The Git repository to deploy.")
+    repository: str = Field(
+        title="Repository", description="The Git repository to deploy."
+    )
 
 
 project = app.resource(

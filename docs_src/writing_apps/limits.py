@@ -19,8 +19,8 @@ class RolledBack(BaseModel):
     release: str
 
 
-# The deployment platform allows a few calls a second: at most 2 deployment tasks
-# run at once in this process, and they start no faster than 5 a second.
+# The deployment platform allows a few calls a second: at most 2 deployment
+# tasks run at once in this process, and they start no faster than 5 a second.
 deployment = app.resource(
     "deployment",
     properties=DeploymentProperties,

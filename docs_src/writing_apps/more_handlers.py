@@ -26,18 +26,26 @@ class ExportOutput(BaseModel):
 
 
 note = app.resource("note", properties=NoteProperties, timeout=30)
-_notes: dict[str, str] = {"note-1": "Groceries", "note-2": "Ideas", "note-3": "Todo"}
+_notes: dict[str, str] = {
+    "note-1": "Groceries",
+    "note-2": "Ideas",
+    "note-3": "Todo",
+}
 
 
 def _resource(external_id: str) -> tempest.Resource:
     title = _notes[external_id]
     return tempest.Resource(
-        external_id=external_id, display_name=title, properties={"title": title}
+        external_id=external_id,
+        display_name=title,
+        properties={"title": title},
     )
 
 
 @note.update
-async def update(resource: tempest.Resource, input: Rename) -> tempest.Resource:
+async def update(
+    resource: tempest.Resource, input: Rename
+) -> tempest.Resource:
     _notes[resource.external_id] = input.title
     return _resource(resource.external_id)
 
@@ -58,9 +66,15 @@ async def list_notes(cursor: str) -> tempest.Page:
     )
 
 
-@note.action("export", display_name="Export", description="Export the note as a file.")
-async def export(resource: tempest.Resource, input: ExportInput) -> ExportOutput:
-    return ExportOutput(url=f"https://notes.example.com/{resource.external_id}.{input.format}")
+@note.action(
+    "export", display_name="Export", description="Export the note as a file."
+)
+async def export(
+    resource: tempest.Resource, input: ExportInput
+) -> ExportOutput:
+    return ExportOutput(
+        url=f"https://notes.example.com/{resource.external_id}.{input.format}"
+    )
 
 
 @note.health_check(timeout=5)

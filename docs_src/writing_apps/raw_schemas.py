@@ -6,9 +6,14 @@ import tempest_sdk as tempest
 
 app = tempest.App("buckets", "v1")
 
+# Tempest's own meta-schema: read as draft-07, never downloaded.
+META_SCHEMA = (
+    "https://developer.tempestdx.com/schema/v1/tempest-properties-schema.json"
+)
+
 PROPERTIES = tempest.JSONSchema(
     {
-        "$schema": "https://developer.tempestdx.com/schema/v1/tempest-properties-schema.json",
+        "$schema": META_SCHEMA,
         "type": "object",
         "properties": {
             "name": {"type": "string", "title": "Name"},
@@ -21,7 +26,11 @@ PROPERTIES = tempest.JSONSchema(
 CREATE = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "title": "Name", "pattern": "^[a-z0-9-]+$"},
+        "name": {
+            "type": "string",
+            "title": "Name",
+            "pattern": "^[a-z0-9-]+$",
+        },
         "region": {"type": "string", "enum": ["eu", "us"], "default": "eu"},
     },
     "required": ["name"],
@@ -34,4 +43,8 @@ bucket = app.resource("bucket", properties=PROPERTIES)
 @bucket.create(input_schema=CREATE)
 async def create(input: dict[str, Any]) -> tempest.Resource:
     # `input` is validated, and "region" defaults to "eu".
-    return tempest.Resource(external_id=input["name"], display_name=input["name"], properties=input)
+    return tempest.Resource(
+        external_id=input["name"],
+        display_name=input["name"],
+        properties=input,
+    )

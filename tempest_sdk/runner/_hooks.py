@@ -121,6 +121,7 @@ class ReportEvent:
 
 
 TaskCall = Callable[[], Awaitable[TaskReport]]
+"""What `RunnerHook.around_task` calls to run the rest of the chain and the task."""
 
 
 class RunnerHook:

@@ -29,14 +29,18 @@ def create(input: NewItem) -> tempest.Resource:
     external_id = f"item-{next(_ids)}"
     _items[external_id] = input.name
     return tempest.Resource(
-        external_id=external_id, display_name=input.name, properties={"name": input.name}
+        external_id=external_id,
+        display_name=input.name,
+        properties={"name": input.name},
     )
 
 
 @item.read
 def read(resource: tempest.Resource) -> tempest.Resource:
     if resource.external_id not in _items:
-        raise tempest.ResourceNotFoundError(f"no item {resource.external_id!r}")
+        raise tempest.ResourceNotFoundError(
+            f"no item {resource.external_id!r}"
+        )
     name = _items[resource.external_id]
     return tempest.Resource(display_name=name, properties={"name": name})
 
