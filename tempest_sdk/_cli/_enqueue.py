@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from ._errors import CLIError
+from ._options import task_arguments
 
 if TYPE_CHECKING:
     import httpx
@@ -73,17 +74,7 @@ def add_enqueue_command(
     p.add_argument(
         "--type", required=True, dest="resource_type", metavar="TYPE", help="the resource type"
     )
-    p.add_argument("--input", help="the input as JSON, or @path to a JSON file")
-    p.add_argument("--external-id", default="", help="the resource's external id")
-    p.add_argument("--next", default="", help="for list: the page cursor")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a variable")
-    p.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE|=@FILE]",
-        help="a secret: NAME=VALUE, NAME=@FILE (read from a file) or NAME (from the environment)",
-    )
+    task_arguments(p)
     p.add_argument("--wait", action="store_true", help="wait for the report, print it")
     p.add_argument(
         "--timeout",

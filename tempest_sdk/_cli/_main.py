@@ -11,6 +11,7 @@ from textwrap import dedent, indent
 
 from .._version import __version__
 from ._errors import CLIError, UserCodeError
+from ._options import task_arguments
 
 __all__ = ["main"]
 
@@ -254,17 +255,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="operation_or_action",
         help="create, read, update, delete, list or an action",
     )
-    p.add_argument("--input", help="the input as JSON, or @path to a JSON file")
-    p.add_argument("--external-id", default="", help="the resource's external id")
-    p.add_argument("--next", default="", help="for list: the page cursor")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="a variable")
-    p.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE|=@FILE]",
-        help="a secret: NAME=VALUE, NAME=@FILE (read from a file) or NAME (from the environment)",
-    )
+    task_arguments(p)
     p.add_argument(
         "--full-tracebacks",
         action="store_true",
