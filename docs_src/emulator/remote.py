@@ -7,17 +7,24 @@ from tempest_sdk.emulator import list_request
 
 
 def enqueue_and_wait(url: str, token: str, timeout: float = 60.0) -> dict:
-    """Enqueue a list task into the emulator at `url`, wait for its report, return it."""
-    root = httpx.URL(url).copy_with(path="/")  # the admin endpoint is at the root
+    """Enqueue a list task at `url`, wait for its report and return it."""
+    # The admin endpoint is at the root.
+    root = httpx.URL(url).copy_with(path="/")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=root, headers=headers) as http:
-        body = {"app_id": "helloworld", "version": "v1", "task": list_request("example")}
+        body = {
+            "app_id": "helloworld",
+            "version": "v1",
+            "task": list_request("example"),
+        }
         posted = http.post("/_emulator/tasks", json=body)
         posted.raise_for_status()
         task_id = posted.json()["task_id"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = http.get(f"/_emulator/tasks/{quote(task_id, safe='')}").json()
+            status = http.get(
+                f"/_emulator/tasks/{quote(task_id, safe='')}"
+            ).json()
             if status["state"] == "reported":
                 return status["reports"][0]
             time.sleep(0.2)

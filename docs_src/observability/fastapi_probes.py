@@ -31,15 +31,21 @@ api = FastAPI(lifespan=lifespan)
 @api.get("/livez")
 async def livez() -> Response:
     probe = api.state.runner.liveness()
-    return Response(probe.reason, status_code=probe.status_code, media_type="text/plain")
+    return Response(
+        probe.reason, status_code=probe.status_code, media_type="text/plain"
+    )
 
 
 @api.get("/readyz")
 async def readyz() -> Response:
     probe = api.state.runner.readiness()
-    return Response(probe.reason, status_code=probe.status_code, media_type="text/plain")
+    return Response(
+        probe.reason, status_code=probe.status_code, media_type="text/plain"
+    )
 
 
 @api.get("/metrics")
 async def prometheus_metrics() -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -7,10 +7,16 @@ import httpx
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+)
 from pydantic import BaseModel
 
 import tempest_sdk as tempest
@@ -33,15 +39,20 @@ page = app.resource(
 
 @app.lifespan
 async def status_api() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=os.environ["STATUS_API_URL"], timeout=10.0) as client:
-        # Each request becomes a span under the task's span and carries the trace
-        # on (the `traceparent` header), so the status API's spans join it too.
+    async with httpx.AsyncClient(
+        base_url=os.environ["STATUS_API_URL"], timeout=10.0
+    ) as client:
+        # Each request becomes a span under the task's span and carries the
+        # trace on (the `traceparent` header), so the status API's spans join
+        # it too.
         HTTPXClientInstrumentor.instrument_client(client)
         yield client
 
 
 @page.read
-async def read(resource: tempest.Resource, status_api: httpx.AsyncClient) -> tempest.Resource:
+async def read(
+    resource: tempest.Resource, status_api: httpx.AsyncClient
+) -> tempest.Resource:
     answer = await status_api.get(f"/pages/{resource.external_id}")
     answer.raise_for_status()
     return tempest.Resource(
@@ -52,18 +63,24 @@ async def read(resource: tempest.Resource, status_api: httpx.AsyncClient) -> tem
 
 
 def setup_telemetry() -> None:
-    """Where traces and metrics go: the console here, an OTLP exporter in production."""
+    """Where traces and metrics go: the console here, OTLP in production."""
     resource = Resource.create({"service.name": "status-pages"})
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(ConsoleSpanExporter())
+    )
     trace.set_tracer_provider(tracer_provider)
-    reader = PeriodicExportingMetricReader(ConsoleMetricExporter(), export_interval_millis=60_000)
-    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+    reader = PeriodicExportingMetricReader(
+        ConsoleMetricExporter(), export_interval_millis=60_000
+    )
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[reader])
+    )
 
 
 if __name__ == "__main__":
     setup_telemetry()
-    # With TEMPEST_RUNNER_OPERATIONS_ADDRESS=0.0.0.0:8081, the runner serves /livez,
-    # /readyz and /metrics (this hook's metrics) on port 8081. OpenTelemetry() uses the
-    # global providers set above.
+    # With TEMPEST_RUNNER_OPERATIONS_ADDRESS=0.0.0.0:8081, the runner serves
+    # /livez, /readyz and /metrics (this hook's metrics) on port 8081.
+    # OpenTelemetry() uses the global providers set above.
     app.run(hooks=[PrometheusMetrics(), OpenTelemetry()])

@@ -169,31 +169,38 @@ outbox/
 """
 
 _DOCKERFILE = """\
-# An image that serves the app as a non-root user and stops gracefully on SIGTERM.
+# Serves the app as a non-root user and stops gracefully on SIGTERM.
 FROM python:3.12-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# A numeric user, so that Kubernetes' runAsNonRoot can check that it is not root.
-RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --create-home app
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# A numeric user, so that Kubernetes' runAsNonRoot can check it is not root.
+RUN groupadd --gid 10001 app \\
+    && useradd --uid 10001 --gid 10001 --create-home app
 WORKDIR /srv/app
 
 # Until tempest-sdk is on the package index, put its wheel in ./wheels first:
 #   pip wheel --no-deps --wheel-dir wheels <path or URL of tempest-sdk>
-# pyproject.toml may name the SDK by a path on your machine, which the image does not
-# have: the sed takes that path out, so pip finds the SDK in ./wheels and the app's
-# other dependencies on the index. The prometheus extra serves /metrics.
+# pyproject.toml may name the SDK by a path on your machine, which the image
+# does not have: the sed takes that path out, so pip finds the SDK in
+# ./wheels and the app's other dependencies on the index. The prometheus
+# extra serves /metrics.
 COPY wheels/ /tmp/wheels/
 COPY pyproject.toml README.md ./
 COPY {package}/ {package}/
-RUN sed -i -E 's|"tempest-sdk(\\[[^]]*\\])? @ [^"]*"|"tempest-sdk\\1"|' pyproject.toml \\
-    && pip install --no-cache-dir --find-links /tmp/wheels . "tempest-sdk[prometheus]"
+RUN sed -i -E 's|"tempest-sdk(\\[[^]]*\\])? @ [^"]*"|"tempest-sdk\\1"|' \\
+        pyproject.toml \\
+    && pip install --no-cache-dir --find-links /tmp/wheels \\
+        . "tempest-sdk[prometheus]"
 
 USER 10001:10001
-# SIGTERM drains: running tasks get TEMPEST_RUNNER_SHUTDOWN_GRACE seconds (25), then
-# reports are flushed (5 s). Give the container longer than that to stop (in
-# Kubernetes: terminationGracePeriodSeconds above 30). The token comes from a mounted
-# file (TEMPEST_TOKEN_FILE) or TEMPEST_TOKEN, never from the image. The exec form of
-# CMD makes the runner PID 1, so the signal reaches it.
+# SIGTERM drains: running tasks get TEMPEST_RUNNER_SHUTDOWN_GRACE seconds
+# (25), then reports are flushed (5 s). Give the container longer than that
+# to stop (in Kubernetes: terminationGracePeriodSeconds above 30). The token
+# comes from a mounted file (TEMPEST_TOKEN_FILE) or TEMPEST_TOKEN, never from
+# the image. The exec form of CMD makes the runner PID 1, so the signal
+# reaches it.
 STOPSIGNAL SIGTERM
 CMD ["tempest-sdk", "serve", "{package}/app.py"]
 """
