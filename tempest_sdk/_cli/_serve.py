@@ -67,7 +67,7 @@ def serve(args: argparse.Namespace) -> int:
     if not args.emulator:
         from ..runner import run
 
-        run(*apps, connect=args.connect, endpoint=args.endpoint, **client_tls(args), **options)
+        run(*apps, endpoint=args.endpoint, **client_tls(args), **options)
         return 0
     return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
 
@@ -95,15 +95,9 @@ def _serve_reload_child(args: argparse.Namespace) -> int:
     if not wait_for_go(apps):
         return 0
     if args.emulator:
-        run(*apps, connect=True, **runner_options(args))
+        run(*apps, **{**runner_options(args), "connect": True})
     else:
-        run(
-            *apps,
-            connect=args.connect,
-            endpoint=args.endpoint,
-            **client_tls(args),
-            **runner_options(args),
-        )
+        run(*apps, endpoint=args.endpoint, **client_tls(args), **runner_options(args))
     return 0
 
 
@@ -115,6 +109,8 @@ def runner_options(args: argparse.Namespace) -> dict[str, Any]:
         "task_timeout": args.task_timeout,
         "outbox": args.outbox,
         "operations_address": args.operations_address,
+        # Only when given: without the flag, TEMPEST_RUNNER_CONNECT still decides.
+        "connect": True if args.connect else None,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -130,7 +126,7 @@ async def _serve_on_emulator(
     emulator = Emulator()
     async with emulator.serve():
         client = emulator.client()
-        async with client, Runner(list(apps), client=client, connect=True, **options):
+        async with client, Runner(list(apps), client=client, **{**options, "connect": True}):
             names = ", ".join(f"{a.app_id} {a.version}" for a in apps)
             if not args.json:
                 out.line(f"Serving {names} against the local emulator at {emulator.url}")

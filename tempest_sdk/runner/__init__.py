@@ -13,10 +13,12 @@ outbox), reports health on an interval, and shuts down gracefully.
 - `PrometheusMetrics` (the `prometheus` extra) and `OpenTelemetry` (the `otel` extra):
   the runner's metrics and traces, as hooks. `operations_address=` serves `/livez`,
   `/readyz` and `/metrics`; `Runner.liveness()`/`readiness()` give the same `Probe`s.
+- `Backoff`: the pauses between retries (`retry_backoff=`).
 - `TaskSource` and its outcome types (`RetryLaterError`, `AccessRefusedError`,
   `RejectedError`, `GoneError`): what any control plane must offer to drive a runner.
 """
 
+from .._backoff import Backoff as Backoff
 from .._outcomes import AccessRefusedError as AccessRefusedError
 from .._outcomes import GoneError as GoneError
 from .._outcomes import RejectedError as RejectedError
@@ -45,6 +47,7 @@ from ._thread import RunnerThread as RunnerThread
 
 __all__ = [
     "AccessRefusedError",
+    "Backoff",
     "GoneError",
     "OpenTelemetry",
     "PollEvent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -114,7 +115,9 @@ class RunnerOptions:
                 f"poll_interval_max ({self.poll_interval_max})"
             )
         if not isinstance(self.retry_backoff, Backoff):
-            problems.append("retry_backoff must be a tempest_sdk._backoff.Backoff")
+            problems.append(
+                f"retry_backoff must be a tempest_sdk.runner.Backoff, got {self.retry_backoff!r}"
+            )
         if self.outbox is not None and not isinstance(self.outbox, Path):
             object.__setattr__(self, "outbox", Path(self.outbox))
         if not isinstance(self.hooks, tuple):
@@ -147,7 +150,13 @@ class RunnerOptions:
         return parse_address(self.operations_address)
 
     def replace(self, **changes: Any) -> RunnerOptions:
-        """A copy with some options changed."""
+        """A copy with some options changed.
+
+        Raises:
+            RunnerConfigError: an option is unknown (the message suggests the close
+                one) or a value is invalid.
+        """
+        _check_known(changes)
         return dataclasses.replace(self, **changes)
 
 
@@ -296,10 +305,22 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
         if raw is not None:
             values[option] = parse(name, raw)
     values.update(overrides)
-    try:
-        return RunnerOptions(**values)
-    except TypeError as exc:
-        raise RunnerConfigError(f"unknown runner option: {exc}") from None
+    _check_known(values)
+    return RunnerOptions(**values)
+
+
+def _check_known(options: Mapping[str, Any]) -> None:
+    known = [field.name for field in dataclasses.fields(RunnerOptions)]
+    problems = []
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(
+                f"unknown runner option {name!r}: {hint}the options are {', '.join(known)}"
+            )
+    if problems:
+        raise RunnerConfigError("; ".join(problems))
 
 
 def _is_number(value: object) -> bool:

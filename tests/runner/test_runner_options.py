@@ -21,6 +21,7 @@ def test_public_names_are_pinned():
     assert runner_ns.__all__ == sorted(runner_ns.__all__)
     assert set(runner_ns.__all__) == {
         "AccessRefusedError",
+        "Backoff",
         "GoneError",
         "OpenTelemetry",
         "Probe",
@@ -137,6 +138,21 @@ def test_bad_environment_values_name_the_variable(name, value, expected):
         assert name in str(info.value)
 
 
-def test_unknown_option():
-    with pytest.raises(RunnerConfigError, match="unknown runner option"):
+def test_unknown_option_suggests_the_close_one_and_lists_them_all():
+    with pytest.raises(RunnerConfigError, match="unknown runner option") as info:
         options_from_env({}, concurency=3)
+    assert "'concurency': did you mean 'concurrency'?" in str(info.value)
+    assert "the options are concurrency, pollers," in str(info.value)
+    with pytest.raises(RunnerConfigError, match=r"'zzz': the options are"):
+        options_from_env({}, zzz=1)
+
+
+def test_a_runner_with_an_unknown_option_says_which_and_suggests():
+    from tempest_sdk.runner import Runner
+
+    from .fakes import FakeApp, FakeSource
+
+    with pytest.raises(RunnerConfigError, match=r"'grace': the options are"):
+        Runner(FakeApp(), FakeSource(), grace=3)  # type: ignore[call-arg]
+    with pytest.raises(RunnerConfigError, match=r"did you mean 'task_timeout'"):
+        Runner(FakeApp(), FakeSource(), task_timout=3)  # type: ignore[call-arg]
