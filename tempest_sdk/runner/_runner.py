@@ -143,6 +143,12 @@ class Runner:
         return self._keeper.reporting if self._keeper is not None else 0
 
     @property
+    def undelivered_reports(self) -> int:
+        """Reports still undelivered when the runner stopped: kept in the outbox for the
+        next start when there is one, lost otherwise (each was logged at ERROR)."""
+        return self._keeper.undelivered if self._keeper is not None else 0
+
+    @property
     def operations_url(self) -> str | None:
         """The operations endpoint's URL (`http://127.0.0.1:8081`) while it serves."""
         return self._operations.url if self._operations is not None else None

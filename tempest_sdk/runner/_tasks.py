@@ -70,6 +70,8 @@ class TaskKeeper:
         self._closed = anyio.Event()
         self._stopping = False
         self._abandoned: list[Outgoing] = []
+        #: Reports not delivered when the runner stopped (kept in the outbox or lost).
+        self.undelivered = 0
         self.completed = 0
         self.reporting = 0
 
@@ -209,6 +211,7 @@ class TaskKeeper:
     async def abandoned(self) -> None:
         """Log the reports that were not delivered before the runner stopped."""
         rest, self._abandoned = self._abandoned, []
+        self.undelivered += len(rest)
         if not rest:
             return
         kept = "kept in the outbox for the next start" if self._outbox else "lost"

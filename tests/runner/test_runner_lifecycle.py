@@ -89,9 +89,11 @@ async def test_pending_reports_are_abandoned_loudly_when_the_flush_times_out(cap
     source.report_gate = anyio.Event()  # reports never get through
     source.push("shop", "v1", make_task("t1"))
     options = {**FAST, "flush_timeout": 0.01}
-    async with Runner(app, source, **options):
+    async with Runner(app, source, **options) as runner:
         await wait_until(lambda: source.report_attempts["t1"] == 1, "a report attempt")
+        assert runner.undelivered_reports == 0
     assert "could not be delivered before the runner stopped (lost): t1" in caplog.text
+    assert runner.undelivered_reports == 1 and runner.pending_reports == 0
 
 
 async def test_shutdown_before_run_and_a_second_run():
