@@ -11,6 +11,7 @@ import importlib
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,13 @@ def snippet(line: str) -> list[str] | None:
         return [line for line in lines if not SECTION.search(line)]
     if re.fullmatch(r"\d+:\d+", spec):
         start, end = (int(n) for n in spec.split(":"))
-        return lines[start - 1 : end]
-    begin = next(i for i, text in enumerate(lines) if f"[start:{spec}]" in text)
-    end = next(i for i, text in enumerate(lines) if f"[end:{spec}]" in text)
-    return lines[begin + 1 : end]
+        part = lines[start - 1 : end]
+    else:
+        begin = next(i for i, text in enumerate(lines) if f"[start:{spec}]" in text)
+        end = next(i for i, text in enumerate(lines) if f"[end:{spec}]" in text)
+        part = lines[begin + 1 : end]
+    # mkdocs.yml sets `dedent_subsections`: a part is shown dedented.
+    return textwrap.dedent("\n".join(part)).split("\n")
 
 
 def code_blocks(page: Path) -> list[tuple[int, str, list[str]]]:
@@ -224,3 +228,148 @@ def test_getting_started_invokes_as_shown() -> None:
     assert resource["display_name"] == "Hello, Ada!"
     missing = invoke(app, "greeting", "read", external_id="nobody")
     assert missing.message == "read of 'greeting' failed: resource not found: no greeting 'nobody'"
+
+
+# A ```python block that is neither an include of docs_src nor a verified copy.
+# Keep this tiny: only shapes that cannot run (placeholders), each with its reason.
+NOT_RUNNABLE: dict[tuple[str, int], str] = {}
+MARKER = re.compile(r"^\s*<!-- (docs_src/[\w/]+\.py) -->\s*$")
+
+
+def unverified_python_blocks(page: Path) -> list[tuple[str, int]]:
+    """The page's ```python blocks whose code is not a file of docs_src shown as is,
+    as (page, line of the opening fence)."""
+    lines = page.read_text("utf-8").splitlines()
+    name = page.relative_to(ROOT).as_posix() if page.is_relative_to(ROOT) else page.name
+    found: list[tuple[str, int]] = []
+    for start, info, shown in code_blocks(page):
+        if info.split()[:1] != ["python"]:
+            continue
+        indent = FENCE.match(lines[start - 1])
+        assert indent is not None
+        end = start
+        while lines[end].strip() != indent["fence"]:
+            end += 1
+        raw = [line.strip() for line in lines[start:end] if line.strip()]
+        if raw and all(
+            (match := SNIPPET.match(line)) and match["path"].startswith("docs_src/") for line in raw
+        ):
+            continue  # included: shows the file itself
+        marker = MARKER.match(lines[start - 2]) if start >= 2 else None
+        if marker and (ROOT / marker[1]).read_text("utf-8").splitlines() == shown:
+            continue  # a copy under its marker, equal to the file
+        found.append((name, start))
+    return found
+
+
+def test_every_python_sample_is_a_file_of_docs_src() -> None:
+    unverified = [block for page in PAGES for block in unverified_python_blocks(page)]
+    assert [block for block in unverified if block not in NOT_RUNNABLE] == [], (
+        "```python blocks (page, line of the opening fence) whose code is not a file "
+        "under docs_src: move the code into docs_src/<page>/, show it with "
+        '`--8<-- "docs_src/..."` (a line range for a fragment) and run it in a test'
+    )
+    stale = sorted(set(NOT_RUNNABLE) - set(unverified))
+    assert stale == [], "NOT_RUNNABLE lists blocks that are gone or now verified"
+
+
+def test_the_sample_check_catches_a_loose_block_and_an_edited_copy(tmp_path: Path) -> None:
+    page = tmp_path / "probe.md"
+    page.write_text(
+        "```python\nprint('loose')\n```\n\n"
+        '```python title="x"\n--8<-- "docs_src/home/logging_setup.py"\n```\n\n'
+        "<!-- docs_src/home/logging_setup.py -->\n```python\nimport logging\n```\n\n"
+        '```python\n--8<-- "deploy/Dockerfile"\n```\n\n'
+        "```console\n$ python\n```\n",
+        "utf-8",
+    )
+    assert unverified_python_blocks(page) == [("probe.md", 1), ("probe.md", 10), ("probe.md", 14)]
+
+
+# What each line range of a docs_src file must show: its first and its last line
+# (dedented). A file edited above or inside a range moves it; this says so.
+RANGES: dict[str, tuple[str, str]] = {
+    "docs_src/client/errors.py:1:5": ("from tempest_sdk.client import (", ")"),
+    "docs_src/client/errors.py:11:17": (
+        "with TempestClient() as client:",
+        "        raise SystemExit(str(exc)) from None",
+    ),
+    "docs_src/emulator/test_end_to_end.py:2:23": (
+        "from tempest_sdk.emulator import Emulator",
+        "    assert emulator.violations == []",
+    ),
+    "docs_src/emulator/in_process.py:7:9": (
+        "emulator = Emulator()",
+        '    assert await client.next_task("helloworld", "v1") is None',
+    ),
+    "docs_src/emulator/enqueueing.py:7:18": (
+        "emulator.enqueue_operation(",
+        'emulator.enqueue(app_id, version, list_request("example", next="2"))',
+    ),
+    "docs_src/emulator/leases.py:3:5": (
+        "now = [0.0]",
+        "# ... a client takes the task and never reports it ...",
+    ),
+    "docs_src/emulator/leases.py:10:11": (
+        "now[0] += 5.0",
+        "assert emulator.queued() == [task_id]  # it will be handed out again",
+    ),
+    "docs_src/emulator/faults.py:5:18": (
+        'emulator.inject("apps.operations.next", status=503, times=2)  # then recovers',
+        "emulator.clear_faults()",
+    ),
+    "docs_src/running/standalone.py:28:29": (
+        'if __name__ == "__main__":',
+        "    app.run()  # blocks until SIGINT or SIGTERM",
+    ),
+    "docs_src/running/embedded.py:2:5": (
+        "import anyio",
+        "from tempest_sdk.runner import Runner",
+    ),
+    "docs_src/running/embedded.py:15:26": ("async def main() -> None:", "anyio.run(main)"),
+    "docs_src/running/task_group.py:11:20": (
+        "async with (",
+        "    await runner.shutdown(grace=10)",
+    ),
+    "docs_src/running/in_thread.py:1:1": (
+        "from tempest_sdk.runner import Runner",
+        "from tempest_sdk.runner import Runner",
+    ),
+    "docs_src/running/in_thread.py:11:16": (
+        "# Its own event loop, in its own thread; returns once the runner is ready.",
+        "    handle.stop()  # graceful; blocks until the thread ended",
+    ),
+    "docs_src/running/client_factory.py:10:11": (
+        "runner = Runner(app, client=lambda: AsyncTempestClient(endpoint=url))",
+        "handle = runner.start_in_thread()",
+    ),
+    "docs_src/running/hooks_metrics.py:1:9": (
+        "from prometheus_client import Counter, Histogram",
+        ")",
+    ),
+    "docs_src/running/hooks_metrics.py:13:34": (
+        "TASKS = Counter(",
+        "        REPORTS.labels(event.outcome).inc()",
+    ),
+    "docs_src/running/hooks_metrics.py:38:38": (
+        "app.run(hooks=[Metrics()])",
+        "app.run(hooks=[Metrics()])",
+    ),
+    "docs_src/running/hooks_tracing.py:8:14": (
+        "class Tracing(RunnerHook):",
+        "            return report",
+    ),
+}
+LINE_RANGE = re.compile(r'--8<-- "(docs_src/[^":]+:\d+:\d+)"')
+
+
+def test_each_line_range_of_a_sample_shows_what_it_should() -> None:
+    used = {spec for page in PAGES for spec in LINE_RANGE.findall(page.read_text("utf-8"))}
+    # settings-and-secrets.md's range has a test of its own, above.
+    unchecked = used - set(RANGES) - {"docs_src/writing_apps/lifespan.py:15:23"}
+    assert sorted(unchecked) == [], "a new line range: add its first and last line to RANGES"
+    assert sorted(set(RANGES) - used) == [], "RANGES lists a range no page shows"
+    for spec, (first, last) in RANGES.items():
+        shown = snippet(f'--8<-- "{spec}"')
+        assert shown is not None
+        assert (shown[0], shown[-1]) == (first, last), f"{spec} no longer shows its lines"

@@ -1,0 +1,38 @@
+from prometheus_client import Counter, Histogram
+
+from tempest_sdk.runner import (
+    PollEvent,
+    ReportEvent,
+    RunnerHook,
+    TaskCall,
+    TaskInfo,
+)
+
+from .tempest_app import app
+
+TASKS = Counter(
+    "myapp_tasks_total", "Tasks run", ["app", "kind", "name", "status"]
+)
+SECONDS = Histogram("myapp_task_seconds", "Task duration", ["app", "kind"])
+POLLS = Counter("myapp_polls_total", "next calls", ["app", "outcome"])
+REPORTS = Counter(
+    "myapp_report_attempts_total", "report attempts", ["outcome"]
+)
+
+
+class Metrics(RunnerHook):
+    async def around_task(self, task: TaskInfo, call_next: TaskCall):
+        with SECONDS.labels(task.app_id, task.kind).time():
+            report = await call_next()
+        TASKS.labels(task.app_id, task.kind, task.name, report.status).inc()
+        return report
+
+    async def on_poll(self, event: PollEvent) -> None:
+        POLLS.labels(event.app_id, event.outcome).inc()
+
+    async def on_report(self, event: ReportEvent) -> None:
+        REPORTS.labels(event.outcome).inc()
+
+
+if __name__ == "__main__":
+    app.run(hooks=[Metrics()])
