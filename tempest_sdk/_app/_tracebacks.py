@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -13,9 +14,11 @@ __all__ = ["FULL_TRACEBACKS_ENV", "handler_traceback"]
 FULL_TRACEBACKS_ENV = "TEMPEST_FULL_TRACEBACKS"
 """Set to 1 to log handlers' tracebacks whole (`tempest-sdk ... --full-tracebacks`)."""
 
-# Frames from these packages are the path from the runner to the handler: the same in
-# every traceback, and in the way of the handler's own frames.
+# Frames from these packages (and contextlib's, which enters lifespans) are the path
+# from the runner to the handler: the same in every traceback, and in the way of the
+# handler's own frames.
 _PLUMBING_PACKAGES = ("tempest_sdk", "anyio", "asyncio")
+_PLUMBING_FILES = (str(Path(contextlib.__file__).resolve()),)
 
 
 @functools.cache
@@ -29,7 +32,7 @@ def _plumbing_dirs() -> tuple[str, ...]:
 
 
 def handler_traceback(exc: BaseException) -> str:
-    """`exc`'s traceback without the frames of tempest_sdk, anyio and asyncio (unless
+    """`exc`'s traceback without the frames of tempest_sdk, anyio, asyncio and contextlib (unless
     `TEMPEST_FULL_TRACEBACKS=1`), saying how many were left out."""
     if os.environ.get(FULL_TRACEBACKS_ENV) == "1":
         return "".join(traceback.format_exception(exc))
@@ -38,7 +41,7 @@ def handler_traceback(exc: BaseException) -> str:
     text = "".join(summary.format())
     if hidden:
         text += (
-            f"({hidden} frame(s) of tempest_sdk, anyio and asyncio left out; "
+            f"({hidden} frame(s) of tempest_sdk, anyio, asyncio and contextlib left out; "
             f"{FULL_TRACEBACKS_ENV}=1 shows them)\n"
         )
     return text
@@ -64,4 +67,4 @@ def _plumbing(filename: str) -> bool:
         path = str(Path(filename).resolve())
     except OSError:  # pragma: no cover
         return False
-    return path.startswith(_plumbing_dirs())
+    return path.startswith(_plumbing_dirs()) or path in _PLUMBING_FILES

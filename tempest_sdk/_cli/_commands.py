@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..models import ConnectRequest, ResourceDefinition
 from ._compare import compare as compare_payloads
-from ._errors import CLIError
+from ._errors import CLIError, UserCodeError
 from ._load import load_app
 from ._scaffold import scaffold
 from ._term import Out
 
+if TYPE_CHECKING:
+    from .._app import App
+
 __all__ = ["compare", "connect", "describe", "init", "invoke", "serve"]
+
+_T = TypeVar("_T")
 
 _FLAG_COLUMNS = ("read", "list", "create", "update", "delete", "healthcheck")
 
@@ -42,10 +49,9 @@ def health(args: argparse.Namespace) -> int:
         raise CLIError(f"--timeout must be a number of seconds above 0, got {args.timeout}")
 
     async def check() -> Any:
-        async with app.serving():
-            return await app.check_health(timeout=args.timeout)
+        return await app.check_health(timeout=args.timeout)
 
-    report = anyio.run(check)
+    report = anyio.run(_within_lifespan, app, check)
     if report is None:
         raise CLIError(f"{app.app_id} {app.version} declares no health check")
     out = Out()
@@ -194,20 +200,28 @@ def init(args: argparse.Namespace) -> int:
 
 def invoke(args: argparse.Namespace) -> int:
     """Run one handler through dispatch and print the report."""
-    from ..testing import invoke as invoke_handler
+    import anyio
+
+    from ..testing import ainvoke
 
     _check_applies(args)
     app = load_app(args.app)
-    report = invoke_handler(
-        app,
-        args.type,
-        args.name,
-        input=_read_input(args.input),
-        external_id=args.external_id,
-        next=args.next,
-        env=_pairs(args.env, "--env"),
-        secrets=_secrets(args.secret),
-    )
+    input = _read_input(args.input)
+    env, secrets = _pairs(args.env, "--env"), _secrets(args.secret)
+
+    async def call() -> Any:
+        return await ainvoke(
+            app,
+            args.type,
+            args.name,
+            input=input,
+            external_id=args.external_id,
+            next=args.next,
+            env=env,
+            secrets=secrets,
+        )
+
+    report = anyio.run(_within_lifespan, app, call)
     Out().json(report.to_wire())
     return 0 if report.status == "ok" else 1
 
@@ -306,3 +320,28 @@ def serve(args: argparse.Namespace) -> int:
     from ._serve import serve as serve_apps
 
     return serve_apps(args)
+
+
+async def _within_lifespan(app: App, call: Callable[[], Awaitable[_T]]) -> _T:
+    """`call()` inside the app's lifespan; a lifespan that fails to start or to end is
+    the user's code failing, said so with their frames only."""
+    from .._app._tracebacks import handler_traceback
+
+    def failed(exc: Exception, when: str) -> UserCodeError:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return UserCodeError(
+            f"the lifespan of app {app.app_id} {app.version} failed while {when}: {what}",
+            handler_traceback(exc),
+        )
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(app.serving())
+        except Exception as exc:
+            raise failed(exc, "starting") from None
+        result = await call()
+        try:
+            await stack.aclose()
+        except Exception as exc:
+            raise failed(exc, "ending") from None
+    return result

@@ -43,7 +43,7 @@ async def test_only_the_handlers_frames_are_shown_by_default(caplog, monkeypatch
     assert "ValueError: the backend said no" in text
     files = [line for line in text.splitlines() if line.lstrip().startswith('File "')]
     assert files and all("test_tracebacks.py" in line for line in files), files
-    assert "frame(s) of tempest_sdk, anyio and asyncio left out" in text
+    assert "frame(s) of tempest_sdk, anyio, asyncio and contextlib left out" in text
 
 
 async def test_the_whole_traceback_on_request(caplog, monkeypatch) -> None:

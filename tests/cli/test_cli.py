@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import APPS, HELLOWORLD
 
 SHOP_V1 = str(APPS / "shop_v1.py")
@@ -290,6 +292,65 @@ def test_health_runs_the_checks_once_and_exits_by_their_status(cli, tmp_path):
     none = cli("health", SHOP_V1)
     assert none.returncode == 2
     assert "declares no health check" in none.stderr
+
+
+FAILING_LIFESPAN = """
+from collections.abc import AsyncIterator
+import os
+
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+
+
+class Props(BaseModel):
+    size: int = 0
+
+
+app = tempest.App("fragile", "v1")
+thing = app.resource("thing", description="d", properties=Props)
+
+
+@app.lifespan
+async def lifespan() -> AsyncIterator[None]:
+    if os.environ.get("FAIL_AT") == "start":
+        raise ConnectionError("the backend refused the pool")
+    yield
+    if os.environ.get("FAIL_AT") == "end":
+        raise RuntimeError("closing the pool failed")
+
+
+@thing.read
+async def read(resource: tempest.Resource) -> tempest.Resource:
+    return resource
+
+
+@thing.health_check
+async def health() -> tempest.Health:
+    return tempest.Health.healthy()
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "said"),
+    [
+        ("start", "failed while starting: ConnectionError: the backend refused the pool"),
+        ("end", "failed while ending: RuntimeError: closing the pool failed"),
+    ],
+)
+@pytest.mark.parametrize("command", ["health", "invoke"])
+def test_a_failing_lifespan_is_the_users_error_with_their_frames(
+    cli, tmp_path, monkeypatch, command, when, said
+):
+    (tmp_path / "fragile.py").write_text(FAILING_LIFESPAN)
+    monkeypatch.setenv("FAIL_AT", when)
+    args = ["fragile.py"] if command == "health" else ["fragile.py", "thing", "read"]
+    args += ["--external-id", "t1"] if command == "invoke" else []
+    result = cli(command, *args)
+    assert result.returncode == 1
+    assert f"error: the lifespan of app fragile v1 {said}" in result.stderr
+    frames = [line for line in result.stderr.splitlines() if line.lstrip().startswith('File "')]
+    assert frames and all("fragile.py" in line for line in frames), frames
 
 
 def test_compare_flags_breaking_changes(cli):
