@@ -1,31 +1,11 @@
-"""The end-to-end example of docs/emulator.md, run for real: app, runner, emulator."""
+"""The app of docs/emulator.md's end-to-end example (docs_src/emulator/myapp.py), run
+for real with the runner and the emulator, in a served and an in-process variant."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-import tempest_sdk as tempest
+from docs_src.emulator.myapp import app
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.runner import Runner
-
-
-class Color(BaseModel):
-    color: str = "red"
-
-
-app = tempest.App("helloworld", "v1")
-example = app.resource(
-    "example",
-    display_name="Example",
-    description="An example.",
-    lifecycle_stage="code",
-    properties=Color,
-)
-
-
-@example.create
-async def create(input: Color) -> tempest.Resource:
-    return tempest.Resource(external_id="ex-1", display_name="Ex 1", properties=input.model_dump())
 
 
 async def test_create_reports_the_new_resource():
