@@ -331,12 +331,7 @@ class TempsClient:
         include_in_preview: bool,
     ) -> EnvVar:
         """Create a variable; its value is revealed only into the request body."""
-        body = {
-            "key": key,
-            "value": value.get_secret_value(),
-            "environment_ids": list(environment_ids),
-            "include_in_preview": include_in_preview,
-        }
+        body = _env_var_body(key, value, environment_ids, include_in_preview)
         path = f"/projects/{project_id}/env-vars"
         return _parse(EnvVar, await self._call("POST", path, json=body))
 
@@ -351,12 +346,7 @@ class TempsClient:
         include_in_preview: bool,
     ) -> EnvVar:
         """Replace a variable's value and environments."""
-        body = {
-            "key": key,
-            "value": value.get_secret_value(),
-            "environment_ids": list(environment_ids),
-            "include_in_preview": include_in_preview,
-        }
+        body = _env_var_body(key, value, environment_ids, include_in_preview)
         path = f"/projects/{project_id}/env-vars/{variable_id}"
         return _parse(EnvVar, await self._call("PUT", path, json=body))
 
@@ -463,3 +453,15 @@ def _parse(model: type[M], data: object) -> M:
 
 def _without_none(body: Mapping[str, object]) -> dict[str, object]:
     return {key: value for key, value in body.items() if value is not None}
+
+
+def _env_var_body(
+    key: str, value: SecretStr, environment_ids: Sequence[int], include_in_preview: bool
+) -> dict[str, Any]:
+    """The body of a variable's create or update: the one place its value is revealed."""
+    return {
+        "key": key,
+        "value": value.get_secret_value(),
+        "environment_ids": list(environment_ids),
+        "include_in_preview": include_in_preview,
+    }
