@@ -15,6 +15,7 @@ from ..models import ConnectRequest, ResourceDefinition
 from ._compare import compare as compare_payloads
 from ._errors import CLIError, UserCodeError
 from ._load import load_app
+from ._options import check_applies, is_action
 from ._scaffold import scaffold
 from ._term import Out
 
@@ -204,7 +205,7 @@ def invoke(args: argparse.Namespace) -> int:
 
     from ..testing import ainvoke
 
-    _check_applies(args)
+    check_applies(args, args.name, action=is_action(args.name))
     app = load_app(args.app)
     input = _read_input(args.input)
     env, secrets = _pairs(args.env, "--env"), _secrets(args.secret)
@@ -224,35 +225,6 @@ def invoke(args: argparse.Namespace) -> int:
     report = anyio.run(_within_lifespan, app, call)
     Out().json(report.to_wire())
     return 0 if report.status == "ok" else 1
-
-
-# What each kind of task carries, so that an option it would silently ignore is refused.
-_APPLIES = {
-    "create": ("--input", "--env", "--secret"),
-    "read": ("--external-id", "--env", "--secret"),
-    "update": ("--external-id", "--input", "--env", "--secret"),
-    "delete": ("--external-id", "--env", "--secret"),
-    "list": ("--next",),
-}
-_ACTION = ("--external-id", "--input", "--env", "--secret")
-
-
-def _check_applies(args: argparse.Namespace) -> None:
-    given = {
-        "--input": args.input is not None,
-        "--external-id": bool(args.external_id),
-        "--next": bool(args.next),
-        "--env": bool(args.env),
-        "--secret": bool(args.secret),
-    }
-    applies = _APPLIES.get(args.name, _ACTION)
-    wrong = [flag for flag, present in given.items() if present and flag not in applies]
-    if wrong:
-        kind = args.name if args.name in _APPLIES else f"action {args.name!r}"
-        why = " (list tasks carry no input and no variables)" if args.name == "list" else ""
-        raise CLIError(
-            f"{', '.join(wrong)} does not apply to {kind}{why}; it takes: {', '.join(applies)}"
-        )
 
 
 def _secrets(items: list[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from ._errors import CLIError
-from ._options import task_arguments
+from ._options import check_applies, task_arguments
 
 if TYPE_CHECKING:
     import httpx
@@ -163,24 +163,8 @@ def _check_options(args: argparse.Namespace) -> None:
         got = f" (got {args.name!r})" if args.name else ""
         raise CLIError(f"operation needs one of {', '.join(_OPERATIONS)}{got}")
     # The same rules as `invoke`'s, so that no option is silently ignored.
-    from ._commands import _ACTION, _APPLIES
-
-    key = args.name if args.kind == "operation" else args.kind
-    label = f"action {args.name!r}" if args.kind == "action" else key
-    given = {
-        "--input": args.input is not None,
-        "--external-id": bool(args.external_id),
-        "--next": bool(args.next),
-        "--env": bool(args.env),
-        "--secret": bool(args.secret),
-    }
-    applies = _ACTION if args.kind == "action" else _APPLIES[key]
-    wrong = [flag for flag, present in given.items() if present and flag not in applies]
-    if wrong:
-        why = " (list tasks carry no input and no variables)" if key == "list" else ""
-        raise CLIError(
-            f"{', '.join(wrong)} does not apply to {label}{why}; it takes: {', '.join(applies)}"
-        )
+    name = "list" if args.kind == "list" else args.name
+    check_applies(args, name, action=args.kind == "action")
     if args.timeout is not None and not args.wait:
         raise CLIError("--timeout goes with --wait")
     if args.timeout is not None and not args.timeout > 0:

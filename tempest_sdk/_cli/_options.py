@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["task_arguments"]
+from ._errors import CLIError
+
+__all__ = ["check_applies", "is_action", "task_arguments"]
+
+# What each kind of task carries, so that an option it would silently ignore is refused.
+_APPLIES = {
+    "create": ("--input", "--env", "--secret"),
+    "read": ("--external-id", "--env", "--secret"),
+    "update": ("--external-id", "--input", "--env", "--secret"),
+    "delete": ("--external-id", "--env", "--secret"),
+    "list": ("--next",),
+}
+_ACTION = ("--external-id", "--input", "--env", "--secret")
 
 
 def task_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +34,32 @@ def task_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[=VALUE|=@FILE]",
         help="a secret: NAME=VALUE, NAME=@FILE (read from a file) or NAME (from the environment)",
     )
+
+
+def check_applies(args: argparse.Namespace, name: str, *, action: bool) -> None:
+    """Refuse the task options that a task `name` (an operation, `list`, or an action's
+    name when `action`) would ignore, naming those it takes.
+
+    Raises:
+        CLIError: an option does not apply (exit 2).
+    """
+    given = {
+        "--input": args.input is not None,
+        "--external-id": bool(args.external_id),
+        "--next": bool(args.next),
+        "--env": bool(args.env),
+        "--secret": bool(args.secret),
+    }
+    applies = _ACTION if action else _APPLIES[name]
+    wrong = [flag for flag, present in given.items() if present and flag not in applies]
+    if wrong:
+        kind = f"action {name!r}" if action else name
+        why = " (list tasks carry no input and no variables)" if name == "list" else ""
+        raise CLIError(
+            f"{', '.join(wrong)} does not apply to {kind}{why}; it takes: {', '.join(applies)}"
+        )
+
+
+def is_action(name: str) -> bool:
+    """Whether `invoke`'s operation_or_action argument names an action."""
+    return name not in _APPLIES
