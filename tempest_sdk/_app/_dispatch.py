@@ -15,16 +15,14 @@ from pydantic import ValidationError
 
 from ..models import (
     ExecuteResourceActionRequest,
-    ExecuteResourceActionResponse,
     ExecuteResourceOperationRequest,
-    ExecuteResourceOperationResponse,
     ListResourcesRequest,
-    ListResourcesResponse,
     Resource,
     Task,
     TaskReport,
     describe_errors,
 )
+from ..models._reports import action_report, list_report, operation_report
 from ._context import Context
 from ._errors import TaskError
 from ._handlers import HandlerDefinition
@@ -367,7 +365,7 @@ async def _operation(
         except _Invalid as exc:
             message = f"{handler.what} returned invalid data: {exc}"
             raise _Failed(message, level=logging.ERROR) from None
-    return TaskReport.ok(task_id, ExecuteResourceOperationResponse(resource=resource))
+    return operation_report(task_id, resource)
 
 
 async def _list(
@@ -415,7 +413,7 @@ async def _list(
             raise _Invalid("; ".join(problems))
     except _Invalid as exc:
         raise _Failed(f"{handler.what} returned invalid data: {exc}", level=logging.ERROR) from None
-    return TaskReport.ok(task_id, ListResourcesResponse(resources=resources, next=next_cursor))
+    return list_report(task_id, resources, next_cursor)
 
 
 async def _action(
@@ -447,4 +445,4 @@ async def _action(
         raise _Failed(
             f"{handler.what} returned invalid data: " + "; ".join(problems), level=logging.ERROR
         )
-    return TaskReport.ok(task_id, ExecuteResourceActionResponse(output=output))
+    return action_report(task_id, output)

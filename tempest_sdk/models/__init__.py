@@ -2,7 +2,8 @@
 
 They are the only place in the SDK that knows the contract's field names. Reading is
 tolerant (fields a newer control plane adds are kept), writing is strict (`to_wire()`
-and `to_json()` emit what is set plus every required field).
+and `to_json()` emit every field that has a value, never a `null` but a failed
+report's `response`).
 """
 
 from typing import TYPE_CHECKING

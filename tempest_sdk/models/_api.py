@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict
 
-from ._base import WireModel, WritesDefaults
+from ._base import WireModel
 from ._enums import ReportStatus
 
 __all__ = [
@@ -38,7 +38,7 @@ class StandardResponse(WireModel):
     error: str | None = None
 
 
-class ErrorResponse(WritesDefaults):
+class ErrorResponse(WireModel):
     """The body of an error answer."""
 
     status: Literal["error"] = "error"
@@ -73,14 +73,14 @@ class Recipe(WireModel):
     team_id: str | None = None
 
 
-class ListProjectsResponse(WritesDefaults):
+class ListProjectsResponse(WireModel):
     """A page of projects; `next` is `""` on the last page."""
 
     projects: list[Project]
     next: str = ""
 
 
-class ListRecipesResponse(WritesDefaults):
+class ListRecipesResponse(WireModel):
     """A page of recipes; `next` is `""` on the last page."""
 
     recipes: list[Recipe]

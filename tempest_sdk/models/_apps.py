@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import WireModel, WritesDefaults
+from ._base import WireModel
 from ._enums import HealthStatus
 from ._resources import Links
 
@@ -28,7 +28,7 @@ class ActionDefinition(WireModel):
     output_json_schema: dict[str, Any] | None = None
 
 
-class ResourceDefinition(WritesDefaults):
+class ResourceDefinition(WireModel):
     """A resource type as declared on connect."""
 
     type: str

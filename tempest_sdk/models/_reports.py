@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
+from pydantic_core import to_json
 
-from ._base import WritesDefaults
+from ._base import WireModel
 from ._enums import ReportStatus
 from ._resources import Resource
 
@@ -19,21 +20,21 @@ __all__ = [
 ]
 
 
-class ExecuteResourceOperationResponse(WritesDefaults):
+class ExecuteResourceOperationResponse(WireModel):
     """The result of a create, read, update or delete: the resource as it now is."""
 
     response_type: Literal["execute_resource_operation"] = "execute_resource_operation"
     resource: Resource
 
 
-class ExecuteResourceActionResponse(WritesDefaults):
+class ExecuteResourceActionResponse(WireModel):
     """The result of an action: its output object."""
 
     response_type: Literal["execute_resource_action"] = "execute_resource_action"
     output: dict[str, Any]
 
 
-class ListResourcesResponse(WritesDefaults):
+class ListResourcesResponse(WireModel):
     """One page of resources; `next` is `""` on the last page.
 
     The contract uses this shape both for a list task's report and for `resources.list`.
@@ -55,7 +56,7 @@ TaskResponse = Annotated[
 """The three kinds of task result, discriminated by `response_type`."""
 
 
-class TaskReport(WritesDefaults):
+class TaskReport(WireModel):
     """The outcome of a task (contract: `ReportResponse`).
 
     An error report is written as `{"task_id", "status": "error", "message",
@@ -67,7 +68,21 @@ class TaskReport(WritesDefaults):
     task_id: str
     status: ReportStatus
     message: str | None = None
-    response: TaskResponse | None = None
+    # Serialized by the value's own class: the same output as by the union, for a
+    # quarter less of pydantic-core's work on every report.
+    response: SerializeAsAny[TaskResponse] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON-ready dict this report is sent as (`response` always in it)."""
+        data = super().to_wire()
+        data.setdefault("response", None)
+        return data
+
+    def to_json(self) -> bytes:
+        """Return the JSON bytes this report is sent as (`response` always in them)."""
+        if self.response is None:
+            return to_json(self.to_wire())
+        return super().to_json()
 
     @classmethod
     def ok(cls, task_id: str, response: TaskResponse, message: str | None = None) -> TaskReport:
@@ -117,3 +132,41 @@ class TaskReport(WritesDefaults):
             got = self.response.response_type
             raise ValueError(f"task {self.task_id} is not {what}'s: its response is {got}")
         return self.response
+
+
+# `TaskReport.ok(...)` of each kind without validation, for dispatch's hot path, where
+# every value was validated or built by the SDK (about 3 µs a task less).
+
+
+def _ok(task_id: str, response: TaskResponse) -> TaskReport:
+    return TaskReport._trusted(
+        {"task_id": task_id, "status": ReportStatus.OK, "message": None, "response": response},
+        {"task_id", "status", "response"},
+    )
+
+
+def operation_report(task_id: str, resource: Resource) -> TaskReport:
+    """The report of a successful create, read, update or delete."""
+    kind = "execute_resource_operation"
+    response = ExecuteResourceOperationResponse._trusted(
+        {"response_type": kind, "resource": resource}, {"response_type", "resource"}
+    )
+    return _ok(task_id, response)
+
+
+def list_report(task_id: str, resources: list[Resource], next: str) -> TaskReport:
+    """The report of a listed page."""
+    response = ListResourcesResponse._trusted(
+        {"response_type": "list_resources", "resources": resources, "next": next},
+        {"response_type", "resources", "next"},
+    )
+    return _ok(task_id, response)
+
+
+def action_report(task_id: str, output: dict[str, Any]) -> TaskReport:
+    """The report of an action with its output."""
+    kind = "execute_resource_action"
+    response = ExecuteResourceActionResponse._trusted(
+        {"response_type": kind, "output": output}, {"response_type", "output"}
+    )
+    return _ok(task_id, response)

@@ -7,10 +7,10 @@ import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationInfo, model_validator
+from pydantic import BaseModel, TypeAdapter, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from ._base import WireModel, WritesDefaults
+from ._base import WireModel
 from ._enums import LinkType
 
 P = TypeVar("P")
@@ -57,7 +57,7 @@ class Links(WireModel):
     links: list[Link] | None = None
 
 
-class Resource(WritesDefaults):
+class Resource(WireModel):
     """A resource instance: what tasks carry and what handlers return.
 
     `type`, `external_id` and `display_name` are required on the wire. A handler may
@@ -97,36 +97,36 @@ class Resource(WritesDefaults):
             )
         return TypeAdapter(model).validate_python(self.properties)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _prepare(cls, data: Any, info: ValidationInfo) -> Any:
-        # One validator for the three input conveniences and the wire check: each
-        # Python validator is a call out of pydantic-core, and a resource is built or
-        # read at least twice per task.
-        if type(data) is not dict:
-            return data
-        if info.context and info.context.get("wire"):
-            missing = [name for name in cls._wire_required if name not in data]
+    def model_post_init(self, context: Any, /) -> None:
+        # The wire check lives here, not in a `mode="before"` validator, which would
+        # make pydantic build a dict of every resource read from JSON.
+        if context and context.get("wire"):
+            fields_set = self.__pydantic_fields_set__
+            missing = [name for name in self._wire_required if name not in fields_set]
             if missing:
                 raise ValidationError.from_exception_data(
-                    cls.__name__,
+                    type(self).__name__,
                     [
                         InitErrorDetails(
                             type=PydanticCustomError("missing", "Field required"),
                             loc=(name,),
-                            input=data,
+                            input=self.__dict__,
                         )
                         for name in missing
                     ],
                 )
-        properties = data.get("properties")
-        links = data.get("links")
-        if properties is not None and type(properties) is not dict:
-            data = {**data, "properties": _properties_as_json(properties)}
-        if isinstance(links, list | tuple):
-            # A plain list of links, for convenience; the wire shape is the wrapper object.
-            data = {**data, "links": {"links": list(links)}}
-        return data
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _properties_in(cls, value: Any) -> Any:
+        # The declared properties model (or a dataclass) is accepted as it is given.
+        return value if type(value) is dict or value is None else _properties_as_json(value)
+
+    @field_validator("links", mode="before")
+    @classmethod
+    def _links_in(cls, value: Any) -> Any:
+        # A plain list of links, for convenience; the wire shape is the wrapper object.
+        return {"links": list(value)} if isinstance(value, list | tuple) else value
 
 
 def _properties_as_json(value: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer
 
 from .._errors import TempestError
-from ._base import WIRE_CONTEXT, WireModel, WritesDefaults
+from ._base import WIRE_CONTEXT, WireModel
 from ._enums import EnvironmentVariableType, Operation, OwnerType
 from ._resources import Resource
 
@@ -78,7 +78,7 @@ class EnvironmentVariable(WireModel):
         yield "type", self.type
 
 
-class ExecuteResourceOperationRequest(WritesDefaults):
+class ExecuteResourceOperationRequest(WireModel):
     """A create, read, update or delete of one resource."""
 
     request_type: Literal["execute_resource_operation"] = "execute_resource_operation"
@@ -89,7 +89,7 @@ class ExecuteResourceOperationRequest(WritesDefaults):
     metadata: dict[str, Any] | None = None
 
 
-class ExecuteResourceActionRequest(WritesDefaults):
+class ExecuteResourceActionRequest(WireModel):
     """A named action run against one resource."""
 
     request_type: Literal["execute_resource_action"] = "execute_resource_action"
@@ -100,7 +100,7 @@ class ExecuteResourceActionRequest(WritesDefaults):
     metadata: dict[str, Any] | None = None
 
 
-class ListResourcesRequest(WritesDefaults):
+class ListResourcesRequest(WireModel):
     """One page of a listing of a resource type; `next` is `""` on the first page."""
 
     request_type: Literal["list_resources"] = "list_resources"

@@ -21,6 +21,21 @@ from tempest_sdk.models import (
     TaskReport,
 )
 
+# Free-form objects of the contract: their nulls are data, kept as they are.
+_FREE_FORM = frozenset({"properties", "input", "output", "metadata"})
+
+
+def written(answer: Any, key: str = "") -> Any:
+    """`answer` as the SDK writes it back: the same, without the nulls of its objects'
+    fields (a null and an absent optional field mean the same to the contract);
+    free-form objects keep theirs."""
+    if isinstance(answer, dict) and key not in _FREE_FORM:
+        return {k: written(v, k) for k, v in answer.items() if v is not None}
+    if isinstance(answer, list):
+        return [written(item) for item in answer]
+    return answer
+
+
 APP_ID = "helloworld"
 VERSION = "v1"
 

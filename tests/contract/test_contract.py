@@ -41,6 +41,7 @@ from tests.client.cases import (
     RESOURCE_ANSWER,
     STANDARD_OK,
     TASK_ANSWERS,
+    written,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -164,8 +165,9 @@ def test_every_task_kind_is_a_next_response_and_round_trips(name):
     answer = TASK_ANSWERS[name]
     assert_valid("NextResponse", answer)
     task = parse_task(json.dumps(answer))
-    assert task.to_wire() == answer
-    assert json.loads(task.to_json()) == answer
+    assert task.to_wire() == written(answer)
+    assert json.loads(task.to_json()) == written(answer)
+    assert_valid("NextResponse", task.to_wire())
 
 
 ANSWERS: list[tuple[str, type[Any], dict[str, Any]]] = [
@@ -192,7 +194,8 @@ ANSWERS: list[tuple[str, type[Any], dict[str, Any]]] = [
 def test_sample_answers_are_valid_and_round_trip(schema, model, answer):
     assert_valid(schema, answer)
     parsed = model.model_validate_json(json.dumps(answer), context=WIRE_CONTEXT)
-    assert parsed.to_wire() == answer
+    assert parsed.to_wire() == written(answer)
+    assert_valid(schema, parsed.to_wire())
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

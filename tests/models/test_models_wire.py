@@ -36,7 +36,7 @@ from tempest_sdk.models import (
     parse_task,
 )
 from tempest_sdk.models._base import WIRE_CONTEXT
-from tests.client.cases import RESOURCE_ANSWER, TASK_ANSWERS
+from tests.client.cases import RESOURCE_ANSWER, TASK_ANSWERS, written
 
 SECRET_VALUES = ["sk-live-SECRET", "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"]
 
@@ -50,8 +50,8 @@ def test_every_task_kind_round_trips_without_loss(name, form):
     answer = TASK_ANSWERS[name]
     raw: Any = {"dict": answer, "str": json.dumps(answer), "bytes": json.dumps(answer).encode()}
     task = parse_task(raw[form])
-    assert task.to_wire() == answer
-    assert json.loads(task.to_json()) == answer
+    assert task.to_wire() == written(answer)
+    assert json.loads(task.to_json()) == written(answer)
 
 
 def test_task_kinds_are_chosen_by_request_type():
@@ -82,7 +82,19 @@ def test_unknown_fields_of_answers_are_kept():
 
 def test_resource_answer_round_trips():
     resource = Resource.model_validate(RESOURCE_ANSWER, context=WIRE_CONTEXT)
-    assert resource.to_wire() == RESOURCE_ANSWER
+    assert resource.to_wire() == written(RESOURCE_ANSWER)
+    assert None in RESOURCE_ANSWER.values()  # so that the line above means something
+
+
+def test_nulls_inside_free_form_objects_are_data_and_written():
+    properties = {"replicas": None, "nested": {"owner": None}, "list": [None, {"x": None}]}
+    resource = Resource(type="t", external_id="e", display_name="d", properties=properties)
+    assert resource.to_wire()["properties"] == properties
+    assert json.loads(resource.to_json())["properties"] == properties
+    output = ExecuteResourceActionResponse(output={"build": None})
+    assert json.loads(TaskReport.ok("t-1", output).to_json())["response"]["output"] == {
+        "build": None
+    }
 
 
 def test_operation_task_without_input_or_environment_is_fine():
@@ -348,15 +360,21 @@ def test_unknown_lifecycle_stage_is_accepted():
     assert definition.lifecycle_stage == "dream"
 
 
-def test_a_model_with_defaulted_required_fields_must_write_them():
-    """Forgetting WritesDefaults would silently drop required fields from the wire."""
+def test_a_wire_model_writes_its_defaults_and_never_a_null():
+    """Fields with defaults go out although never given; None values never do."""
     from typing import Literal
-
-    import pytest
 
     from tempest_sdk.models._base import WireModel
 
-    with pytest.raises(TypeError, match="derive it from WritesDefaults"):
+    class Kinded(WireModel):
+        kind: Literal["x"] = "x"
+        count: int = 0
+        note: str | None = None
 
-        class Forgetful(WireModel):
-            kind: Literal["x"] = "x"
+    assert Kinded().to_wire() == {"kind": "x", "count": 0}
+    assert Kinded(note=None, extra=None).to_wire() == {"kind": "x", "count": 0}
+    assert json.loads(Kinded(note="n").to_json()) == {"kind": "x", "count": 0, "note": "n"}
+    assert Kinded._always_written == {"kind", "count"}
+    # A failed report is the exception: `response` is required, and null there.
+    assert TaskReport.error("t-1", "boom").to_wire()["response"] is None
+    assert b'"response":null' in TaskReport.error("t-1", "boom").to_json()
