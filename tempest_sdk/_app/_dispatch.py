@@ -23,6 +23,7 @@ from ..models import (
     describe_errors,
 )
 from ..models._reports import action_report, list_report, operation_report
+from ..models._resources import TASK_RESOURCE
 from ._context import Context
 from ._errors import TaskError
 from ._handlers import HandlerDefinition
@@ -32,13 +33,13 @@ from ._results import Page
 from ._scrub import (
     TaskSecrets,
     active_values,
-    current_task_secrets,
     enter_task,
     leave_task,
     scrub,
     scrub_data,
 )
 from ._tracebacks import handler_traceback
+from ._validate import pydantic_problems
 
 if TYPE_CHECKING:
     import anyio
@@ -74,6 +75,8 @@ async def dispatch(
     thread_limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
     """Run `task` against `app` and return its report (see `App.dispatch`)."""
+    # One coroutine around the handler's own: what comes before and after the call is
+    # plain functions, since every coroutine level costs on every task.
     # getattr: even a Task built without validation (model_construct) gets a report.
     task_id = getattr(task, "task_id", "")
     if not isinstance(task_id, str):
@@ -81,71 +84,78 @@ async def dispatch(
     request: Any = getattr(task, "task", None)
     secrets = TaskSecrets(request)
     token = enter_task(secrets)
+    known = getattr(request, "resource", None)
+    known_token = TASK_RESOURCE.set(known if isinstance(known, Resource) else None)
     try:
-        return await _dispatch_task(app, task, task_id, request, secrets, timeout, thread_limiter)
+        try:
+            try:
+                kind = request.request_type
+                resource_type = app.definition.types.get(request.resource.type)
+                if resource_type is None:
+                    raise _Failed(_unknown_type(app, request.resource.type))
+                if kind == "execute_resource_operation":
+                    handler, values = _operation_call(app, resource_type, task, request, secrets)
+                elif kind == "list_resources":
+                    handler, values = _list_call(app, resource_type, task_id, task, request)
+                elif kind == "execute_resource_action":
+                    handler, values = _action_call(app, resource_type, task, request, secrets)
+                else:
+                    raise _Failed(
+                        f"unknown request_type {kind!r}; this SDK runs execute_resource_operation, "
+                        "execute_resource_action and list_resources tasks"
+                    )
+                if handler.timeout is not None:
+                    timeout = handler.timeout
+                try:
+                    if handler.is_async and timeout is None and not handler.kwargs:
+                        # The common case, straight: no thread, no cancel scope, no coroutine
+                        # of ours between this one and the handler's.
+                        result = await handler.fn(*handler.args(values))
+                    else:
+                        args, kwargs = call_arguments(handler, values)
+                        result = await invoke(
+                            handler, args, kwargs, timeout, thread_limiter, task_id=task_id
+                        )
+                except Exception as exc:
+                    raise _handler_failed(handler, exc, request) from None
+                if kind == "execute_resource_operation":
+                    return _operation_report(resource_type, handler, task_id, request, result)
+                if kind == "list_resources":
+                    return _list_report(resource_type, handler, task_id, result)
+                return _action_report(handler, task_id, result)
+            except _Failed as failed:
+                return _failed_report(app, task_id, request, secrets, failed)
+        except Exception as exc:  # a bug of the SDK itself: still report, never raise
+            secret_values = secrets.values()
+            _LOGGER.error(
+                "task %s: internal error in tempest_sdk\n%s",
+                task_id,
+                scrub("".join(traceback.format_exception(exc)), secret_values),
+                extra=_task_fields(app, task_id, request),
+            )
+            return TaskReport.error(
+                task_id,
+                scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", secret_values),
+            )
     finally:
+        TASK_RESOURCE.reset(known_token)
         leave_task(token)
 
 
-async def _dispatch_task(
-    app: App,
-    task: Task,
-    task_id: str,
-    request: Any,
-    secrets: TaskSecrets,
-    timeout: float | None,
-    thread_limiter: anyio.CapacityLimiter | None,
+def _failed_report(
+    app: App, task_id: str, request: Any, secrets: TaskSecrets, failed: _Failed
 ) -> TaskReport:
-    try:
-        try:
-            kind = request.request_type
-            name = request.resource.type
-            resource_type = app.definition.types.get(name)
-            if resource_type is None:
-                raise _Failed(_unknown_type(app, name))
-            if kind == "execute_resource_operation":
-                return await _operation(
-                    app, resource_type, task_id, task, request, timeout, thread_limiter
-                )
-            if kind == "list_resources":
-                return await _list(
-                    app, resource_type, task_id, task, request, timeout, thread_limiter
-                )
-            if kind == "execute_resource_action":
-                return await _action(
-                    app, resource_type, task_id, task, request, timeout, thread_limiter
-                )
-            raise _Failed(
-                f"unknown request_type {kind!r}; this SDK runs execute_resource_operation, "
-                "execute_resource_action and list_resources tasks"
-            )
-        except _Failed as failed:
-            values = secrets.values()
-            message = scrub(failed.message, values)
-            fields = _task_fields(app, task_id, request)
-            if failed.traceback is not None:
-                _LOGGER.error(
-                    "task %s: %s\n%s",
-                    task_id,
-                    message,
-                    scrub(failed.traceback, values),
-                    extra=fields,
-                )
-            else:
-                _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
-            return TaskReport.error(task_id, message)
-    except Exception as exc:  # a bug of the SDK itself: still report, never raise
-        values = secrets.values()
+    """The error report of a task that failed, logged once with its task's fields."""
+    values = secrets.values()
+    message = scrub(failed.message, values)
+    fields = _task_fields(app, task_id, request)
+    if failed.traceback is not None:
         _LOGGER.error(
-            "task %s: internal error in tempest_sdk\n%s",
-            task_id,
-            scrub("".join(traceback.format_exception(exc)), values),
-            extra=_task_fields(app, task_id, request),
+            "task %s: %s\n%s", task_id, message, scrub(failed.traceback, values), extra=fields
         )
-        return TaskReport.error(
-            task_id,
-            scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", values),
-        )
+    else:
+        _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
+    return TaskReport.error(task_id, message)
 
 
 def _task_fields(app: App, task_id: str, request: Any) -> dict[str, Any]:
@@ -173,36 +183,19 @@ def _unknown_type(app: App, name: object) -> str:
     )
 
 
-async def _call(
-    handler: HandlerDefinition,
-    values: tuple[Any, Any, Any, Any, Any],
-    timeout: float | None,
-    limiter: anyio.CapacityLimiter | None,
-    request: Any,
-    task_id: str,
-) -> Any:
-    """The handler's result, or `_Failed` saying how it failed."""
-    if handler.timeout is not None:
-        timeout = handler.timeout
-    try:
-        if handler.is_async and timeout is None and not handler.kwargs:
-            # The common case, straight: no thread, no cancel scope, no extra coroutine.
-            return await handler.fn(*handler.args(values))
-        args, kwargs = call_arguments(handler, values)
-        return await invoke(handler, args, kwargs, timeout, limiter, task_id=task_id)
-    except HandlerTimeout as exc:
-        raise _Failed(f"{handler.what} {exc}", level=logging.ERROR) from None
-    except TaskError as exc:
+def _handler_failed(handler: HandlerDefinition, exc: Exception, request: Any) -> _Failed:
+    """How the handler's call failed, as the task's failure."""
+    if isinstance(exc, HandlerTimeout):
+        return _Failed(f"{handler.what} {exc}", level=logging.ERROR)
+    if isinstance(exc, TaskError):
         known = getattr(request, "resource", None)
         name = getattr(known, "type", "")
         external_id = getattr(known, "external_id", "")
         subject = f"{name} {external_id!r}" if external_id else name
-        message = f"{handler.what} failed: {exc.describe(subject)}"
-        raise _Failed(message, level=logging.INFO) from None
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        message = f"{handler.what} failed: {detail}"
-        raise _Failed(message, level=logging.ERROR, traceback=handler_traceback(exc)) from None
+        return _Failed(f"{handler.what} failed: {exc.describe(subject)}", level=logging.INFO)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    message = f"{handler.what} failed: {detail}"
+    return _Failed(message, level=logging.ERROR, traceback=handler_traceback(exc))
 
 
 class _Invalid(Exception):
@@ -278,67 +271,51 @@ def _copy_with(resource: Resource, updates: dict[str, Any]) -> Resource:
     return copy
 
 
-def _load_input(handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:
+def _load_input(
+    handler: HandlerDefinition, raw: dict[str, Any] | None, secrets: TaskSecrets
+) -> Any:
     """The handler's input, defaults applied and validated; every problem at once."""
-    if handler.input is None:
+    spec = handler.input
+    if spec is None:
         return None
-    value, problems = handler.input.load(raw)
-    if not problems:
-        secrets = current_task_secrets()
-        if secrets is not None:
+    if spec.fast is not None:
+        try:
+            value = spec.fast(raw if raw is not None else {})
+        except ValidationError as exc:
+            problems = pydantic_problems(exc)
+        else:
             secrets.add_input(value)
-    if problems:
-        raise _Failed(
-            f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO
-        )
-    return value
+            return value
+    else:
+        value, problems = spec.load(raw)
+        if not problems:
+            secrets.add_input(value)
+            return value
+    raise _Failed(f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO)
 
 
 def _state(app: App, handler: HandlerDefinition) -> Any:
     """What the lifespan yielded, for a handler that takes it."""
-    if not handler.wants_state:
-        return None
     try:
         return app.state
     except LookupError as exc:
         raise _Failed(f"{handler.what} takes what the app's lifespan yields, but {exc}") from None
 
 
-def _context(
-    app: App,
-    task: Task,
-    handler: HandlerDefinition,
-    name: str,
-    operation: str,
-    action: str | None,
-) -> Context | None:
-    if not handler.wants_context:
-        return None
-    request = task.task
-    return Context._of_task(
-        app,
-        task.task_id,
-        name,
-        operation,
-        action,
-        task.metadata,
-        getattr(request, "environment_variables", None),
-    )
-
-
 def _where(index: int | None) -> str:
     return "resource" if index is None else f"resources[{index}]"
 
 
-async def _operation(
+_Values = tuple[Any, Any, Any, Any, Any]
+
+
+def _operation_call(
     app: App,
     resource_type: TypeDefinition,
-    task_id: str,
     task: Task,
     request: ExecuteResourceOperationRequest,
-    timeout: float | None,
-    limiter: anyio.CapacityLimiter | None,
-) -> TaskReport:
+    secrets: TaskSecrets,
+) -> tuple[HandlerDefinition, _Values]:
     operation = request.operation
     handler = resource_type.handlers.get(operation)
     known = request.resource
@@ -352,31 +329,52 @@ async def _operation(
         raise _Failed(
             f"{handler.what} needs the resource's external_id, and the task's resource has none"
         )
-    value = _load_input(handler, request.input)
-    ctx = _context(app, task, handler, name, str(operation), None)
-    values = (ctx, known, value, None, _state(app, handler))
-    result = await _call(handler, values, timeout, limiter, request, task_id)
+    value = _load_input(handler, request.input, secrets)
+    ctx = (
+        Context._of_task(
+            app,
+            task.task_id,
+            name,
+            str(operation),
+            None,
+            task.metadata,
+            request.environment_variables,
+        )
+        if handler.wants_context
+        else None
+    )
+    state = _state(app, handler) if handler.wants_state else None
+    return handler, (ctx, known, value, None, state)
+
+
+def _operation_report(
+    resource_type: TypeDefinition,
+    handler: HandlerDefinition,
+    task_id: str,
+    request: ExecuteResourceOperationRequest,
+    result: Any,
+) -> TaskReport:
+    known = request.resource
+    operation = request.operation
     if result is None and operation == "delete":
         resource = known
     else:
         properties = resource_type.spec.properties if operation != "delete" else None
         try:
-            resource = _finish(result, name, known, properties)
+            resource = _finish(result, known.type, known, properties)
         except _Invalid as exc:
             message = f"{handler.what} returned invalid data: {exc}"
             raise _Failed(message, level=logging.ERROR) from None
     return operation_report(task_id, resource)
 
 
-async def _list(
+def _list_call(
     app: App,
     resource_type: TypeDefinition,
     task_id: str,
     task: Task,
     request: ListResourcesRequest,
-    timeout: float | None,
-    limiter: anyio.CapacityLimiter | None,
-) -> TaskReport:
+) -> tuple[HandlerDefinition, _Values]:
     name = resource_type.name
     handler = resource_type.handlers.get("list")
     if handler is None:
@@ -389,8 +387,17 @@ async def _list(
         if handler.wants_context
         else None
     )
-    values = (ctx, None, None, request.next, _state(app, handler))
-    result = await _call(handler, values, timeout, limiter, request, task_id)
+    # A listed resource is a new one, not the request's: only its type is known.
+    # (dispatch's reset of the variable undoes this too.)
+    TASK_RESOURCE.set(Resource(type=name, external_id="", display_name=""))
+    state = _state(app, handler) if handler.wants_state else None
+    return handler, (ctx, None, None, request.next, state)
+
+
+def _list_report(
+    resource_type: TypeDefinition, handler: HandlerDefinition, task_id: str, result: Any
+) -> TaskReport:
+    name = resource_type.name
     try:
         if isinstance(result, Page):
             items, next_cursor = result.resources, result.next
@@ -416,25 +423,38 @@ async def _list(
     return list_report(task_id, resources, next_cursor)
 
 
-async def _action(
+def _action_call(
     app: App,
     resource_type: TypeDefinition,
-    task_id: str,
     task: Task,
     request: ExecuteResourceActionRequest,
-    timeout: float | None,
-    limiter: anyio.CapacityLimiter | None,
-) -> TaskReport:
+    secrets: TaskSecrets,
+) -> tuple[HandlerDefinition, _Values]:
     name = resource_type.name
     action = request.action
     handler = resource_type.actions.get(action)
     if handler is None:
         actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
-    value = _load_input(handler, request.input)
-    ctx = _context(app, task, handler, name, "action", action)
-    values = (ctx, request.resource, value, None, _state(app, handler))
-    result = await _call(handler, values, timeout, limiter, request, task_id)
+    value = _load_input(handler, request.input, secrets)
+    ctx = (
+        Context._of_task(
+            app,
+            task.task_id,
+            name,
+            "action",
+            action,
+            task.metadata,
+            request.environment_variables,
+        )
+        if handler.wants_context
+        else None
+    )
+    state = _state(app, handler) if handler.wants_state else None
+    return handler, (ctx, request.resource, value, None, state)
+
+
+def _action_report(handler: HandlerDefinition, task_id: str, result: Any) -> TaskReport:
     if handler.output is None:  # pragma: no cover - every action gets an output spec
         raise _Failed(f"{handler.what} has no output schema")
     output, problems = handler.output.dump(result)

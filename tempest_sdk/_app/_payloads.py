@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -79,11 +79,18 @@ class InputSpec:
     fill_none: tuple[str, ...]
     #: Whether the handler receives the input at all.
     passed: bool
+    #: pydantic-core's own validation when it is all `load` does (a typed input
+    #: without fields to fill): dispatch calls it straight, raising ValidationError.
+    fast: Callable[[Any], Any] | None = None
 
     @classmethod
     def of(cls, compiled: _Compiled, *, passed: bool) -> InputSpec:
         """Wrap a compiled schema source."""
-        return cls(compiled.schema, compiled.adapter, compiled.fill_none, passed)
+        adapter = compiled.adapter
+        fast = None
+        if adapter is not None and not compiled.fill_none:
+            fast = adapter.validator.validate_python
+        return cls(compiled.schema, adapter, compiled.fill_none, passed, fast)
 
     def load(self, data: dict[str, Any] | None) -> tuple[Any, list[str]]:
         """The value handed to the handler, or the list of input problems."""

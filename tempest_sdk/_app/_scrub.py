@@ -179,19 +179,17 @@ class TaskSecrets:
         return self._values
 
 
-def current_task_secrets() -> TaskSecrets | None:
-    """The secrets of the task running in this context, if any."""
-    return _task.get()
+# The context variable's own methods, not functions around them: dispatch calls these
+# on every task.
 
+current_task_secrets = _task.get
+"""The secrets of the task running in this context, if any."""
 
-def enter_task(secrets: TaskSecrets) -> contextvars.Token[TaskSecrets | None]:
-    """Make `secrets` the current task's (for the log filter and `ctx.mask`)."""
-    return _task.set(secrets)
+enter_task = _task.set
+"""Make the given secrets the current task's (for the log filter and `ctx.mask`)."""
 
-
-def leave_task(token: contextvars.Token[TaskSecrets | None]) -> None:
-    """Undo `enter_task`."""
-    _task.reset(token)
+leave_task = _task.reset
+"""Undo `enter_task` with the token it returned."""
 
 
 def active_values() -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,28 +49,13 @@ class WireModel(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready dict this object is sent as."""
-        return self.__pydantic_serializer__.to_python(
+        data: dict[str, Any] = self.__pydantic_serializer__.to_python(
             self, mode="json", by_alias=True, exclude_none=True
         )
+        return data
 
     def to_json(self) -> bytes:
         """Return the JSON bytes this object is sent as."""
         # Straight to pydantic-core's bytes: `model_dump_json` decodes them to a str,
         # which would be encoded again.
         return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
-
-    @classmethod
-    def _trusted(cls, values: dict[str, Any], fields_set: set[str]) -> Self:
-        """An instance holding `values` as they are, without validation.
-
-        For the SDK's hot path (two report objects per task), where every value was
-        validated or built by the SDK: `values` holds every field, defaults included,
-        and `fields_set` the fields given.
-        """
-        self = cls.__new__(cls)
-        object.__setattr__(self, "__dict__", values)
-        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
-        object.__setattr__(self, "__pydantic_extra__", {})
-        object.__setattr__(self, "__pydantic_private__", None)
-        return self
-

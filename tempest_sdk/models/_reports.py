@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, PlainSerializer, SerializeAsAny
 from pydantic_core import to_json
 
 from ._base import WireModel
@@ -66,7 +66,8 @@ class TaskReport(WireModel):
     _always_written: ClassVar[frozenset[str]] = frozenset({"response"})
 
     task_id: str
-    status: ReportStatus
+    # Written with `str` (C) rather than the enum's `value` property (Python).
+    status: Annotated[ReportStatus, PlainSerializer(str, return_type=str, when_used="json")]
     message: str | None = None
     # Serialized by the value's own class: the same output as by the union, for a
     # quarter less of pydantic-core's work on every report.
@@ -82,7 +83,7 @@ class TaskReport(WireModel):
         """Return the JSON bytes this report is sent as (`response` always in them)."""
         if self.response is None:
             return to_json(self.to_wire())
-        return super().to_json()
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
     @classmethod
     def ok(cls, task_id: str, response: TaskResponse, message: str | None = None) -> TaskReport:
@@ -134,39 +135,30 @@ class TaskReport(WireModel):
         return self.response
 
 
-# `TaskReport.ok(...)` of each kind without validation, for dispatch's hot path, where
-# every value was validated or built by the SDK (about 3 µs a task less).
+# `TaskReport.ok(...)` of each kind for dispatch's hot path: one call into pydantic-core
+# for the report and its response (a resource or resources given as instances are
+# taken as they are), about a third of the work of building both in Python.
 
 
-def _ok(task_id: str, response: TaskResponse) -> TaskReport:
-    return TaskReport._trusted(
-        {"task_id": task_id, "status": ReportStatus.OK, "message": None, "response": response},
-        {"task_id", "status", "response"},
-    )
+_validate = TaskReport.__pydantic_validator__.validate_python
 
 
 def operation_report(task_id: str, resource: Resource) -> TaskReport:
     """The report of a successful create, read, update or delete."""
-    kind = "execute_resource_operation"
-    response = ExecuteResourceOperationResponse._trusted(
-        {"response_type": kind, "resource": resource}, {"response_type", "resource"}
-    )
-    return _ok(task_id, response)
+    response = {"response_type": "execute_resource_operation", "resource": resource}
+    report: TaskReport = _validate({"task_id": task_id, "status": "ok", "response": response})
+    return report
 
 
 def list_report(task_id: str, resources: list[Resource], next: str) -> TaskReport:
     """The report of a listed page."""
-    response = ListResourcesResponse._trusted(
-        {"response_type": "list_resources", "resources": resources, "next": next},
-        {"response_type", "resources", "next"},
-    )
-    return _ok(task_id, response)
+    response = {"response_type": "list_resources", "resources": resources, "next": next}
+    report: TaskReport = _validate({"task_id": task_id, "status": "ok", "response": response})
+    return report
 
 
 def action_report(task_id: str, output: dict[str, Any]) -> TaskReport:
     """The report of an action with its output."""
-    kind = "execute_resource_action"
-    response = ExecuteResourceActionResponse._trusted(
-        {"response_type": kind, "output": output}, {"response_type", "output"}
-    )
-    return _ok(task_id, response)
+    response = {"response_type": "execute_resource_action", "output": output}
+    report: TaskReport = _validate({"task_id": task_id, "status": "ok", "response": response})
+    return report

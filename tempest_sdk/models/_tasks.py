@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer
+from pydantic import Field, SecretStr, ValidationError, field_serializer
 
 from .._errors import TempestError
 from ._base import WIRE_CONTEXT, WireModel
@@ -147,7 +147,9 @@ class UnknownTaskTypeError(MalformedTaskError):
         self.request_type = request_type
 
 
-_TASK_ADAPTER: TypeAdapter[Task] = TypeAdapter(Task)
+# The model's own validator: TypeAdapter's methods add a Python frame to every task.
+_validate_json = Task.__pydantic_validator__.validate_json
+_validate_python = Task.__pydantic_validator__.validate_python
 
 
 def parse_task(data: bytes | str | dict[str, Any]) -> Task:
@@ -159,9 +161,12 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
             with its field path (never the offending values, which may be secrets).
     """
     try:
+        task: Task
         if isinstance(data, dict):
-            return _TASK_ADAPTER.validate_python(data, context=WIRE_CONTEXT)
-        return _TASK_ADAPTER.validate_json(data, context=WIRE_CONTEXT)
+            task = _validate_python(data, context=WIRE_CONTEXT)
+        else:
+            task = _validate_json(data, context=WIRE_CONTEXT)
+        return task
     except ValidationError as exc:
         raw = _loose_json(data)
         task_id = raw.get("task_id") if isinstance(raw.get("task_id"), str) else None

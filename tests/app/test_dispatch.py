@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 import tempest_sdk as tempest
-from tempest_sdk.models import Task
+from tempest_sdk.models import Task, parse_task
 
 from .conftest import (
     METADATA,
@@ -819,3 +819,58 @@ async def test_aliases_are_used_on_both_sides() -> None:
     assert list((action.output_json_schema or {})["properties"]) == ["greetingText"]
     report = assert_report(await app.dispatch(action_task("greet", input={"fullName": "Ada"})))
     assert report["response"]["output"] == {"greetingText": "hi Ada"}
+
+
+# -- a resource built while a task runs ----------------------------------------------------
+
+
+def _recording_app() -> tuple[tempest.App, list[tempest.Resource]]:
+    app = tempest.App("defaults", "v1")
+    example = app.resource("example", description="An example.", properties={"type": "object"})
+    built: list[tempest.Resource] = []
+
+    @example.read
+    async def read(ctx: tempest.Context, resource: tempest.Resource) -> tempest.Resource:
+        built.append(tempest.Resource(properties={"n": 1}))
+        return built[-1]
+
+    @example.update
+    def update(ctx: tempest.Context, resource: tempest.Resource) -> tempest.Resource:
+        # A plain handler, in a worker thread.
+        built.append(tempest.Resource())
+        return built[-1]
+
+    @example.list
+    async def list_(ctx: tempest.Context, next: str) -> tempest.Page:
+        built.append(tempest.Resource(external_id="listed"))
+        return tempest.Page(resources=[built[-1]])
+
+    return app, built
+
+
+async def test_a_resource_built_in_a_handler_takes_the_tasks_fields() -> None:
+    app, built = _recording_app()
+    read = resource_dict("example", "ex-1", display_name="One")
+    assert_report(await app.dispatch(operation_task("read", resource=read)))
+    assert_report(await app.dispatch(operation_task("update", input={}, resource=read)))
+    for resource in built:
+        assert (resource.type, resource.external_id, resource.display_name) == (
+            "example",
+            "ex-1",
+            "One",
+        )
+        # Taken, not given: the wire check of a resource read from Tempest still sees
+        # what was really there.
+        assert resource.model_fields_set <= {"properties"}
+    assert tempest.Resource().type == ""  # and outside a task, nothing
+
+
+async def test_a_listed_resource_takes_only_the_tasks_type() -> None:
+    app, built = _recording_app()
+    resource = resource_dict("example", "not-a-listed-one", display_name="X")
+    request = {"request_type": "list_resources", "resource": resource, "next": ""}
+    task = parse_task({"task_id": "task-1", "task": request, "metadata": METADATA})
+    report = assert_report(await app.dispatch(task))
+    (listed,) = report["response"]["resources"]
+    assert listed == {"type": "example", "external_id": "listed", "display_name": ""}
+    assert (built[0].type, built[0].external_id) == ("example", "listed")
