@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Any
 
+import anyio
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -874,3 +875,20 @@ async def test_a_listed_resource_takes_only_the_tasks_type() -> None:
     (listed,) = report["response"]["resources"]
     assert listed == {"type": "example", "external_id": "listed", "display_name": ""}
     assert (built[0].type, built[0].external_id) == ("example", "listed")
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_plain_handlers_thread_takes_the_tasks_fields_on_each_backend(backend: str) -> None:
+    app, built = _recording_app()
+    read = resource_dict("example", "ex-1", display_name="One")
+
+    async def update() -> None:
+        assert_report(await app.dispatch(operation_task("update", input={}, resource=read)))
+
+    anyio.run(update, backend=backend)
+    (resource,) = built
+    assert (resource.type, resource.external_id, resource.display_name) == (
+        "example",
+        "ex-1",
+        "One",
+    )
