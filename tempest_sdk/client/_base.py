@@ -26,11 +26,13 @@ from ..models import describe_errors
 from ._calls import Call, Item, Listing, P
 from ._config import (
     MAX_RETRY_AFTER,
+    Secret,
     TimeoutTypes,
     UseClientDefault,
     resolve_endpoint,
     resolve_max_retries,
     resolve_token,
+    token_file,
     user_agent,
 )
 from ._errors import (
@@ -173,6 +175,9 @@ class BaseClient(Generic[HttpT]):
                 "to this client: an injected client already has its TLS settings"
             )
         self._token = resolve_token(token)
+        # Where the token came from, when a file: Kubernetes rewrites a mounted Secret in
+        # place when it rotates, so a refused token is read again from there.
+        self._token_file = token_file(token)
         self._endpoint = resolve_endpoint(endpoint)
         self._timeout = httpx.Timeout(timeout)
         self._max_retries = resolve_max_retries(max_retries)
@@ -185,16 +190,7 @@ class BaseClient(Generic[HttpT]):
             if http_client is None and transport is None
             else None
         )
-        # httpx.Headers masks the Authorization value in its repr.
-        self._headers = httpx.Headers(
-            {
-                "Authorization": f"Bearer {self._token.reveal()}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "Accept-Encoding": ACCEPT_ENCODING,
-                "User-Agent": user_agent(),
-            }
-        )
+        self._headers = self._headers_for(self._token)
         self._urls: dict[str, httpx.URL] = {}
         if is_cleartext_remote(self._endpoint):
             log.warning(
@@ -225,6 +221,41 @@ class BaseClient(Generic[HttpT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} endpoint={self._endpoint!r}>"
+
+    @staticmethod
+    def _headers_for(token: Secret) -> httpx.Headers:
+        # httpx.Headers masks the Authorization value in its repr.
+        return httpx.Headers(
+            {
+                "Authorization": f"Bearer {token.reveal()}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": user_agent(),
+            }
+        )
+
+    def _reread_token(self) -> bool:
+        """After a 401: read the token file again; True when it holds a new token.
+
+        A file that cannot be read right now (a Secret being swapped) keeps the token
+        in use; the next refusal tries again.
+        """
+        path = self._token_file
+        if path is None:
+            return False
+        try:
+            token = resolve_token(None, {"TEMPEST_TOKEN_FILE": path})
+        except TempestConfigError as exc:
+            log.warning("the API token was refused, and reading it again failed: %s", exc)
+            return False
+        if token.reveal() == self._token.reveal():
+            return False
+        # One assignment each: a sync client shared by threads sees old or new, whole.
+        self._token = token
+        self._headers = self._headers_for(token)
+        log.info("the API token was refused; %s holds a new one, used from now on", path)
+        return True
 
     def _build_request(
         self, call: Call[T], timeout: TimeoutTypes | UseClientDefault
@@ -268,6 +299,7 @@ class BaseClient(Generic[HttpT]):
         total = retries + 1
         request = self._build_request(call, timeout)
         attempt = 0
+        reread = False
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -287,6 +319,13 @@ class BaseClient(Generic[HttpT]):
                 )
                 if outcome.is_success:
                     return self._parse(call, outcome)
+                if status == 401 and not reread and self._reread_token():
+                    # The token was rotated under us: the same call with the new one,
+                    # at once and outside the retry budget (once a call).
+                    reread = True
+                    attempt -= 1
+                    request = self._build_request(call, timeout)
+                    continue
                 retry_after = parse_retry_after(outcome.headers.get("retry-after"))
                 error = status_error(
                     outcome, endpoint=call.endpoint, attempts=attempt, retry_after=retry_after

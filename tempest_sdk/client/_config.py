@@ -24,6 +24,7 @@ __all__ = [
     "resolve_endpoint",
     "resolve_max_retries",
     "resolve_token",
+    "token_file",
     "user_agent",
 ]
 
@@ -112,6 +113,14 @@ def resolve_token(token: str | None, environ: Mapping[str, str] | None = None) -
         "no Tempest API token: pass token=... to the client, set TEMPEST_TOKEN to the "
         "token, or set TEMPEST_TOKEN_FILE to the path of a file that holds it"
     )
+
+
+def token_file(token: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The path the API token is read from, when `resolve_token` reads it from a file."""
+    env = os.environ if environ is None else environ
+    if token is not None:
+        return None
+    return env.get(_TOKEN_FILE_ENV, "") or None
 
 
 def _checked(raw: str, source: str) -> Secret:

@@ -30,6 +30,13 @@ class Serving:
         """The bearer token clients must send."""
         return self._core.token
 
+    def rotate_token(self, token: str) -> None:
+        """Accept only `token` from now on, as Tempest does once an API token is rotated:
+        calls with the old one are answered 401."""
+        if not token or token.strip() != token:
+            raise ValueError("token must be a non-empty string without surrounding whitespace")
+        self._core.token = token
+
     @property
     def base_path(self) -> str:
         """The path the endpoints live under, e.g. `/api/v1`."""

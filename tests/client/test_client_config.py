@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
 from typing import Any
 
@@ -18,6 +19,7 @@ from tempest_sdk.client import (
     DEFAULT_TIMEOUT,
     USE_CLIENT_DEFAULT,
     AsyncTempestClient,
+    AuthenticationError,
     TempestClient,
     TempestConfigError,
 )
@@ -417,3 +419,87 @@ async def test_an_injected_http_client_is_asked_afresh_for_every_call(flavour, r
         await http.aclose()
     else:
         http.close()
+
+
+# A token rotated in its file ---------------------------------------------------------
+
+_RESOURCE = {"type": "t", "external_id": "e", "display_name": "d"}
+
+
+def _refusing(router, good: str, hits: list[str]) -> None:
+    """`resources.get` answers 401 to every token but `good`, recording what it got."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent = request.headers["authorization"].removeprefix("Bearer ")
+        hits.append(sent)
+        if sent != good:
+            return httpx.Response(401, json={"status": "error", "error": "invalid token"})
+        return httpx.Response(200, json=_RESOURCE)
+
+    router.post("/resources.get").mock(side_effect=answer)
+
+
+async def test_a_refused_token_is_read_again_from_its_file(
+    flavour, router, monkeypatch, tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="tempest_sdk")
+    token_file = tmp_path / "token"
+    token_file.write_text("old-SECRET-1\n")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    hits: list[str] = []
+    _refusing(router, "new-SECRET-2", hits)
+    client = flavour.client(token=None)
+    try:
+        # Kubernetes rewrites the mounted Secret while the process runs.
+        token_file.write_text("new-SECRET-2\n")
+        resource = await flavour.call(client, "get_resource", "r")
+        assert resource.external_id == "e"
+        # The same call again with the new token, at once, and the new one from then on.
+        assert hits == ["old-SECRET-1", "new-SECRET-2"]
+        assert flavour.sleeps == []
+        await flavour.call(client, "get_resource", "r")
+        assert hits[-1] == "new-SECRET-2"
+    finally:
+        await flavour.close(client)
+    assert "SECRET" not in caplog.text
+    assert any("holds a new one" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_refused_token_whose_file_is_unchanged_is_an_authentication_error(
+    flavour, router, monkeypatch, tmp_path
+):
+    token_file = tmp_path / "token"
+    token_file.write_text("old-SECRET-1")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    hits: list[str] = []
+    _refusing(router, "new-SECRET-2", hits)
+    client = flavour.client(token=None)
+    try:
+        with pytest.raises(AuthenticationError) as caught:
+            await flavour.call(client, "get_resource", "r")
+        assert hits == ["old-SECRET-1"]
+        # A file that cannot be read at the moment keeps the token in use.
+        token_file.unlink()
+        with pytest.raises(AuthenticationError):
+            await flavour.call(client, "get_resource", "r")
+        assert hits == ["old-SECRET-1", "old-SECRET-1"]
+    finally:
+        await flavour.close(client)
+    assert "SECRET" not in str(caught.value)
+
+
+async def test_a_token_given_in_code_is_never_read_from_a_file(
+    flavour, router, monkeypatch, tmp_path
+):
+    token_file = tmp_path / "token"
+    token_file.write_text("new-SECRET-2")
+    monkeypatch.setenv("TEMPEST_TOKEN_FILE", str(token_file))
+    hits: list[str] = []
+    _refusing(router, "new-SECRET-2", hits)
+    client = flavour.client(token="given-SECRET-0")
+    try:
+        with pytest.raises(AuthenticationError):
+            await flavour.call(client, "get_resource", "r")
+        assert hits == ["given-SECRET-0"]
+    finally:
+        await flavour.close(client)

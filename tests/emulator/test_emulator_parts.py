@@ -7,8 +7,9 @@ from tempest_sdk.emulator import Emulator
 # Each public name of Emulator, by the part (class and module) that defines it.
 PARTS = {
     "Serving": {
-        "base_path", "client", "handle", "lease_timeout", "serve", "serve_in_thread",
-        "serving", "set_page_size", "sync_client", "token", "transport", "url",
+        "base_path", "client", "handle", "lease_timeout", "rotate_token", "serve",
+        "serve_in_thread", "serving", "set_page_size", "sync_client", "token", "transport",
+        "url",
     },
     "ControlPlane": {
         "add_project", "add_recipe", "add_resource", "clear_faults", "enqueue",
