@@ -3,6 +3,7 @@ endpoint and parsed with prometheus-client's own parser."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,7 +215,9 @@ def test_a_hook_is_a_runner_hook():
     assert isinstance(PrometheusMetrics(), RunnerHook)
 
 
-async def test_the_wait_for_a_types_limits_is_measured():
+async def test_the_wait_for_a_types_limits_is_measured(caplog):
+    # The runner's DEBUG record says when a task starts waiting for its limits.
+    caplog.set_level(logging.DEBUG, logger="tempest_sdk.runner")
     app = tempest.App(APP_ID, VERSION)
     widget = app.resource(
         "widget",
@@ -242,6 +245,11 @@ async def test_the_wait_for_a_types_limits_is_measured():
         # One runs, the other waits for the type's limit of 1.
         await wait_until(lambda: len(emulator.leased()) == 2, "both tasks leased")
         await wait_until(lambda: runner.in_flight == 1, "one task running")
+        # Released only once the other waits: a loaded machine may take its time.
+        await wait_until(
+            lambda: any("waits for the limits of" in r.getMessage() for r in caplog.records),
+            "the second task waiting for the limit",
+        )
         release.set()
         await emulator.wait_for_reports_async(2)
     text = generate_latest(metrics.registry).decode()
