@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
+import sniffio
 
 __all__ = ["HandlerThread", "stuck_threads"]
 
@@ -76,7 +76,7 @@ class HandlerThread:
         limiter: Bounds the threads of plain handlers, stuck ones included.
     """
 
-    __slots__ = ("_limiter", "_reported", "_since", "_state", "task_id", "what")
+    __slots__ = ("_limiter", "_reported", "_since", "_soon", "_state", "task_id", "what")
 
     def __init__(self, what: str, task_id: str, limiter: anyio.CapacityLimiter | None) -> None:
         self.what = what
@@ -85,6 +85,7 @@ class HandlerThread:
         self._state = _State.PENDING
         self._since = 0.0
         self._reported = False
+        self._soon: Callable[[Callable[[], object]], object] | None = None
 
     @property
     def started(self) -> bool:
@@ -113,6 +114,7 @@ class HandlerThread:
             # The token above is the bound; a limiter of its own keeps anyio from
             # also taking (and, on cancel, returning) one of its default limiter's.
             own = anyio.CapacityLimiter(1)
+            self._soon = _call_soon()
         try:
             return await anyio.to_thread.run_sync(
                 self._call, fn, abandon_on_cancel=True, limiter=own
@@ -160,14 +162,38 @@ class HandlerThread:
             extra={"task_id": self.task_id} if self.task_id else None,
         )
         try:
-            if self._limiter is not None:
-                anyio.from_thread.run_sync(self._limiter.release_on_behalf_of, self)
-        except RuntimeError:  # anyio.RunFinishedError: the event loop, and its limiter, are gone
+            if self._soon is not None:
+                # Handed to the event loop without waiting for it: a loop that stopped
+                # but is not closed yet (a run ending) would never answer, and this
+                # thread would then keep the interpreter from exiting.
+                self._soon(self._give_back)
+        except RuntimeError:  # the event loop is closed, and its limiter gone with it
             pass
         finally:
             # Last: until here the thread is alive, and a standalone run must know it.
             with _lock:
                 del _abandoned[self]
+
+    def _give_back(self) -> None:
+        """In the event loop: return the token an abandoned call kept. Never raises
+        (trio does not allow it of a callback)."""
+        try:
+            if self._limiter is not None:
+                self._limiter.release_on_behalf_of(self)
+        except Exception:  # pragma: no cover - the token was ours; nothing else to do
+            _LOGGER.exception("could not return the thread token of %s", self.what)
+
+
+def _call_soon() -> Callable[[Callable[[], object]], object]:
+    """A way to run a callback in the running event loop from another thread, without
+    waiting for it (raises RuntimeError once the loop is closed)."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    import asyncio
+
+    return asyncio.get_running_loop().call_soon_threadsafe
 
 
 def _report_if_exhausted(limiter: anyio.CapacityLimiter) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 import tempest_sdk as tempest
-from tempest_sdk._threads import stuck_threads
+from tempest_sdk._threads import HandlerThread, stuck_threads
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.models import ReportStatus, TaskReport
 from tempest_sdk.runner import Runner
@@ -227,3 +228,28 @@ def _wait_for_file(path: Path, process: subprocess.Popen[bytes], errors: Path) -
         if time.monotonic() > deadline:
             raise AssertionError(f"the handler did not start:\n{errors.read_text()}")
         time.sleep(0.02)
+
+
+def test_a_thread_that_returns_after_its_event_loop_stopped_leaves_at_once():
+    """A plain handler abandoned by a timeout returns while its event loop has stopped
+    but is not closed yet (a run ending). Its thread used to wait for that loop forever
+    to give its token back, and so kept the interpreter from exiting."""
+    release = threading.Event()
+    since = time.monotonic()
+
+    async def abandon() -> None:
+        thread = HandlerThread("create of 'example'", "t-late", anyio.CapacityLimiter(1))
+        with anyio.move_on_after(0.05):
+            await thread.run(release.wait)
+        assert stuck_threads(since)
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(abandon())
+        release.set()  # the loop is stopped, and not closed
+        deadline = time.monotonic() + 5.0
+        while stuck_threads(since) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stuck_threads(since) == []
+    finally:
+        loop.close()
