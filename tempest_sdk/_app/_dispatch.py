@@ -39,7 +39,6 @@ from ._scrub import (
     scrub_data,
 )
 from ._tracebacks import handler_traceback
-from ._validate import pydantic_problems
 
 if TYPE_CHECKING:
     import anyio
@@ -96,7 +95,7 @@ async def dispatch(
                 if kind == "execute_resource_operation":
                     handler, values = _operation_call(app, resource_type, task, request, secrets)
                 elif kind == "list_resources":
-                    handler, values = _list_call(app, resource_type, task_id, task, request)
+                    handler, values = _list_call(app, resource_type, task, request)
                 elif kind == "execute_resource_action":
                     handler, values = _action_call(app, resource_type, task, request, secrets)
                 else:
@@ -278,20 +277,41 @@ def _load_input(
     spec = handler.input
     if spec is None:
         return None
-    if spec.fast is not None:
-        try:
-            value = spec.fast(raw if raw is not None else {})
-        except ValidationError as exc:
-            problems = pydantic_problems(exc)
-        else:
-            secrets.add_input(value)
-            return value
-    else:
-        value, problems = spec.load(raw)
-        if not problems:
-            secrets.add_input(value)
-            return value
-    raise _Failed(f"invalid input for {handler.what}: " + "; ".join(problems), level=logging.INFO)
+    value, problems = spec.load(raw)
+    if problems:
+        message = f"invalid input for {handler.what}: " + "; ".join(problems)
+        raise _Failed(message, level=logging.INFO)
+    secrets.add_input(value)
+    return value
+
+
+def _values(
+    app: App,
+    task: Task,
+    handler: HandlerDefinition,
+    name: str,
+    operation: str,
+    action: str | None,
+    resource: Resource | None,
+    value: Any,
+    cursor: str | None,
+) -> _Values:
+    """What the handler may be given: `(context, resource, input, cursor, state)`."""
+    ctx = (
+        Context._of_task(
+            app,
+            task.task_id,
+            name,
+            operation,
+            action,
+            task.metadata,
+            getattr(task.task, "environment_variables", None),
+        )
+        if handler.wants_context
+        else None
+    )
+    state = _state(app, handler) if handler.wants_state else None
+    return (ctx, resource, value, cursor, state)
 
 
 def _state(app: App, handler: HandlerDefinition) -> Any:
@@ -330,21 +350,7 @@ def _operation_call(
             f"{handler.what} needs the resource's external_id, and the task's resource has none"
         )
     value = _load_input(handler, request.input, secrets)
-    ctx = (
-        Context._of_task(
-            app,
-            task.task_id,
-            name,
-            str(operation),
-            None,
-            task.metadata,
-            request.environment_variables,
-        )
-        if handler.wants_context
-        else None
-    )
-    state = _state(app, handler) if handler.wants_state else None
-    return handler, (ctx, known, value, None, state)
+    return handler, _values(app, task, handler, name, str(operation), None, known, value, None)
 
 
 def _operation_report(
@@ -371,7 +377,6 @@ def _operation_report(
 def _list_call(
     app: App,
     resource_type: TypeDefinition,
-    task_id: str,
     task: Task,
     request: ListResourcesRequest,
 ) -> tuple[HandlerDefinition, _Values]:
@@ -382,16 +387,11 @@ def _list_call(
             f"resource type {name!r} does not support list; "
             f"it supports: {resource_type.supported()}"
         )
-    ctx = (
-        Context._of_task(app, task_id, name, "list", None, task.metadata, None)
-        if handler.wants_context
-        else None
-    )
+
     # A listed resource is a new one, not the request's: only its type is known.
     # (dispatch's reset of the variable undoes this too.)
     TASK_RESOURCE.set(Resource(type=name, external_id="", display_name=""))
-    state = _state(app, handler) if handler.wants_state else None
-    return handler, (ctx, None, None, request.next, state)
+    return handler, _values(app, task, handler, name, "list", None, None, None, request.next)
 
 
 def _list_report(
@@ -437,21 +437,8 @@ def _action_call(
         actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
         raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
     value = _load_input(handler, request.input, secrets)
-    ctx = (
-        Context._of_task(
-            app,
-            task.task_id,
-            name,
-            "action",
-            action,
-            task.metadata,
-            request.environment_variables,
-        )
-        if handler.wants_context
-        else None
-    )
-    state = _state(app, handler) if handler.wants_state else None
-    return handler, (ctx, request.resource, value, None, state)
+    resource = request.resource
+    return handler, _values(app, task, handler, name, "action", action, resource, value, None)
 
 
 def _action_report(handler: HandlerDefinition, task_id: str, result: Any) -> TaskReport:

@@ -80,7 +80,7 @@ class InputSpec:
     #: Whether the handler receives the input at all.
     passed: bool
     #: pydantic-core's own validation when it is all `load` does (a typed input
-    #: without fields to fill): dispatch calls it straight, raising ValidationError.
+    #: without fields to fill), without TypeAdapter's Python wrapper around it.
     fast: Callable[[Any], Any] | None = None
 
     @classmethod
@@ -96,6 +96,11 @@ class InputSpec:
         """The value handed to the handler, or the list of input problems."""
         if data is None:
             data = {}
+        if self.fast is not None:
+            try:
+                return self.fast(data), []
+            except ValidationError as exc:
+                return None, pydantic_problems(exc)
         adapter = self.adapter
         if adapter is not None:
             if self.fill_none:
