@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ._app._scrub import active_values, scrub_data
+from ._secrets import active_values, scrub_data
 
 __all__ = ["TASK_FIELDS", "JsonLogFormatter"]
 

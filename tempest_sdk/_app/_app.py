@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+from .._limits import Limits, Rate, check_limits
+from .._secrets import install_log_filter, register_process_secrets, secrets_in
+from .._secrets import unregister_process_secrets as _unregister_secrets
 from ..models import ConnectRequest, LifecycleStage, Link
 from ._definition import AppDefinition, freeze_types
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
 from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_type
-from ._limits import Limits, Rate, check_limits
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceSpec, ResourceType, check_links
 from ._schema import resolve_user_path
-from ._scrub import install_log_filter, register_process_secrets, secrets_in
-from ._scrub import unregister_process_secrets as _unregister_secrets
 
 if TYPE_CHECKING:
     import anyio

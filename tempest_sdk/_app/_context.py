@@ -189,7 +189,7 @@ class Context:
         as it masks the task's secret variables. Outside a task (a health check) it is
         masked for the rest of the process.
         """
-        from ._scrub import current_task_secrets, register_process_secrets
+        from .._secrets import current_task_secrets, register_process_secrets
 
         secrets = current_task_secrets()
         if secrets is not None:

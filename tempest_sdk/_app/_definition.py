@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from .._limits import NO_LIMITS, Limits
 from ._handlers import HandlerDefinition
-from ._limits import NO_LIMITS, Limits
 
 if TYPE_CHECKING:
     from ._resource import ResourceSpec, ResourceType

@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .._secrets import (
+    TaskSecrets,
+    active_values,
+    enter_task,
+    leave_task,
+    scrub,
+    scrub_data,
+)
+from .._tracebacks import handler_traceback
 from ..models import (
     ExecuteResourceActionRequest,
     ExecuteResourceOperationRequest,
@@ -30,15 +39,6 @@ from ._handlers import HandlerDefinition
 from ._invoke import HandlerTimeout, call_arguments, invoke
 from ._payloads import PropertiesSpec
 from ._results import Page
-from ._scrub import (
-    TaskSecrets,
-    active_values,
-    enter_task,
-    leave_task,
-    scrub,
-    scrub_data,
-)
-from ._tracebacks import handler_traceback
 
 if TYPE_CHECKING:
     import anyio

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._limits import NO_LIMITS, Limits, Rate, check_limits
 from ..models import Resource
 from ._context import Context
 from ._derive import is_schema_type
 from ._errors import DefinitionError
-from ._limits import NO_LIMITS, Limits, Rate, check_limits
 from ._payloads import InputSpec, OutputSpec, SchemaSource, compile_source
 from ._results import Health, Page
 from ._schema import JSONSchema

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .._tracebacks import handler_traceback
 from ..models import AppHealthReportItem, AppHealthReportRequest, HealthStatus
 from ._context import Context
 from ._errors import TaskError
 from ._handlers import HandlerDefinition
 from ._invoke import HandlerTimeout, call_arguments, invoke
 from ._results import Health
-from ._tracebacks import handler_traceback
 
 if TYPE_CHECKING:
     from ._app import App

@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from .._limits import Rate
 from ..models import ActionDefinition, Link, Links, ResourceDefinition
 from ._definition import OPERATIONS, supported
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
-from ._limits import Rate
 from ._payloads import PropertiesSpec, SchemaSource
 from ._shapes import (
     ActionHandlerT,

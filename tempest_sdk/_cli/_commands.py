@@ -297,7 +297,7 @@ def serve(args: argparse.Namespace) -> int:
 async def _within_lifespan(app: App, call: Callable[[], Awaitable[_T]]) -> _T:
     """`call()` inside the app's lifespan; a lifespan that fails to start or to end is
     the user's code failing, said so with their frames only."""
-    from .._app._tracebacks import handler_traceback
+    from .._tracebacks import handler_traceback
 
     def failed(exc: Exception, when: str) -> UserCodeError:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -26,7 +26,7 @@ from ._log import describe, logger, task_fields
 
 if TYPE_CHECKING:
     # For types only: the runner does not load the app model (any RunnableApp runs).
-    from .._app._limits import Limits, Rate
+    from .._limits import Limits, Rate
     from ._protocols import RunnableApp
 
 __all__ = ["Admission", "TaskLimiter", "TokenBucket"]

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import tempest_sdk as tempest
-from tempest_sdk._app._limits import Limits
+from tempest_sdk._limits import Limits
 
 from .conftest import ROOT, action_task, assert_report, list_task, operation_task
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 import tempest_sdk as tempest
 from tempest_sdk._app._handlers import analyze
-from tempest_sdk._app._limits import NO_LIMITS, Limits
+from tempest_sdk._limits import NO_LIMITS, Limits
 from tempest_sdk.testing import ainvoke
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import tempest_sdk
-from tempest_sdk._app._scrub import (
+from tempest_sdk._secrets import (
     MASK,
     TaskSecrets,
     enter_task,

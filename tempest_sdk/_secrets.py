@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from ..models import EnvironmentVariable
+from .models import EnvironmentVariable
 
 __all__ = [
     "MASK",
