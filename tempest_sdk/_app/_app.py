@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .._limits import Limits, Rate, check_limits
-from .._secrets import install_log_filter, register_process_secrets, secrets_in
-from .._secrets import unregister_process_secrets as _unregister_secrets
+from .._limits import NO_LIMITS, Limits, Rate, check_limits
+from .._secrets import install_log_filter
 from ..models import ConnectRequest, LifecycleStage, Link
-from ._definition import AppDefinition, freeze_types
+from ._definition import AppDefinition, ResourceSpec
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
-from ._lifespan import Lifespan, as_context_manager, check_lifespan, yielded_type
+from ._lifespan import Lifespan, check_lifespan, yielded_type
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
-from ._resource import ResourceSpec, ResourceType, check_links
+from ._resource import ResourceType, check_links
+from ._runtime import AppRuntime, Serving
 from ._schema import resolve_user_path
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 _L = TypeVar("_L", bound=Lifespan)
-_NOT_SERVING = object()
 
 _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
 _VERSION = re.compile(r"^v\d+$")
@@ -44,6 +43,8 @@ class App:
     """A Tempest private app: one version of it, with its resource types.
 
     Declaring is data only: nothing runs and nothing is fetched at import.
+    `freeze()` turns the declarations into an immutable `AppDefinition` (whatever
+    serves, invokes, dispatches to or describes the app calls it);
     `describe()` gives the connect payload, `await dispatch(task)` runs one task and
     gives its report, `run()` serves the app against Tempest.
 
@@ -57,13 +58,10 @@ class App:
 
     __slots__ = (
         "_app_id",
-        "_definition",
         "_lifespan",
         "_limits",
-        "_override",
         "_provided",
         "_serving",
-        "_state",
         "_types",
         "_version",
     )
@@ -85,10 +83,8 @@ class App:
         self._limits: dict[str, Limits] = {}
         self._lifespan: Lifespan | None = None
         self._provided: type | None = None
-        self._override: Any = _NOT_SERVING
-        self._state: Any = _NOT_SERVING
-        self._serving = 0
-        self._definition: AppDefinition | None = None
+        # Set by the first freeze(): the definition and the lifespan's serving state.
+        self._serving: Serving | None = None
         install_log_filter()
 
     @property
@@ -101,24 +97,44 @@ class App:
         """The app version this code implements."""
         return self._version
 
+    def freeze(self) -> AppDefinition:
+        """Freeze the declarations into an immutable `AppDefinition`, and return it.
+
+        Serving, invoking, dispatching to or describing the app freeze it; from then
+        on declaring more is a `DefinitionError`. Calling it again returns the same
+        definition.
+        """
+        return self._runtime_slot().runtime.definition
+
     @property
     def definition(self) -> AppDefinition:
-        """The app's declarations, frozen into an immutable value (on first access).
+        """The app's declarations, frozen (see `freeze()`)."""
+        return self.freeze()
 
-        Serving, invoking, dispatching to or describing the app freeze it too; from
-        then on declaring more is a `DefinitionError`.
-        """
-        definition = self._definition
-        if definition is None:
-            definition = AppDefinition(
-                self._app_id, self._version, freeze_types(self._types, self._limits)
+    def _runtime_slot(self) -> Serving:
+        serving = self._serving
+        if serving is None:
+            types = MappingProxyType(
+                {
+                    name: resource_type._freeze(self._limits.get(name, NO_LIMITS))
+                    for name, resource_type in self._types.items()
+                }
             )
-            self._definition = definition
-        return definition
+            definition = AppDefinition(
+                self._app_id, self._version, types, self._lifespan, self._provided
+            )
+            serving = self._serving = Serving(definition, self)
+        return serving
+
+    @property
+    def runtime(self) -> AppRuntime:
+        """What dispatch runs from now: the definition, with the lifespan's state while
+        the app is serving (freezes the app)."""
+        return self._runtime_slot().runtime
 
     def _check_open(self, what: str) -> None:
         """Refuse a declaration once the app is frozen."""
-        if self._definition is not None:
+        if self._serving is not None:
             raise DefinitionError(
                 f"{self._app_id} {self._version}: {what}",
                 [
@@ -271,7 +287,7 @@ class App:
             DefinitionError: a lifespan is declared already, or `fn` takes more than the app.
         """
         self._check_open("lifespan")
-        check_lifespan(fn, self)
+        check_lifespan(fn, f"{self._app_id} {self._version}: lifespan")
         if self._lifespan is not None:
             raise DefinitionError(
                 f"{self._app_id} {self._version}: lifespan",
@@ -292,51 +308,18 @@ class App:
         Raises:
             LookupError: the app is not serving now.
         """
-        if self._state is _NOT_SERVING:
-            raise LookupError(
-                f"app {self._app_id} {self._version} is not serving, so its lifespan has "
-                "not run: the runner, invoke()/ainvoke() and the testing fixtures enter "
-                "it, or enter it yourself with `async with app.serving():`"
-            )
-        return self._state
+        return self.runtime.state
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Any]:
         """Enter the app's lifespan for as long as the block runs; yields `app.state`.
 
         Nested or overlapping blocks (a runner and an `ainvoke` in one process) share
-        one entry: the lifespan runs once, and ends with the last block.
+        one entry: the lifespan runs once, and ends with the last block. Serving
+        freezes the app.
         """
-        _ = self.definition  # serving freezes the declarations
-        if self._serving:
-            self._serving += 1
-            try:
-                yield self._state
-            finally:
-                self._serving -= 1
-            return
-        if self._override is not _NOT_SERVING:
-            manager: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext(
-                self._override
-            )
-        elif self._lifespan is None:
-            manager = contextlib.nullcontext()
-        else:
-            manager = as_context_manager(self._lifespan, self)
-        self._serving = 1
-        try:
-            async with manager as state:
-                # Its settings' SecretStr values are secrets wherever the SDK writes.
-                secrets = secrets_in(state)
-                register_process_secrets(secrets)
-                self._state = state
-                try:
-                    yield state
-                finally:
-                    self._state = _NOT_SERVING
-                    _unregister_secrets(secrets)
-        finally:
-            self._serving = 0
+        async with self._runtime_slot().serve() as runtime:
+            yield runtime.state
 
     @contextlib.contextmanager
     def overriding_state(self, state: Any) -> Iterator[None]:
@@ -352,16 +335,13 @@ class App:
                 report = tempest.testing.invoke(app, "project", "create", input=...)
             ```
         """
-        if self._serving:
-            raise RuntimeError(
-                f"app {self._app_id} {self._version} is serving already: override its state "
-                "before the runner or the serving block starts"
-            )
-        previous, self._override = self._override, state
-        try:
+        with self._runtime_slot().overriding(state, f"{self._app_id} {self._version}"):
             yield
-        finally:
-            self._override = previous
+
+    def limits_for(self, resource_type: str, action: str | None = None) -> Limits:
+        """The limits the runner applies to an action's tasks (with `action`) or to all
+        of a resource type's tasks (without); empty limits when none are set."""
+        return self.freeze().limits_for(resource_type, action)
 
     def describe(self) -> ConnectRequest:
         """The connect request: every resource type with its flags, schemas and actions.
@@ -370,12 +350,7 @@ class App:
         `apps.version.connect`; `app.describe().to_wire()` the same as a dict (what
         `json.dumps` takes).
         """
-        _ = self.definition  # describing freezes the declarations
-        return ConnectRequest(
-            app_id=self._app_id,
-            version=self._version,
-            resources=[resource_type.definition() for resource_type in self._types.values()],
-        )
+        return self.freeze().describe()
 
     async def dispatch(
         self,
@@ -407,7 +382,7 @@ class App:
                 included (None: anyio's default limiter of 40 threads, which
                 abandoned threads do not hold, since other code shares it).
         """
-        return await _dispatch(self, task, timeout=timeout, thread_limiter=thread_limiter)
+        return await _dispatch(self.runtime, task, timeout=timeout, thread_limiter=thread_limiter)
 
     async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
         """Run every health check of the app concurrently and gather their results.
@@ -426,8 +401,8 @@ class App:
         """
         from ._health import check_health
 
-        async with self.serving():
-            return await check_health(self, timeout=timeout)
+        async with self._runtime_slot().serve() as runtime:
+            return await check_health(runtime, timeout=timeout)
 
     def run(
         self,

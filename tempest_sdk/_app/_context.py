@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..models import EnvironmentVariable, EnvironmentVariableType, TaskMetadata
+from .._logfields import task_fields
+from .._secrets import current_task_secrets, register_process_secrets
+from ..models import EnvironmentVariable, EnvironmentVariableType, TaskMetadata, TaskSubject
 
-if TYPE_CHECKING:
-    from ._app import App
-
-__all__ = ["Context", "Environment"]
+__all__ = ["Context", "Environment", "StateSource"]
 
 _LOGGER = logging.getLogger("tempest_sdk.app")
 
@@ -99,6 +98,15 @@ class Environment(Mapping[str, str]):
         return f"Environment(variables={list(self._values)!r}, sensitive={list(self._sensitive)!r})"
 
 
+class StateSource(Protocol):
+    """Where a context finds what the lifespan yielded: an `App` or its runtime."""
+
+    @property
+    def state(self) -> Any:
+        """What the lifespan yielded; LookupError when not serving."""
+        ...
+
+
 class Context:
     """What a handler knows about the task it runs.
 
@@ -111,7 +119,8 @@ class Context:
         action: The action's name in an action task, else `None`.
 
     `state` is what the app's lifespan yielded (its shared clients); the constructor's
-    `app` gives it one when a context is built by hand, in a test.
+    `app` (an `App`, or anything with a `state`) gives it one when a context is built
+    by hand, in a test.
     """
 
     __slots__ = (
@@ -139,7 +148,7 @@ class Context:
         action: str | None = None,
         metadata: TaskMetadata | None = None,
         environment_variables: Iterable[EnvironmentVariable] | None = None,
-        app: App | None = None,
+        app: StateSource | None = None,
     ) -> None:
         self._app = app
         self.task_id = task_id
@@ -155,32 +164,6 @@ class Context:
         self._env: Environment | None = None
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
-    @classmethod
-    def _of_task(
-        cls,
-        app: App,
-        task_id: str,
-        resource_type: str,
-        operation: str,
-        action: str | None,
-        metadata: TaskMetadata,
-        environment_variables: Iterable[EnvironmentVariable] | None,
-    ) -> Context:
-        # The per-task constructor of dispatch: positional, no keyword handling.
-        self = cls.__new__(cls)
-        self._app = app
-        self.task_id = task_id
-        self.app_id = app.app_id
-        self.version = app.version
-        self.resource_type = resource_type
-        self.operation = operation
-        self.action = action
-        self._metadata = metadata
-        self._env_vars = environment_variables
-        self._env = None
-        self._logger = None
-        return self
-
     def mask(self, value: str) -> str:
         """Treat `value` as a secret from now on, and return it.
 
@@ -189,8 +172,6 @@ class Context:
         as it masks the task's secret variables. Outside a task (a health check) it is
         masked for the rest of the process.
         """
-        from .._secrets import current_task_secrets, register_process_secrets
-
         secrets = current_task_secrets()
         if secrets is not None:
             secrets.add(value)
@@ -234,22 +215,22 @@ class Context:
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger (`tempest_sdk.app`) whose records carry the task id, type and operation.
 
-        The ids are in each record's `extra` fields `task_id`, `resource_type`,
-        `operation` and `action`.
+        The ids are in each record's `extra` fields `app_id`, `app_version`,
+        `task_id`, `task_kind`, `resource_type`, and `operation` or (in an action
+        task) `action`: the fields of the runner's own records.
         """
         if self._logger is None:
             self._logger = logging.LoggerAdapter(_LOGGER, self._log_extra())
         return self._logger
 
     def _log_extra(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "app_id": self.app_id,
-            "version": self.version,
-            "resource_type": self.resource_type,
-            "operation": self.operation,
-            "action": self.action,
-        }
+        if self.operation == "action":
+            subject = TaskSubject("action", self.resource_type, self.action or "")
+        elif self.operation == "list":
+            subject = TaskSubject("list", self.resource_type, "list")
+        else:
+            subject = TaskSubject("operation", self.resource_type, self.operation)
+        return task_fields(self.app_id, self.version, self.task_id, subject)
 
     def __repr__(self) -> str:
         action = f", action={self.action!r}" if self.action else ""

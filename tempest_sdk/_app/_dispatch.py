@@ -1,4 +1,4 @@
-"""`dispatch(app, task) -> report`: one task through validation, the handler and back.
+"""`dispatch(runtime, task) -> report`: one task through validation, the handler and back.
 
 Every outcome a task or a handler can cause is a report; only cancellation from the
 caller (and BaseExceptions such as KeyboardInterrupt) propagates.
@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .._secrets import (
-    TaskSecrets,
-    active_values,
-    enter_task,
-    leave_task,
-    scrub,
-    scrub_data,
-)
+from .._logfields import task_fields
+from .._secrets import TaskSecrets, active_values, enter_task, leave_task, scrub, scrub_data
 from .._tracebacks import handler_traceback
 from ..models import (
     ExecuteResourceActionRequest,
@@ -29,10 +23,10 @@ from ..models import (
     Resource,
     Task,
     TaskReport,
+    TaskSubject,
     describe_errors,
+    subject_of,
 )
-from ..models._reports import action_report, list_report, operation_report
-from ..models._resources import TASK_RESOURCE
 from ._context import Context
 from ._errors import TaskError
 from ._handlers import HandlerDefinition
@@ -43,14 +37,12 @@ from ._results import Page
 if TYPE_CHECKING:
     import anyio
 
-    from ._app import App
     from ._definition import TypeDefinition
+    from ._runtime import AppRuntime
 
 __all__ = ["dispatch"]
 
 _LOGGER = logging.getLogger("tempest_sdk.app")
-
-_Request = ExecuteResourceOperationRequest | ExecuteResourceActionRequest | ListResourcesRequest
 
 
 class _Failed(Exception):
@@ -67,87 +59,82 @@ class _Failed(Exception):
 
 
 async def dispatch(
-    app: App,
+    runtime: AppRuntime,
     task: Task,
     *,
     timeout: float | None,
     thread_limiter: anyio.CapacityLimiter | None,
 ) -> TaskReport:
-    """Run `task` against `app` and return its report (see `App.dispatch`)."""
-    # One coroutine around the handler's own: what comes before and after the call is
-    # plain functions, since every coroutine level costs on every task.
+    """Run `task` against the app's `runtime` and return its report (see `App.dispatch`)."""
     # getattr: even a Task built without validation (model_construct) gets a report.
     task_id = getattr(task, "task_id", "")
     if not isinstance(task_id, str):
         task_id = str(task_id)
-    request: Any = getattr(task, "task", None)
+    request: object = getattr(task, "task", None)
     secrets = TaskSecrets(request)
     token = enter_task(secrets)
-    known = getattr(request, "resource", None)
-    known_token = TASK_RESOURCE.set(known if isinstance(known, Resource) else None)
+    subject: TaskSubject | None = None
     try:
         try:
             try:
-                kind = request.request_type
-                resource_type = app.definition.types.get(request.resource.type)
-                if resource_type is None:
-                    raise _Failed(_unknown_type(app, request.resource.type))
-                if kind == "execute_resource_operation":
-                    handler, values = _operation_call(app, resource_type, task, request, secrets)
-                elif kind == "list_resources":
-                    handler, values = _list_call(app, resource_type, task, request)
-                elif kind == "execute_resource_action":
-                    handler, values = _action_call(app, resource_type, task, request, secrets)
-                else:
-                    raise _Failed(
-                        f"unknown request_type {kind!r}; this SDK runs execute_resource_operation, "
-                        "execute_resource_action and list_resources tasks"
-                    )
-                if handler.timeout is not None:
-                    timeout = handler.timeout
-                try:
-                    if handler.is_async and timeout is None and not handler.kwargs:
-                        # The common case, straight: no thread, no cancel scope, no coroutine
-                        # of ours between this one and the handler's.
-                        result = await handler.fn(*handler.args(values))
-                    else:
-                        args, kwargs = call_arguments(handler, values)
-                        result = await invoke(
-                            handler, args, kwargs, timeout, thread_limiter, task_id=task_id
-                        )
-                except Exception as exc:
-                    raise _handler_failed(handler, exc, request) from None
-                if kind == "execute_resource_operation":
-                    return _operation_report(resource_type, handler, task_id, request, result)
-                if kind == "list_resources":
-                    return _list_report(resource_type, handler, task_id, result)
-                return _action_report(handler, task_id, result)
-            except _Failed as failed:
-                return _failed_report(app, task_id, request, secrets, failed)
-        except Exception as exc:  # a bug of the SDK itself: still report, never raise
-            secret_values = secrets.values()
-            _LOGGER.error(
-                "task %s: internal error in tempest_sdk\n%s",
-                task_id,
-                scrub("".join(traceback.format_exception(exc)), secret_values),
-                extra=_task_fields(app, task_id, request),
-            )
-            return TaskReport.error(
-                task_id,
-                scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", secret_values),
-            )
+                subject = subject_of(request)
+            except TypeError:
+                kind = getattr(request, "request_type", None)
+                raise _Failed(
+                    f"unknown request_type {kind!r}; this SDK runs execute_resource_operation, "
+                    "execute_resource_action and list_resources tasks"
+                ) from None
+            call = _Call(runtime, task, task_id, subject, secrets)
+            handler, values, finish = call.prepare(request)
+            result = await _run(handler, values, timeout, thread_limiter, subject, task_id)
+            return finish(result)
+        except _Failed as failed:
+            return _failed_report(runtime, task_id, subject, secrets, failed)
+    except Exception as exc:  # a bug of the SDK itself: still report, never raise
+        secret_values = secrets.values()
+        _LOGGER.error(
+            "task %s: internal error in tempest_sdk\n%s",
+            task_id,
+            scrub("".join(traceback.format_exception(exc)), secret_values),
+            extra=task_fields(runtime.app_id, runtime.version, task_id, subject),
+        )
+        return TaskReport.error(
+            task_id,
+            scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", secret_values),
+        )
     finally:
-        TASK_RESOURCE.reset(known_token)
         leave_task(token)
 
 
+async def _run(
+    handler: HandlerDefinition,
+    values: _Values,
+    timeout: float | None,
+    thread_limiter: anyio.CapacityLimiter | None,
+    subject: TaskSubject,
+    task_id: str = "",
+) -> Any:
+    """Call the handler under its timeout (its own, else its type's, else `timeout`)."""
+    if handler.timeout is not None:
+        timeout = handler.timeout
+    args, kwargs = call_arguments(handler, values)
+    try:
+        return await invoke(handler, args, kwargs, timeout, thread_limiter, task_id=task_id)
+    except Exception as exc:
+        raise _handler_failed(handler, exc, subject, values[1]) from None
+
+
 def _failed_report(
-    app: App, task_id: str, request: Any, secrets: TaskSecrets, failed: _Failed
+    runtime: AppRuntime,
+    task_id: str,
+    subject: TaskSubject | None,
+    secrets: TaskSecrets,
+    failed: _Failed,
 ) -> TaskReport:
     """The error report of a task that failed, logged once with its task's fields."""
     values = secrets.values()
     message = scrub(failed.message, values)
-    fields = _task_fields(app, task_id, request)
+    fields = task_fields(runtime.app_id, runtime.version, task_id, subject)
     if failed.traceback is not None:
         _LOGGER.error(
             "task %s: %s\n%s", task_id, message, scrub(failed.traceback, values), extra=fields
@@ -157,48 +144,223 @@ def _failed_report(
     return TaskReport.error(task_id, message)
 
 
-def _task_fields(app: App, task_id: str, request: Any) -> dict[str, Any]:
-    """The `extra=` fields of a record about a task, as the runner's records carry them."""
-    kind = getattr(request, "request_type", None)
-    name = getattr(request, "action", None) if kind == "execute_resource_action" else None
-    operation = (
-        getattr(request, "operation", None) if kind == "execute_resource_operation" else None
-    )
-    return {
-        "app_id": app.app_id,
-        "app_version": app.version,
-        "task_id": task_id,
-        "resource_type": getattr(getattr(request, "resource", None), "type", None),
-        "operation": "list" if kind == "list_resources" else operation and str(operation),
-        "action": name,
-    }
-
-
-def _unknown_type(app: App, name: object) -> str:
-    known = ", ".join(repr(t) for t in app.definition.types) or "none"
-    return (
-        f"resource type {name!r} is not part of app {app.app_id} {app.version}; "
-        f"its resource types: {known}"
-    )
-
-
-def _handler_failed(handler: HandlerDefinition, exc: Exception, request: Any) -> _Failed:
-    """How the handler's call failed, as the task's failure."""
+def _handler_failed(
+    handler: HandlerDefinition, exc: Exception, subject: TaskSubject, known: Resource | None
+) -> _Failed:
+    """How the handler's call failed, as the task's failure (`known`: the task's resource)."""
     if isinstance(exc, HandlerTimeout):
         return _Failed(f"{handler.what} {exc}", level=logging.ERROR)
     if isinstance(exc, TaskError):
-        known = getattr(request, "resource", None)
-        name = getattr(known, "type", "")
-        external_id = getattr(known, "external_id", "")
-        subject = f"{name} {external_id!r}" if external_id else name
-        return _Failed(f"{handler.what} failed: {exc.describe(subject)}", level=logging.INFO)
+        external_id = known.external_id if known is not None else ""
+        name = subject.resource_type
+        what = f"{name} {external_id!r}" if external_id else name
+        return _Failed(f"{handler.what} failed: {exc.describe(what)}", level=logging.INFO)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     message = f"{handler.what} failed: {detail}"
     return _Failed(message, level=logging.ERROR, traceback=handler_traceback(exc))
 
 
+_Values = tuple[Any, Any, Any, Any, Any]
+"""What a handler may be given: `(context, resource, input, cursor, state)`."""
+
+Finish = Callable[[Any], TaskReport]
+"""Turns the handler's result into the task's report (or raises `_Failed`)."""
+
+
+class _Call:
+    """One task's way to its handler and back: the one place that tells kinds apart."""
+
+    __slots__ = ("runtime", "secrets", "subject", "task", "task_id")
+
+    def __init__(
+        self,
+        runtime: AppRuntime,
+        task: Task,
+        task_id: str,
+        subject: TaskSubject,
+        secrets: TaskSecrets,
+    ) -> None:
+        self.runtime = runtime
+        self.task = task
+        self.task_id = task_id
+        self.subject = subject
+        self.secrets = secrets
+
+    def prepare(self, request: object) -> tuple[HandlerDefinition, _Values, Finish]:
+        """The handler, its arguments, and how its result becomes the report."""
+        definition = self.runtime.definition
+        name = self.subject.resource_type
+        resource_type = definition.types.get(name)
+        if resource_type is None:
+            known = ", ".join(repr(t) for t in definition.types) or "none"
+            raise _Failed(
+                f"resource type {name!r} is not part of app {definition.app_id} "
+                f"{definition.version}; its resource types: {known}"
+            )
+        match request:
+            case ExecuteResourceOperationRequest():
+                return self._operation(resource_type, request)
+            case ListResourcesRequest():
+                return self._list(resource_type, request)
+            case ExecuteResourceActionRequest():
+                return self._action(resource_type, request)
+        raise AssertionError(f"no way to run {type(request).__name__}")  # subject_of refused it
+
+    def _operation(
+        self, resource_type: TypeDefinition, request: ExecuteResourceOperationRequest
+    ) -> tuple[HandlerDefinition, _Values, Finish]:
+        operation = str(request.operation)
+        handler = resource_type.handlers.get(operation)
+        known = request.resource
+        name = known.type
+        if handler is None or operation in ("list", "health_check"):
+            raise _Failed(
+                f"resource type {name!r} does not support {operation}; it supports: "
+                f"{resource_type.supported()}"
+            )
+        if not known.external_id and operation != "create":
+            raise _Failed(
+                f"{handler.what} needs the resource's external_id, and the task's resource has none"
+            )
+        value = self._input(handler, request.input)
+        values = self._values(handler, request, known, value, None)
+        properties = resource_type.spec.properties if operation != "delete" else None
+
+        def finish(result: Any) -> TaskReport:
+            if result is None and operation == "delete":
+                return TaskReport.of_resource(self.task_id, known)
+            try:
+                resource = _finish(result, name, known, properties)
+            except _Invalid as exc:
+                message = f"{handler.what} returned invalid data: {exc}"
+                raise _Failed(message, level=logging.ERROR) from None
+            return TaskReport.of_resource(self.task_id, resource)
+
+        return handler, values, finish
+
+    def _list(
+        self, resource_type: TypeDefinition, request: ListResourcesRequest
+    ) -> tuple[HandlerDefinition, _Values, Finish]:
+        name = resource_type.name
+        handler = resource_type.handlers.get("list")
+        if handler is None:
+            raise _Failed(
+                f"resource type {name!r} does not support list; "
+                f"it supports: {resource_type.supported()}"
+            )
+        values = self._values(handler, request, None, None, request.next)
+        properties = resource_type.spec.properties
+
+        def finish(result: Any) -> TaskReport:
+            try:
+                resources, next_cursor = _page(result, name, properties)
+            except _Invalid as exc:
+                message = f"{handler.what} returned invalid data: {exc}"
+                raise _Failed(message, level=logging.ERROR) from None
+            return TaskReport.of_page(self.task_id, resources, next_cursor)
+
+        return handler, values, finish
+
+    def _action(
+        self, resource_type: TypeDefinition, request: ExecuteResourceActionRequest
+    ) -> tuple[HandlerDefinition, _Values, Finish]:
+        action = request.action
+        handler = resource_type.actions.get(action)
+        if handler is None:
+            actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
+            raise _Failed(
+                f"resource type {resource_type.name!r} has no action {action!r}; "
+                f"its actions: {actions}"
+            )
+        value = self._input(handler, request.input)
+        values = self._values(handler, request, request.resource, value, None)
+
+        def finish(result: Any) -> TaskReport:
+            output = handler.output
+            if output is None:  # pragma: no cover - every action gets an output spec
+                raise _Failed(f"{handler.what} has no output schema")
+            data, problems = output.dump(result)
+            # Outputs are masked too: an action that echoes its input or a variable must
+            # not hand a secret to Tempest's UI.
+            data = scrub_data(data, active_values())
+            if problems or data is None:
+                message = f"{handler.what} returned invalid data: " + "; ".join(problems)
+                raise _Failed(message, level=logging.ERROR)
+            return TaskReport.of_output(self.task_id, data)
+
+        return handler, values, finish
+
+    def _input(self, handler: HandlerDefinition, raw: dict[str, Any] | None) -> Any:
+        """The handler's input, defaults applied and validated; every problem at once."""
+        spec = handler.input
+        if spec is None:
+            return None
+        value, problems = spec.load(raw)
+        if problems:
+            message = f"invalid input for {handler.what}: " + "; ".join(problems)
+            raise _Failed(message, level=logging.INFO)
+        self.secrets.add_input(value)
+        return value
+
+    def _values(
+        self,
+        handler: HandlerDefinition,
+        request: Any,
+        resource: Resource | None,
+        value: Any,
+        cursor: str | None,
+    ) -> _Values:
+        ctx = None
+        if handler.wants_context:
+            subject = self.subject
+            ctx = Context(
+                task_id=self.task_id,
+                app_id=self.runtime.app_id,
+                version=self.runtime.version,
+                resource_type=subject.resource_type,
+                operation=subject.operation or "action",
+                action=subject.action,
+                metadata=self.task.metadata,
+                environment_variables=getattr(request, "environment_variables", None),
+                app=self.runtime,
+            )
+        state = None
+        if handler.wants_state:
+            try:
+                state = self.runtime.state
+            except LookupError as exc:
+                raise _Failed(
+                    f"{handler.what} takes what the app's lifespan yields, but {exc}"
+                ) from None
+        return (ctx, resource, value, cursor, state)
+
+
 class _Invalid(Exception):
     """The handler returned data that breaks the contract or the schema."""
+
+
+def _page(result: Any, name: str, properties: PropertiesSpec | None) -> tuple[list[Resource], str]:
+    """A list handler's result as the page's resources and next cursor; or `_Invalid`."""
+    if isinstance(result, Page):
+        items, next_cursor = result.resources, result.next
+    elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
+        items, next_cursor = result, ""
+    else:
+        raise _Invalid(f"is a {type(result).__name__}, not a tempest.Page")
+    if not isinstance(next_cursor, str):
+        raise _Invalid(f"next: is a {type(next_cursor).__name__}, not a str")
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise _Invalid(f"resources: is a {type(items).__name__}, not a list")
+    resources = []
+    problems = []
+    for index, item in enumerate(items):
+        try:
+            resources.append(_finish(item, name, None, properties, index))
+        except _Invalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise _Invalid("; ".join(problems))
+    return resources, next_cursor
 
 
 def _finish(
@@ -213,243 +375,38 @@ def _finish(
     `properties` is the schema to check (None: no check, as for delete); `index` is
     the item's place in a listed page, for messages.
     """
+    where = "resource" if index is None else f"resources[{index}]"
     if isinstance(result, Resource):
         resource = result
     elif isinstance(result, Mapping):
         try:
             resource = Resource.model_validate(result)
         except ValidationError as exc:
-            where = _where(index)
             raise _Invalid(f"{where}: not a valid resource: {describe_errors(exc)}") from None
     else:
-        raise _Invalid(f"{_where(index)}: is a {type(result).__name__}, not a tempest.Resource")
+        raise _Invalid(f"{where}: is a {type(result).__name__}, not a tempest.Resource")
     # Fill in what the task already knows, in a copy: the handler's object is its own
     # (it may be cached, or shared between tasks).
     updates: dict[str, Any] = {}
     if not resource.type:
         updates["type"] = name
     elif resource.type != name:
-        where = _where(index)
         raise _Invalid(f"{where}.type: is {resource.type!r}, but the task is for {name!r}")
     if not resource.external_id:
         if known is not None and known.external_id:
             updates["external_id"] = known.external_id
         else:
             raise _Invalid(
-                f"{_where(index)}.external_id: is empty; a resource needs the id it has in "
-                "the external system"
+                f"{where}.external_id: is empty; a resource needs the id it has in the "
+                "external system"
             )
     if not resource.display_name and known is not None and known.display_name:
         updates["display_name"] = known.display_name
     if properties is not None:
         current = resource.properties
-        fast = properties.schema.fast
-        if fast is None or not fast(current if current is not None else {}):
-            checked, problems = properties.check(current, f"{_where(index)}.properties")
-            if problems:
-                raise _Invalid("; ".join(problems))
-            if checked is not current:
-                updates["properties"] = checked
-    return _copy_with(resource, updates) if updates else resource
-
-
-def _copy_with(resource: Resource, updates: dict[str, Any]) -> Resource:
-    """`resource.model_copy(update=updates)` for declared fields, at half its cost.
-
-    Sets the instance state that `model_construct` sets; `model_copy` goes through
-    `copy.copy` of each part, and this runs once per task.
-    """
-    copy = type(resource).__new__(type(resource))
-    extra, private = resource.__pydantic_extra__, resource.__pydantic_private__
-    object.__setattr__(copy, "__dict__", {**resource.__dict__, **updates})
-    object.__setattr__(
-        copy, "__pydantic_fields_set__", resource.__pydantic_fields_set__ | updates.keys()
-    )
-    object.__setattr__(copy, "__pydantic_extra__", None if extra is None else dict(extra))
-    object.__setattr__(copy, "__pydantic_private__", None if private is None else dict(private))
-    return copy
-
-
-def _load_input(
-    handler: HandlerDefinition, raw: dict[str, Any] | None, secrets: TaskSecrets
-) -> Any:
-    """The handler's input, defaults applied and validated; every problem at once."""
-    spec = handler.input
-    if spec is None:
-        return None
-    value, problems = spec.load(raw)
-    if problems:
-        message = f"invalid input for {handler.what}: " + "; ".join(problems)
-        raise _Failed(message, level=logging.INFO)
-    secrets.add_input(value)
-    return value
-
-
-def _values(
-    app: App,
-    task: Task,
-    handler: HandlerDefinition,
-    name: str,
-    operation: str,
-    action: str | None,
-    resource: Resource | None,
-    value: Any,
-    cursor: str | None,
-) -> _Values:
-    """What the handler may be given: `(context, resource, input, cursor, state)`."""
-    ctx = (
-        Context._of_task(
-            app,
-            task.task_id,
-            name,
-            operation,
-            action,
-            task.metadata,
-            getattr(task.task, "environment_variables", None),
-        )
-        if handler.wants_context
-        else None
-    )
-    state = _state(app, handler) if handler.wants_state else None
-    return (ctx, resource, value, cursor, state)
-
-
-def _state(app: App, handler: HandlerDefinition) -> Any:
-    """What the lifespan yielded, for a handler that takes it."""
-    try:
-        return app.state
-    except LookupError as exc:
-        raise _Failed(f"{handler.what} takes what the app's lifespan yields, but {exc}") from None
-
-
-def _where(index: int | None) -> str:
-    return "resource" if index is None else f"resources[{index}]"
-
-
-_Values = tuple[Any, Any, Any, Any, Any]
-
-
-def _operation_call(
-    app: App,
-    resource_type: TypeDefinition,
-    task: Task,
-    request: ExecuteResourceOperationRequest,
-    secrets: TaskSecrets,
-) -> tuple[HandlerDefinition, _Values]:
-    operation = request.operation
-    handler = resource_type.handlers.get(operation)
-    known = request.resource
-    name = known.type
-    if handler is None or operation == "list" or operation == "health_check":
-        raise _Failed(
-            f"resource type {name!r} does not support {operation}; it supports: "
-            f"{resource_type.supported()}"
-        )
-    if not known.external_id and operation != "create":
-        raise _Failed(
-            f"{handler.what} needs the resource's external_id, and the task's resource has none"
-        )
-    value = _load_input(handler, request.input, secrets)
-    return handler, _values(app, task, handler, name, str(operation), None, known, value, None)
-
-
-def _operation_report(
-    resource_type: TypeDefinition,
-    handler: HandlerDefinition,
-    task_id: str,
-    request: ExecuteResourceOperationRequest,
-    result: Any,
-) -> TaskReport:
-    known = request.resource
-    operation = request.operation
-    if result is None and operation == "delete":
-        resource = known
-    else:
-        properties = resource_type.spec.properties if operation != "delete" else None
-        try:
-            resource = _finish(result, known.type, known, properties)
-        except _Invalid as exc:
-            message = f"{handler.what} returned invalid data: {exc}"
-            raise _Failed(message, level=logging.ERROR) from None
-    return operation_report(task_id, resource)
-
-
-def _list_call(
-    app: App,
-    resource_type: TypeDefinition,
-    task: Task,
-    request: ListResourcesRequest,
-) -> tuple[HandlerDefinition, _Values]:
-    name = resource_type.name
-    handler = resource_type.handlers.get("list")
-    if handler is None:
-        raise _Failed(
-            f"resource type {name!r} does not support list; "
-            f"it supports: {resource_type.supported()}"
-        )
-
-    # A listed resource is a new one, not the request's: only its type is known.
-    # (dispatch's reset of the variable undoes this too.)
-    TASK_RESOURCE.set(Resource(type=name, external_id="", display_name=""))
-    return handler, _values(app, task, handler, name, "list", None, None, None, request.next)
-
-
-def _list_report(
-    resource_type: TypeDefinition, handler: HandlerDefinition, task_id: str, result: Any
-) -> TaskReport:
-    name = resource_type.name
-    try:
-        if isinstance(result, Page):
-            items, next_cursor = result.resources, result.next
-        elif isinstance(result, Sequence) and not isinstance(result, str | bytes):
-            items, next_cursor = result, ""
-        else:
-            raise _Invalid(f"is a {type(result).__name__}, not a tempest.Page")
-        if not isinstance(next_cursor, str):
-            raise _Invalid(f"next: is a {type(next_cursor).__name__}, not a str")
-        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
-            raise _Invalid(f"resources: is a {type(items).__name__}, not a list")
-        resources = []
-        problems = []
-        for index, item in enumerate(items):
-            try:
-                resources.append(_finish(item, name, None, resource_type.spec.properties, index))
-            except _Invalid as exc:
-                problems.append(str(exc))
+        checked, problems = properties.check(current, f"{where}.properties")
         if problems:
             raise _Invalid("; ".join(problems))
-    except _Invalid as exc:
-        raise _Failed(f"{handler.what} returned invalid data: {exc}", level=logging.ERROR) from None
-    return list_report(task_id, resources, next_cursor)
-
-
-def _action_call(
-    app: App,
-    resource_type: TypeDefinition,
-    task: Task,
-    request: ExecuteResourceActionRequest,
-    secrets: TaskSecrets,
-) -> tuple[HandlerDefinition, _Values]:
-    name = resource_type.name
-    action = request.action
-    handler = resource_type.actions.get(action)
-    if handler is None:
-        actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
-        raise _Failed(f"resource type {name!r} has no action {action!r}; its actions: {actions}")
-    value = _load_input(handler, request.input, secrets)
-    resource = request.resource
-    return handler, _values(app, task, handler, name, "action", action, resource, value, None)
-
-
-def _action_report(handler: HandlerDefinition, task_id: str, result: Any) -> TaskReport:
-    if handler.output is None:  # pragma: no cover - every action gets an output spec
-        raise _Failed(f"{handler.what} has no output schema")
-    output, problems = handler.output.dump(result)
-    # Outputs are masked too: an action that echoes its input or a variable must not
-    # hand a secret to Tempest's UI.
-    output = scrub_data(output, active_values())
-    if problems or output is None:
-        raise _Failed(
-            f"{handler.what} returned invalid data: " + "; ".join(problems), level=logging.ERROR
-        )
-    return action_report(task_id, output)
+        if checked is not current:
+            updates["properties"] = checked
+    return resource.model_copy(update=updates) if updates else resource

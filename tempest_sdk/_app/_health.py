@@ -1,4 +1,4 @@
-"""`check_health(app)`: every health check of an app, concurrently, each under a timeout."""
+"""`check_health(runtime)`: every health check of an app, concurrently, each under a timeout."""
 
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ from ._invoke import HandlerTimeout, call_arguments, invoke
 from ._results import Health
 
 if TYPE_CHECKING:
-    from ._app import App
     from ._definition import TypeDefinition
+    from ._runtime import AppRuntime
 
 __all__ = ["check_health"]
 
 _LOGGER = logging.getLogger("tempest_sdk.app")
 
 
-async def check_health(app: App, *, timeout: float) -> AppHealthReportRequest | None:
+async def check_health(runtime: AppRuntime, *, timeout: float) -> AppHealthReportRequest | None:
     """Run the app's health checks (see `App.check_health`)."""
     checks = [
         (resource_type, resource_type.handlers["health_check"])
-        for resource_type in app.definition.types.values()
+        for resource_type in runtime.definition.types.values()
         if "health_check" in resource_type.handlers
     ]
     if not checks:
@@ -36,34 +36,34 @@ async def check_health(app: App, *, timeout: float) -> AppHealthReportRequest | 
     items: list[AppHealthReportItem | None] = [None] * len(checks)
 
     async def run(index: int, resource_type: TypeDefinition, handler: HandlerDefinition) -> None:
-        items[index] = await _check(app, resource_type, handler, timeout)
+        items[index] = await _check(runtime, resource_type, handler, timeout)
 
     async with anyio.create_task_group() as group:
         for index, (resource_type, handler) in enumerate(checks):
             group.start_soon(run, index, resource_type, handler)
     return AppHealthReportRequest(
-        app_id=app.app_id,
-        version=app.version,
+        app_id=runtime.app_id,
+        version=runtime.version,
         health_reports=[item for item in items if item is not None],
     )
 
 
 async def _check(
-    app: App, resource_type: TypeDefinition, handler: HandlerDefinition, default: float
+    runtime: AppRuntime, resource_type: TypeDefinition, handler: HandlerDefinition, default: float
 ) -> AppHealthReportItem:
     name = resource_type.name
     # The handler's own timeout, else its resource type's (folded in at registration).
     seconds = handler.timeout if handler.timeout is not None else default
     ctx = Context(
         task_id="",
-        app_id=app.app_id,
-        version=app.version,
+        app_id=runtime.app_id,
+        version=runtime.version,
         resource_type=name,
         operation="health_check",
-        app=app,
+        app=runtime,
     )
     try:
-        state = app.state if handler.wants_state else None
+        state = runtime.state if handler.wants_state else None
     except LookupError as exc:
         return _disrupted(name, f"health check takes what the app's lifespan yields, but {exc}")
     args, kwargs = call_arguments(handler, (ctx, None, None, None, state))

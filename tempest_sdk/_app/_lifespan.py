@@ -7,12 +7,9 @@ import contextlib
 import inspect
 import typing
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._errors import DefinitionError
-
-if TYPE_CHECKING:
-    from ._app import App
 
 __all__ = ["Lifespan", "as_context_manager", "check_lifespan", "yielded_type"]
 
@@ -21,8 +18,8 @@ Lifespan = Callable[..., Any]
 (async) context manager; it takes the app as its only argument, or none."""
 
 
-def as_context_manager(fn: Lifespan, app: App) -> contextlib.AbstractAsyncContextManager[Any]:
-    """Enter `fn` as an async context manager, whatever form it was written in."""
+def as_context_manager(fn: Lifespan, app: object) -> contextlib.AbstractAsyncContextManager[Any]:
+    """Enter `fn` (given `app` if it takes an argument) as an async context manager."""
     takes_app = _takes_app(fn)
     if inspect.isasyncgenfunction(fn):
         return contextlib.asynccontextmanager(fn)(*takes_app(app))
@@ -39,13 +36,12 @@ def as_context_manager(fn: Lifespan, app: App) -> contextlib.AbstractAsyncContex
     )
 
 
-def check_lifespan(fn: object, app: App) -> None:
-    """Refuse what cannot be a lifespan, at declaration.
+def check_lifespan(fn: object, where: str) -> None:
+    """Refuse what cannot be a lifespan, at declaration (`where` names it in messages).
 
     Raises:
         DefinitionError: `fn` is not callable, or takes more than the app.
     """
-    where = f"{app.app_id} {app.version}: lifespan"
     if not callable(fn):
         raise DefinitionError(where, [f"expected a function, got {type(fn).__name__}"])
     try:
@@ -96,7 +92,7 @@ def yielded_type(fn: Lifespan) -> type | None:
     return None
 
 
-def _takes_app(fn: Lifespan) -> Callable[[App], tuple[App, ...]]:
+def _takes_app(fn: Lifespan) -> Callable[[object], tuple[object, ...]]:
     try:
         parameters = inspect.signature(fn).parameters
     except (TypeError, ValueError):

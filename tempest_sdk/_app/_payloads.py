@@ -168,8 +168,7 @@ class PropertiesSpec:
     def check(self, properties: Any, prefix: str) -> tuple[Any, list[str]]:
         """The properties as sent (possibly converted to JSON types), or the problems."""
         value = {} if properties is None else properties
-        fast = self.schema.fast
-        if fast is not None and fast(value):
+        if self.schema.is_valid(value):
             return properties, []
         nullable = self.schema.nullable
         if nullable and isinstance(value, dict) and any(value.get(n, 0) is None for n in nullable):

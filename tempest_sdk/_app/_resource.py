@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
 
-from .._limits import Rate
-from ..models import ActionDefinition, Link, Links, ResourceDefinition
-from ._definition import OPERATIONS, supported
+from .._limits import NO_LIMITS, Limits, Rate
+from ..models import Link, ResourceDefinition
+from ._definition import OPERATIONS, ResourceSpec, TypeDefinition, supported
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
-from ._payloads import PropertiesSpec, SchemaSource
+from ._payloads import SchemaSource
 from ._shapes import (
     ActionHandlerT,
     DeleteHandlerT,
@@ -22,27 +22,10 @@ from ._shapes import (
     ResourceHandlerT,
 )
 
-if TYPE_CHECKING:
-    from ._validate import CompiledSchema
-
-__all__ = ["ResourceSpec", "ResourceType"]
+__all__ = ["ResourceType"]
 
 # Any handler, for the code the decorators share.
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    """Everything `app.resource(...)` declared about a resource type, checked."""
-
-    type: str
-    display_name: str
-    description: str
-    lifecycle_stage: str
-    links: tuple[Link, ...]
-    instructions: str | None
-    properties: PropertiesSpec | None
-    timeout: float | None
 
 
 class ResourceType:
@@ -413,52 +396,16 @@ class ResourceType:
 
     def definition(self) -> ResourceDefinition:
         """The type as declared on connect (every field of `ResourceDefinition`)."""
-        spec, handlers = self._spec, self._handlers
+        return self._freeze().to_wire()
 
-        def wire(schema: CompiledSchema | None) -> dict[str, Any] | None:
-            if schema is None:
-                return None
-            copied: dict[str, Any] = json.loads(json.dumps(schema.wire))
-            return copied
-
-        def input_schema(kind: str) -> dict[str, Any] | None:
-            handler = handlers.get(kind)
-            return wire(handler.input.schema) if handler and handler.input else None
-
-        fields: dict[str, Any] = {
-            "type": spec.type,
-            "display_name": spec.display_name,
-            "description": spec.description,
-            "lifecycle_stage": spec.lifecycle_stage,
-            "list_supported": "list" in handlers,
-            "read_supported": "read" in handlers,
-            "create_supported": "create" in handlers,
-            "update_supported": "update" in handlers,
-            "delete_supported": "delete" in handlers,
-            "healthcheck_supported": "health_check" in handlers,
-        }
-        if spec.properties is not None:
-            fields["property_json_schema"] = wire(spec.properties.schema)
-        if "create" in handlers:
-            fields["create_input_schema"] = input_schema("create")
-        if "update" in handlers:
-            fields["update_input_schema"] = input_schema("update")
-        if spec.links:
-            fields["links"] = Links(links=[link.model_copy(deep=True) for link in spec.links])
-        if spec.instructions is not None:
-            fields["instructions_markdown"] = spec.instructions
-        if self._actions:
-            fields["actions"] = [
-                ActionDefinition(
-                    name=action.name,
-                    display_name=action.display_name,
-                    description=action.description,
-                    input_json_schema=wire(action.input.schema) if action.input else None,
-                    output_json_schema=wire(action.output.schema) if action.output else None,
-                )
-                for action in self._actions.values()
-            ]
-        return ResourceDefinition(**fields)
+    def _freeze(self, limits: Limits = NO_LIMITS) -> TypeDefinition:
+        """The type's declarations as an immutable value, with the type's `limits`."""
+        return TypeDefinition(
+            spec=self._spec,
+            handlers=MappingProxyType(dict(self._handlers)),
+            actions=MappingProxyType(dict(self._actions)),
+            limits=limits,
+        )
 
     def supported(self) -> str:
         """What the type supports, for error messages."""

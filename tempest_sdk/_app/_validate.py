@@ -7,8 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._fastcheck import FastCheck, compile_fast_check
-from ._schema import jsonschema_lib, validator_class
+from ._schema import validator_class
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -24,13 +23,12 @@ _IMMUTABLE = (str, int, float, bool, type(None))
 class CompiledSchema:
     """A schema ready to validate instances many times over.
 
-    `wire` is the schema as published. Validation first tries the conservative fast
-    path (`_fastcheck`), and asks `jsonschema` only when that is not sure, which is
-    also where the error messages come from. Format assertions are off, as in
-    `jsonschema` by default and in Tempest's Go SDK.
+    `wire` is the schema as published, validated by `jsonschema` (its `is_valid`
+    first, and its errors only for an invalid instance). Format assertions are off,
+    as in `jsonschema` by default and in Tempest's Go SDK.
     """
 
-    __slots__ = ("_defaults", "_validator", "fast", "nullable", "wire")
+    __slots__ = ("_defaults", "_validator", "nullable", "wire")
 
     def __init__(
         self,
@@ -47,9 +45,6 @@ class CompiledSchema:
         self.wire = wire
         # An empty registry without `retrieve`: a reference never leads to a download.
         self._validator: Any = cls(wire, registry=Registry())
-        draft7 = jsonschema_lib().Draft7Validator
-        #: The conservative fast check (True means valid), or None if the schema has none.
-        self.fast: FastCheck | None = compile_fast_check(wire) if cls is draft7 else None
         properties = wire.get("properties")
         self._defaults: tuple[tuple[str, Any], ...] = ()
         if inject_defaults and isinstance(properties, Mapping):
@@ -76,13 +71,17 @@ class CompiledSchema:
                 )
         return filled
 
+    def is_valid(self, instance: Any) -> bool:
+        """Whether `instance` matches the schema."""
+        valid: bool = self._validator.is_valid(instance)
+        return valid
+
     def problems(self, instance: Any, prefix: str = "") -> list[str]:
         """Every violation of the schema by `instance` as `path: reason`; empty if valid.
 
         Sorted by path (list indexes numerically), each line once.
         """
-        fast = self.fast
-        if fast is not None and fast(instance):
+        if self._validator.is_valid(instance):
             return []
         found: dict[str, tuple[Any, ...]] = {}
         for error in self._validator.iter_errors(instance):

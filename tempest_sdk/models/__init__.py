@@ -49,11 +49,14 @@ if TYPE_CHECKING:
     from ._tasks import MalformedTaskError as MalformedTaskError
     from ._tasks import Owner as Owner
     from ._tasks import Task as Task
+    from ._tasks import TaskKind as TaskKind
     from ._tasks import TaskMetadata as TaskMetadata
     from ._tasks import TaskRequest as TaskRequest
+    from ._tasks import TaskSubject as TaskSubject
     from ._tasks import UnknownTaskTypeError as UnknownTaskTypeError
     from ._tasks import describe_errors as describe_errors
     from ._tasks import parse_task as parse_task
+    from ._tasks import subject_of as subject_of
 
 __all__ = [
     "ActionDefinition",
@@ -91,14 +94,17 @@ __all__ = [
     "ResourceDefinition",
     "StandardResponse",
     "Task",
+    "TaskKind",
     "TaskMetadata",
     "TaskReport",
     "TaskRequest",
     "TaskResponse",
+    "TaskSubject",
     "UnknownTaskTypeError",
     "WireModel",
     "describe_errors",
     "parse_task",
+    "subject_of",
 ]
 
 if not TYPE_CHECKING:
@@ -143,11 +149,14 @@ if not TYPE_CHECKING:
                 "MalformedTaskError",
                 "Owner",
                 "Task",
+                "TaskKind",
                 "TaskMetadata",
                 "TaskRequest",
+                "TaskSubject",
                 "UnknownTaskTypeError",
                 "describe_errors",
                 "parse_task",
+                "subject_of",
             ),
         },
     )

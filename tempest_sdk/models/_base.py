@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,6 +47,20 @@ class WireModel(BaseModel):
     # Written without the None values rather than without the unset fields: the same
     # result for every field with a default, no per-instance bookkeeping of what was
     # set, and about a third less work for pydantic-core per report.
+
+    @classmethod
+    def from_wire(cls, data: bytes | str | Mapping[str, Any]) -> Self:
+        """Read an object as it came over the wire (JSON text or its parsed dict).
+
+        Stricter than building the model in Python: a resource read from the wire
+        must carry every field the contract requires.
+
+        Raises:
+            pydantic.ValidationError: the data does not match the contract.
+        """
+        if isinstance(data, bytes | str):
+            return cls.model_validate_json(data, context=WIRE_CONTEXT)
+        return cls.model_validate(data, context=WIRE_CONTEXT)
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON-ready dict this object is sent as."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, TypeAdapter, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from ._base import WireModel
@@ -58,45 +57,20 @@ class Links(WireModel):
     links: list[Link] | None = None
 
 
-# The resource of the task being dispatched in this context (set by dispatch, and
-# copied into a plain handler's thread with the rest of the context).
-TASK_RESOURCE: ContextVar[Resource | None] = ContextVar("tempest_sdk_task_resource", default=None)
-
-
-# What a Resource built while a task runs takes when a field is left out: the task's
-# own. Filling these at construction spares dispatch a completed copy of every resource
-# a handler returns; outside a task they are "".
-
-
-def _task_type() -> str:
-    known = TASK_RESOURCE.get()
-    return "" if known is None else known.type
-
-
-def _task_external_id() -> str:
-    known = TASK_RESOURCE.get()
-    return "" if known is None else known.external_id
-
-
-def _task_display_name() -> str:
-    known = TASK_RESOURCE.get()
-    return "" if known is None else known.display_name
-
-
 class Resource(WireModel):
     """A resource instance: what tasks carry and what handlers return.
 
     `type`, `external_id` and `display_name` are required on the wire, and only
-    enforced when a payload is read from it. Left out of a `Resource` built while a
-    task runs (in its handler), they are the task's resource's (`external_id` is `""`
-    in a create or a list, where the handler must set it); elsewhere they are `""`.
+    enforced when a payload is read from it. A handler may leave them out (`""`):
+    the report takes the task's resource's (`external_id` is the handler's to set in
+    a create or a list).
     """
 
     _wire_required: ClassVar[tuple[str, ...]] = ("display_name", "external_id", "type")
 
-    type: str = Field(default_factory=_task_type)
-    external_id: str = Field(default_factory=_task_external_id)
-    display_name: str = Field(default_factory=_task_display_name)
+    type: str = ""
+    external_id: str = ""
+    display_name: str = ""
     id: str | None = None
     name: str | None = None
     status: str | None = None

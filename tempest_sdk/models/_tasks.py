@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_serializer
@@ -22,9 +23,12 @@ __all__ = [
     "Owner",
     "Task",
     "TaskMetadata",
+    "TaskKind",
     "TaskRequest",
+    "TaskSubject",
     "UnknownTaskTypeError",
     "parse_task",
+    "subject_of",
 ]
 
 _MASK = "**********"
@@ -122,6 +126,63 @@ class Task(WireModel):
     task_id: str
     task: TaskRequest
     metadata: TaskMetadata
+
+    @property
+    def subject(self) -> TaskSubject:
+        """What the task is about: its kind, resource type, operation or action."""
+        return subject_of(self.task)
+
+
+TaskKind = Literal["operation", "action", "list"]
+"""The three kinds of task, as the SDK names them in logs, hooks and metrics."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSubject:
+    """What a task is about, never its input or environment (safe to log and label).
+
+    Attributes:
+        kind: `"operation"`, `"action"` or `"list"`.
+        resource_type: the resource type the task addresses.
+        name: the operation (`create`, `read`, `update`, `delete`), the action's
+            name, or `"list"`.
+    """
+
+    kind: TaskKind
+    resource_type: str
+    name: str
+
+    @property
+    def operation(self) -> str | None:
+        """`create`, `read`, `update`, `delete` or `list`; None for an action."""
+        return None if self.kind == "action" else self.name
+
+    @property
+    def action(self) -> str | None:
+        """The action's name in an action task, else None."""
+        return self.name if self.kind == "action" else None
+
+    def describe(self) -> str:
+        """The task in words: `create example`, `action rebuild on example`, `list example`."""
+        if self.kind == "action":
+            return f"action {self.name} on {self.resource_type}"
+        return f"{self.name} {self.resource_type}"
+
+
+def subject_of(request: object) -> TaskSubject:
+    """The subject of a task's request: the one place that tells the kinds apart.
+
+    Raises:
+        TypeError: `request` is none of the three kinds.
+    """
+    match request:
+        case ExecuteResourceOperationRequest(resource=resource, operation=operation):
+            return TaskSubject("operation", resource.type, str(operation))
+        case ExecuteResourceActionRequest(resource=resource, action=action):
+            return TaskSubject("action", resource.type, action)
+        case ListResourcesRequest(resource=resource):
+            return TaskSubject("list", resource.type, "list")
+    raise TypeError(f"not a task request: {type(request).__name__}")
 
 
 class MalformedTaskError(TempestError):

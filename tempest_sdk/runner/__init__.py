@@ -19,6 +19,7 @@ outbox), reports health on an interval, and shuts down gracefully.
 """
 
 from .._backoff import Backoff as Backoff
+from .._limits import Limits as Limits
 from .._outcomes import AccessRefusedError as AccessRefusedError
 from .._outcomes import GoneError as GoneError
 from .._outcomes import RejectedError as RejectedError
@@ -49,6 +50,7 @@ __all__ = [
     "AccessRefusedError",
     "Backoff",
     "GoneError",
+    "Limits",
     "OpenTelemetry",
     "PollEvent",
     "PollOutcome",

@@ -25,7 +25,6 @@ from ._hooks import TaskInfo
 from ._log import describe, logger, task_fields
 
 if TYPE_CHECKING:
-    # For types only: the runner does not load the app model (any RunnableApp runs).
     from .._limits import Limits, Rate
     from ._protocols import RunnableApp
 
@@ -123,8 +122,7 @@ _FREE = Admission(())
 class TaskLimiter:
     """Holds tasks back until their resource type's and action's limits let them start.
 
-    Limits come from each app's frozen definition (`app.definition`); an app without
-    one (any other `RunnableApp`) has none.
+    Limits come from each app's `limits_for(resource_type, action)`.
 
     Args:
         clock: the current time in seconds (tests pass a fake one).
@@ -269,22 +267,15 @@ class TaskLimiter:
         return gates
 
     def _build(self, app: RunnableApp, info: TaskInfo, action: str | None) -> tuple[_Gate, ...]:
-        # `definition` is optional for a RunnableApp: only `tempest_sdk.App` has limits.
-        types = getattr(getattr(app, "definition", None), "types", None)
-        if not isinstance(types, Mapping):
-            return ()
-        definition = types.get(info.resource_type)
-        if definition is None:
-            return ()
         gates: list[_Gate] = []
         now = self._clock()
         if action is not None:
-            limits = getattr(definition.actions.get(action), "limits", None)
+            limits = app.limits_for(info.resource_type, action)
             if limits:
                 gates.append(_Gate(limits, f"action {action!r} of {info.resource_type!r}", now))
         key = (info.app_id, info.version, info.resource_type)
         if key not in self._types:
-            limits = getattr(definition, "limits", None)
+            limits = app.limits_for(info.resource_type)
             self._types[key] = (
                 _Gate(limits, f"resource type {info.resource_type!r}", now) if limits else None
             )

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import contextlib
+from typing import Any, Protocol
 
 import anyio
 
+from .._limits import Limits
 from ..models import AppHealthReportRequest, ConnectRequest, Task, TaskReport
 
 __all__ = ["RunnableApp", "TaskSource"]
@@ -46,11 +48,8 @@ class TaskSource(Protocol):
 
 
 class RunnableApp(Protocol):
-    """An app the runner can serve: an identity, a dispatcher and health checks.
-
-    An app may also have `serving()`, an async context manager the runner enters
-    before its first poll and leaves once it stopped (`App.serving()`: its lifespan).
-    """
+    """An app the runner can serve: an identity, a dispatcher, health checks, its
+    lifespan and its limits (what `tempest_sdk.App` offers)."""
 
     @property
     def app_id(self) -> str:
@@ -78,4 +77,12 @@ class RunnableApp(Protocol):
 
     async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
         """Run every health check; `None` when the app has none."""
+        ...
+
+    def serving(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The app's lifespan: entered before the first poll, left once stopped."""
+        ...
+
+    def limits_for(self, resource_type: str, action: str | None = None) -> Limits:
+        """The limits of an action's tasks (with `action`) or of all a type's tasks."""
         ...

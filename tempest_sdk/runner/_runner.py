@@ -487,9 +487,7 @@ class Runner:
         reverse after the flush (health checks may use what they provide)."""
         async with contextlib.AsyncExitStack() as stack:
             for app in self.apps:
-                serving = getattr(app, "serving", None)  # optional for a RunnableApp
-                if serving is not None:
-                    await stack.enter_async_context(_lifespan_of(app, serving()))
+                await stack.enter_async_context(_lifespan_of(app, app.serving()))
             yield
 
     def _became_ready(self, events: _Events) -> None:

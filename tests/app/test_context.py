@@ -81,12 +81,19 @@ def test_context_attributes_and_logger(caplog: pytest.LogCaptureFixture) -> None
     (record,) = caplog.records
     assert record.name == "tempest_sdk.app"
     assert record.getMessage() == "painted it"
-    assert (record.task_id, record.resource_type, record.operation, record.action) == (  # type: ignore[attr-defined]
-        "t-1",
-        "example",
-        "action",
-        "paint",
-    )
+    # The runner's vocabulary: an action task names its action, never an operation.
+    fields = {
+        name: getattr(record, name, None)
+        for name in ("app_version", "task_id", "task_kind", "resource_type", "operation", "action")
+    }
+    assert fields == {
+        "app_version": "v1",
+        "task_id": "t-1",
+        "task_kind": "action",
+        "resource_type": "example",
+        "operation": None,
+        "action": "paint",
+    }
     assert ctx.logger is ctx.logger
 
 

@@ -85,24 +85,3 @@ async def test_the_handlers_own_resource_is_never_changed() -> None:
     assert (first.resource.external_id, second.resource.external_id) == ("r1", "r2")
     assert first.resource.type == "example"
     assert (cached.type, cached.external_id) == ("", "")
-
-
-def test_the_completed_copy_is_what_model_copy_would_give() -> None:
-    from pydantic import PrivateAttr
-
-    from tempest_sdk._app._dispatch import _copy_with
-
-    class Tagged(tempest.Resource):
-        _seen: int = PrivateAttr(default=0)
-
-    original = Tagged(display_name="D", properties={"size": 1}, region="eu")  # type: ignore[call-arg]
-    original._seen = 3
-    updates = {"type": "example", "external_id": "r1"}
-    copy = _copy_with(original, updates)
-    expected = original.model_copy(update=updates)
-    assert type(copy) is Tagged
-    assert copy.to_json() == expected.to_json()
-    assert copy.model_fields_set == expected.model_fields_set
-    assert copy.model_extra == {"region": "eu"} and copy.model_extra is not original.model_extra
-    assert copy._seen == 3
-    assert (original.type, original.external_id) == ("", "")

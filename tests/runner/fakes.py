@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ import anyio
 import anyio.lowlevel
 
 from tempest_sdk._backoff import Backoff
+from tempest_sdk._limits import NO_LIMITS, Limits
 from tempest_sdk.models import (
     AppHealthReportItem,
     AppHealthReportRequest,
@@ -230,6 +232,12 @@ class FakeApp:
 
     def describe(self) -> ConnectRequest:
         return ConnectRequest(app_id=self.app_id, version=self.version, resources=[])
+
+    def serving(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def limits_for(self, resource_type: str, action: str | None = None) -> Limits:
+        return NO_LIMITS
 
 
 def healthy(app_id: str = "shop", version: str = "v1") -> AppHealthReportRequest:

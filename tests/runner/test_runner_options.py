@@ -23,6 +23,7 @@ def test_public_names_are_pinned():
         "AccessRefusedError",
         "Backoff",
         "GoneError",
+        "Limits",
         "OpenTelemetry",
         "Probe",
         "PrometheusMetrics",
