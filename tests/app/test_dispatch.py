@@ -886,7 +886,7 @@ async def test_a_listed_resource_takes_only_the_tasks_type() -> None:
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_a_plain_handlers_resource_is_completed_on_each_backend(backend: str) -> None:
-    app, built = _recording_app()
+    app, _ = _recording_app()
     read = resource_dict("example", "ex-1", display_name="One")
     reports = []
 
