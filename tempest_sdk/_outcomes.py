@@ -64,6 +64,17 @@ class AccessRefusedError(RetryLaterError):
 class RejectedError(TaskSourceError):
     """The source refused the request itself: sending it again would fail the same way."""
 
+    @property
+    def http_status(self) -> int | None:
+        """The HTTP status of the refusal, when there was one."""
+        return None
+
+    @property
+    def reason(self) -> str:
+        """Why, in the source's words: the runner quotes it in the error report it
+        sends in place of a refused result."""
+        return str(self)
+
 
 class GoneError(TaskSourceError):
     """What the call is about no longer exists, e.g. a report's task whose lease expired."""

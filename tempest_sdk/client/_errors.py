@@ -173,6 +173,16 @@ class APIStatusError(APIError):
 class RequestRejectedError(APIStatusError, RejectedError):
     """A 4xx the same request would get again: anything but 401, 403, 404, 408 and 429."""
 
+    @property
+    def http_status(self) -> int | None:
+        """The HTTP status of the refusal."""
+        return self.status_code
+
+    @property
+    def reason(self) -> str:
+        """The server's `error` text, else the HTTP status."""
+        return self.error or f"HTTP {self.status_code}"
+
 
 class BadRequestError(RequestRejectedError):
     """400: the control plane rejected the request body."""

@@ -1,8 +1,10 @@
-"""Hooks: observe polls and reports, wrap task execution (metrics, tracing).
+"""Hooks: the one kind of runner extension (metrics, tracing, audit, your own).
 
-A hook subclasses `RunnerHook` and overrides what it needs. The SDK depends on no
-metrics or tracing library: a Prometheus counter or an OpenTelemetry span lives in
-the user's hook. A hook that raises is logged and ignored; it never loses a task.
+A hook subclasses `RunnerHook` and overrides what it needs: wrap each task, see
+each poll and report attempt, and be bound to the runners it serves (to read their
+`sample()` when metrics are collected). The SDK's `PrometheusMetrics` and
+`OpenTelemetry` are hooks like any other. A hook that raises is logged and ignored;
+it never loses a task.
 """
 
 from __future__ import annotations
@@ -10,21 +12,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..models import (
-    ExecuteResourceActionRequest,
-    ExecuteResourceOperationRequest,
-    Task,
-    TaskReport,
-)
+from .._logfields import task_fields
+from ..models import Task, TaskKind, TaskReport, TaskSubject
+
+if TYPE_CHECKING:
+    from ._protocols import RunnableApp
 
 __all__ = [
     "PollEvent",
     "PollOutcome",
     "ReportEvent",
     "ReportOutcome",
+    "ObservedRunner",
     "RunnerHook",
+    "RunnerSample",
     "TaskCall",
     "TaskInfo",
     "run_with_hooks",
@@ -61,7 +64,7 @@ class TaskInfo:
     app_id: str
     version: str
     task_id: str
-    kind: Literal["operation", "action", "list"]
+    kind: TaskKind
     resource_type: str
     name: str
     waited: float = 0.0
@@ -69,13 +72,17 @@ class TaskInfo:
     @classmethod
     def of(cls, app_id: str, version: str, task: Task) -> TaskInfo:
         """Describe `task` of app `app_id` version `version`."""
-        request = task.task
-        resource_type = request.resource.type
-        if isinstance(request, ExecuteResourceOperationRequest):
-            return cls(app_id, version, task.task_id, "operation", resource_type, request.operation)
-        if isinstance(request, ExecuteResourceActionRequest):
-            return cls(app_id, version, task.task_id, "action", resource_type, request.action)
-        return cls(app_id, version, task.task_id, "list", resource_type, "list")
+        subject = task.subject
+        return cls(app_id, version, task.task_id, subject.kind, subject.resource_type, subject.name)
+
+    @property
+    def subject(self) -> TaskSubject:
+        """What the task is about: kind, resource type, operation or action."""
+        return TaskSubject(self.kind, self.resource_type, self.name)
+
+    def fields(self, **more: object) -> dict[str, object]:
+        """The `extra=` fields of a log record about this task."""
+        return task_fields(self.app_id, self.version, self.task_id, self.subject, **more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,42 @@ TaskCall = Callable[[], Awaitable[TaskReport]]
 """What `RunnerHook.around_task` calls to run the rest of the chain and the task."""
 
 
+@dataclass(frozen=True, slots=True)
+class RunnerSample:
+    """A runner's state at one moment, as metrics show it (`Runner.sample()`).
+
+    Attributes:
+        in_flight: tasks running now.
+        slots: the runner's concurrency.
+        pending_reports: reports waiting to be delivered.
+        outbox_reports: reports kept in the outbox, None without an outbox.
+        retry_budget: tokens left in the retry budget.
+        health: `(app, version, resource type, status)` of the last health report.
+        blocked_seconds: how long the event loop has been blocked, now.
+    """
+
+    in_flight: int
+    slots: int
+    pending_reports: int
+    outbox_reports: int | None
+    retry_budget: int
+    health: tuple[tuple[str, str, str, str], ...]
+    blocked_seconds: float
+
+
+class ObservedRunner(Protocol):
+    """What a hook may read of a runner it is bound to."""
+
+    @property
+    def apps(self) -> tuple[RunnableApp, ...]:
+        """The apps the runner serves."""
+        ...
+
+    def sample(self) -> RunnerSample:
+        """The runner's state now; safe to call from any thread."""
+        ...
+
+
 class RunnerHook:
     """Base class of runner hooks; every method does nothing until overridden.
 
@@ -152,6 +195,12 @@ class RunnerHook:
 
     async def on_report(self, event: ReportEvent) -> None:
         """Called after each attempt to deliver a report."""
+
+    def bind(self, runner: ObservedRunner) -> None:
+        """Called when a runner that has this hook starts, before its first poll."""
+
+    def unbind(self, runner: ObservedRunner) -> None:
+        """Called when that runner has stopped."""
 
 
 def overriding(hooks: Sequence[RunnerHook], method: str) -> tuple[RunnerHook, ...]:
@@ -190,7 +239,7 @@ async def run_with_hooks(
         logger.exception(
             "a runner hook failed around task %s; its report is used as is",
             task.task_id,
-            extra={"task_id": task.task_id, "app_id": task.app_id, "app_version": task.version},
+            extra=task.fields(),
         )
         report = None
     if isinstance(report, TaskReport) and report.task_id == task.task_id:
@@ -200,7 +249,7 @@ async def run_with_hooks(
             "a runner hook returned %r instead of the report of task %s; ignored",
             type(report).__name__,
             task.task_id,
-            extra={"task_id": task.task_id, "app_id": task.app_id, "app_version": task.version},
+            extra=task.fields(),
         )
     if produced:
         return produced[0]

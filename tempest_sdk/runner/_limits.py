@@ -258,7 +258,7 @@ class TaskLimiter:
         return admission
 
     def _gates(self, app: RunnableApp, info: TaskInfo) -> tuple[_Gate, ...]:
-        action = info.name if info.kind == "action" else None
+        action = info.subject.action
         route = (info.app_id, info.version, info.resource_type, action)
         gates = self._routes.get(route)
         if gates is None:

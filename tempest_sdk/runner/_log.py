@@ -14,24 +14,12 @@ logger = logging.getLogger("tempest_sdk.runner")
 
 def task_fields(info: TaskInfo, **more: Any) -> dict[str, Any]:
     """The `extra=` fields of a record about one task: ids and kind, never its input."""
-    fields: dict[str, Any] = {
-        "app_id": info.app_id,
-        "app_version": info.version,
-        "task_id": info.task_id,
-        "task_kind": info.kind,
-        "resource_type": info.resource_type,
-        "operation": info.name if info.kind != "action" else None,
-        "action": info.name if info.kind == "action" else None,
-    }
-    fields.update(more)
-    return fields
+    return dict(info.fields(**more))
 
 
 def describe(info: TaskInfo) -> str:
     """A task in words: `create example`, `action rebuild on example`, `list example`."""
-    if info.kind == "action":
-        return f"action {info.name} on {info.resource_type}"
-    return f"{info.name} {info.resource_type}"
+    return info.subject.describe()
 
 
 def describe_error(exc: BaseException) -> str:

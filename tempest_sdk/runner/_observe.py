@@ -1,10 +1,10 @@
 """What the SDK's metric hooks share: probes, the runner's state, bounded labels.
 
-`Observer` is the base of `PrometheusMetrics` and `OpenTelemetry`. The runner binds
-each observer among its hooks when it starts and unbinds it when it stops, so that
-gauges (tasks in flight, report backlog, outbox, retry budget, health) are read from
-the runners' state when metrics are collected, on whatever thread collects them.
-Events (tasks, polls, reports) arrive through the `RunnerHook` methods.
+`Observer` is the base of `PrometheusMetrics` and `OpenTelemetry`, a `RunnerHook`
+like any other: the runner binds it when it starts and unbinds it when it stops, so
+that gauges (tasks in flight, report backlog, outbox, retry budget, health) are read
+from the runners' public `sample()` when metrics are collected, on whatever thread
+collects them. Events (tasks, polls, reports) arrive through the hook's methods.
 
 Nothing here imports a metrics or tracing library.
 """
@@ -20,11 +20,18 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 
 from ..models import Operation, ReportStatus, TaskReport
-from ._hooks import PollEvent, ReportEvent, RunnerHook, TaskCall, TaskInfo
+from ._hooks import (
+    ObservedRunner,
+    PollEvent,
+    ReportEvent,
+    RunnerHook,
+    RunnerSample,
+    TaskCall,
+    TaskInfo,
+)
 
 if TYPE_CHECKING:
     from ._protocols import RunnableApp
-    from ._runner import Runner
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -75,19 +82,6 @@ class Probe:
         return 200 if self.ok else 503
 
 
-@dataclass(frozen=True, slots=True)
-class RunnerSample:
-    """A runner's state at one moment, as metrics show it."""
-
-    in_flight: int
-    slots: int
-    pending_reports: int
-    outbox_reports: int | None  # None without an outbox
-    retry_budget: int
-    health: tuple[tuple[str, str, str, str], ...]  # (app, version, resource type, status)
-    blocked_seconds: float
-
-
 TaskLabels = tuple[str, str, str, str, str]
 """`(app, version, resource_type, kind, name)` of a task, with bounded values."""
 
@@ -128,7 +122,7 @@ class Observer(RunnerHook):
     def __init__(self) -> None:
         # Bound and unbound on an event loop's thread, read by collecting threads.
         self._lock = threading.Lock()
-        self._runners: tuple[Runner, ...] = ()
+        self._runners: tuple[ObservedRunner, ...] = ()
         self._declared: dict[tuple[str, str], _Declared] = {}
         self._labels: dict[tuple[str, str, str, str, str], TaskLabels] = {}
 
@@ -151,21 +145,21 @@ class Observer(RunnerHook):
 
     # -- the runners observed -------------------------------------------------------------
 
-    def bind(self, runner: Runner) -> None:
+    def bind(self, runner: ObservedRunner) -> None:
         """Observe `runner` (called by the runner when it starts)."""
         declared = {(app.app_id, app.version): _Declared(app) for app in runner.apps}
         with self._lock:
             self._declared.update(declared)
             self._runners = (*self._runners, runner)
 
-    def unbind(self, runner: Runner) -> None:
+    def unbind(self, runner: ObservedRunner) -> None:
         """Stop observing `runner` (called by the runner when it stops)."""
         with self._lock:
             self._runners = tuple(r for r in self._runners if r is not runner)
 
     def samples(self) -> list[RunnerSample]:
         """The state of every runner observed now. Thread-safe."""
-        return [runner._sample() for runner in self._runners]
+        return [runner.sample() for runner in self._runners]
 
     def labels(self, task: TaskInfo) -> TaskLabels:
         """The metric labels of `task`: bounded values, never its id."""

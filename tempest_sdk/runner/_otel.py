@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
 
     from ..models import TaskReport
-    from ._runner import Runner
+    from ._hooks import ObservedRunner
 
 __all__ = ["OpenTelemetry"]
 
@@ -304,7 +304,7 @@ class OpenTelemetry(Observer):
             span.set_attribute("tempest.report.outcome", event.outcome)
             span.end(end_time=end)
 
-    def unbind(self, runner: Runner) -> None:
+    def unbind(self, runner: ObservedRunner) -> None:
         """Stop observing `runner`; with no runner left, end the spans still open."""
         super().unbind(runner)
         if not self._runners:

@@ -31,9 +31,9 @@ from ._config import RunnerOptions, RunnerOptionsKwargs
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
-from ._hooks import RunnerHook, overriding
+from ._hooks import RunnerHook, RunnerSample, overriding
 from ._log import describe_error, logger
-from ._observe import Observer, Probe, RunnerSample
+from ._observe import Probe
 from ._outbox import Outbox
 from ._poller import VersionPoller
 from ._protocols import RunnableApp, TaskSource
@@ -193,8 +193,8 @@ class Runner:
         served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
         return Probe(True, f"ready: serving {served}")
 
-    def _sample(self) -> RunnerSample:
-        """The state metrics show; called from the threads that collect metrics."""
+    def sample(self) -> RunnerSample:
+        """The runner's state now, as metrics show it; safe to call from any thread."""
         outbox = self._outbox
         health = tuple(
             (app_id, version, resource_type, status)
@@ -329,7 +329,7 @@ class Runner:
         if exc is None and self._failure is not None:
             raise self._failure
 
-    def start_in_thread(self, *, ready_timeout: float | None = 60.0) -> RunnerThread:
+    def start_in_thread(self, *, ready_timeout: float | None = 60.0) -> RunnerThread[Runner]:
         """Run in a background thread with its own event loop; returns a handle to stop it.
 
         Waits until the runner is ready (or `ready_timeout` seconds).
@@ -371,9 +371,8 @@ class Runner:
         async with contextlib.AsyncExitStack() as stack:
             hooks = self._hooks_with_metrics()
             for hook in hooks:
-                if isinstance(hook, Observer):
-                    hook.bind(self)
-                    stack.callback(hook.unbind, self)
+                hook.bind(self)
+                stack.callback(hook.unbind, self)
             if options.operations_bind is not None:
                 self._serve_operations(stack, hooks, *options.operations_bind)
             given = self._client

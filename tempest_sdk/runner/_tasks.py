@@ -20,6 +20,7 @@ import logging
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from .._outcomes import RejectedError
 from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
@@ -403,8 +404,10 @@ def _replacement(item: Outgoing, delivery: Delivery) -> TaskReport:
     """The error report sent once in place of a result refused for good: small and plain
     enough to be accepted, and saying why."""
     exc = delivery.error
-    status = getattr(exc, "status_code", None)
-    reason = getattr(exc, "error", None) or (f"HTTP {status}" if status else str(exc))
+    if isinstance(exc, RejectedError):
+        status, reason = exc.http_status, exc.reason
+    else:
+        status, reason = None, str(exc)
     logger.error(
         "Tempest refused the report of task %s (%s); sending an error report instead",
         item.report.task_id,

@@ -5,26 +5,35 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio.from_thread
-
-if TYPE_CHECKING:
-    from ._runner import Runner
 
 __all__ = ["RunnerThread"]
 
 
-class RunnerThread:
+class _Serves(Protocol):
+    """What a thread needs of a runner: its lifecycle."""
+
+    async def run(self) -> None: ...
+    async def ready(self) -> None: ...
+    async def shutdown(self, grace: float | None = None) -> None: ...
+    def abort(self) -> None: ...
+
+
+R = TypeVar("R", bound=_Serves)
+
+
+class RunnerThread(Generic[R]):
     """A handle on a runner serving in a background thread (its own event loop).
 
     Obtained from `Runner.start_in_thread()`; use it as a context manager or call
-    `stop()`. Its methods are thread-safe.
+    `stop()`. Its methods are thread-safe. `runner` is the runner it serves.
     """
 
     def __init__(
         self,
-        runner: Runner,
+        runner: R,
         portal_cm: contextlib.AbstractContextManager[anyio.from_thread.BlockingPortal],
         portal: anyio.from_thread.BlockingPortal,
         future: concurrent.futures.Future[None],
@@ -35,7 +44,7 @@ class RunnerThread:
         self._future = future
 
     @classmethod
-    def start(cls, runner: Runner, *, ready_timeout: float | None = 60.0) -> RunnerThread:
+    def start(cls, runner: R, *, ready_timeout: float | None = 60.0) -> RunnerThread[R]:
         """Start `runner` in a new thread and wait until it is ready.
 
         Raises:
@@ -107,7 +116,7 @@ class RunnerThread:
             if portal_cm is not None:
                 portal_cm.__exit__(None, None, None)
 
-    def __enter__(self) -> RunnerThread:
+    def __enter__(self) -> RunnerThread[R]:
         return self
 
     def __exit__(

@@ -16,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from .. import App
     from ..emulator import Emulator
-    from ..runner import RunnerThread
+    from ..runner import Runner, RunnerThread
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,7 +52,7 @@ def tempest_app() -> App | list[App]:
 @pytest.fixture(scope=_scope)
 def tempest_runner(
     tempest_app: App | list[App], tempest_emulator: Emulator
-) -> Iterator[RunnerThread]:
+) -> Iterator[RunnerThread[Runner]]:
     """A runner serving `tempest_app` against `tempest_emulator`, in a background thread."""
     from ..runner import Runner
 
