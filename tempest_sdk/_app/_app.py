@@ -382,7 +382,10 @@ class App:
                 included (None: anyio's default limiter of 40 threads, which
                 abandoned threads do not hold, since other code shares it).
         """
-        return await _dispatch(self.runtime, task, timeout=timeout, thread_limiter=thread_limiter)
+        serving = self._serving or self._runtime_slot()
+        return await _dispatch(
+            serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter
+        )
 
     async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
         """Run every health check of the app concurrently and gather their results.

@@ -117,8 +117,12 @@ async def _run(
     """Call the handler under its timeout (its own, else its type's, else `timeout`)."""
     if handler.timeout is not None:
         timeout = handler.timeout
-    args, kwargs = call_arguments(handler, values)
     try:
+        if handler.is_async and timeout is None and not handler.kwargs:
+            # An async handler without a timeout is awaited right here: no thread, no
+            # cancel scope, no coroutine of ours between this one and the handler's.
+            return await handler.fn(*handler.args(values))
+        args, kwargs = call_arguments(handler, values)
         return await invoke(handler, args, kwargs, timeout, thread_limiter, task_id=task_id)
     except Exception as exc:
         raise _handler_failed(handler, exc, subject, values[1]) from None

@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._schema import validator_class
+from ._fastcheck import FastCheck, compile_fast_check
+from ._schema import jsonschema_lib, validator_class
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -23,12 +24,15 @@ _IMMUTABLE = (str, int, float, bool, type(None))
 class CompiledSchema:
     """A schema ready to validate instances many times over.
 
-    `wire` is the schema as published, validated by `jsonschema` (its `is_valid`
-    first, and its errors only for an invalid instance). Format assertions are off,
-    as in `jsonschema` by default and in Tempest's Go SDK.
+    `wire` is the schema as published, validated by `jsonschema`. `is_valid` asks
+    the conservative fast check of `_fastcheck` first (kept for its measured gain on
+    listed pages, see `benchmarks/bench_shortcuts.py`; a parity test holds it to
+    `jsonschema`), and `jsonschema` only when that is not sure; the error messages
+    always come from `jsonschema`. Format assertions are off, as in `jsonschema` by
+    default and in Tempest's Go SDK.
     """
 
-    __slots__ = ("_defaults", "_validator", "nullable", "wire")
+    __slots__ = ("_defaults", "_fast", "_validator", "nullable", "wire")
 
     def __init__(
         self,
@@ -45,6 +49,8 @@ class CompiledSchema:
         self.wire = wire
         # An empty registry without `retrieve`: a reference never leads to a download.
         self._validator: Any = cls(wire, registry=Registry())
+        draft7 = jsonschema_lib().Draft7Validator
+        self._fast: FastCheck | None = compile_fast_check(wire) if cls is draft7 else None
         properties = wire.get("properties")
         self._defaults: tuple[tuple[str, Any], ...] = ()
         if inject_defaults and isinstance(properties, Mapping):
@@ -73,6 +79,9 @@ class CompiledSchema:
 
     def is_valid(self, instance: Any) -> bool:
         """Whether `instance` matches the schema."""
+        fast = self._fast
+        if fast is not None and fast(instance):
+            return True
         valid: bool = self._validator.is_valid(instance)
         return valid
 
@@ -81,7 +90,7 @@ class CompiledSchema:
 
         Sorted by path (list indexes numerically), each line once.
         """
-        if self._validator.is_valid(instance):
+        if self.is_valid(instance):
             return []
         found: dict[str, tuple[Any, ...]] = {}
         for error in self._validator.iter_errors(instance):
@@ -138,6 +147,22 @@ _BOUNDS = {
 }
 
 
+# How a violated keyword reads, with its value as `{rule}`.
+_RULES = {
+    "minLength": "must be at least {rule} characters long",
+    "maxLength": "must be at most {rule} characters long",
+    "pattern": "must match the pattern {rule!r}",
+    "minItems": "must have at least {rule} items",
+    "maxItems": "must have at most {rule} items",
+    "uniqueItems": "must not contain duplicates",
+    "multipleOf": "must be a multiple of {rule}",
+    "minProperties": "must have at least {rule} fields",
+    "maxProperties": "must have at most {rule} fields",
+    "format": "must be a valid {rule}",
+    "not": "matches a shape the schema forbids",
+}
+
+
 def _describe(error: SchemaViolation) -> list[tuple[list[Any], str]]:
     """(path, reason) of one violation, naming the schema's rule, never the offending value."""
     path = list(error.absolute_path)
@@ -160,32 +185,12 @@ def _describe(error: SchemaViolation) -> list[tuple[list[Any], str]]:
         reason = f"must be {_show(rule)}"
     elif keyword in _BOUNDS:
         reason = f"must be {_BOUNDS[keyword]} {rule}"
-    elif keyword == "minLength":
-        reason = f"must be at least {rule} characters long"
-    elif keyword == "maxLength":
-        reason = f"must be at most {rule} characters long"
-    elif keyword == "pattern":
-        reason = f"must match the pattern {rule!r}"
-    elif keyword == "minItems":
-        reason = f"must have at least {rule} items"
-    elif keyword == "maxItems":
-        reason = f"must have at most {rule} items"
-    elif keyword == "uniqueItems":
-        reason = "must not contain duplicates"
-    elif keyword == "multipleOf":
-        reason = f"must be a multiple of {rule}"
-    elif keyword == "minProperties":
-        reason = f"must have at least {rule} fields"
-    elif keyword == "maxProperties":
-        reason = f"must have at most {rule} fields"
-    elif keyword == "format":
-        reason = f"must be a valid {rule}"
+    elif keyword in _RULES:
+        reason = _RULES[keyword].format(rule=rule)
     elif keyword in ("anyOf", "oneOf"):
         reason = (
             f"does not match {'any' if keyword == 'anyOf' else 'exactly one'} of the allowed shapes"
         )
-    elif keyword == "not":
-        reason = "matches a shape the schema forbids"
     else:
         reason = error.message
     return [(path, reason)]
