@@ -30,11 +30,13 @@ from ._config import RunnerOptionsKwargs as RunnerOptionsKwargs
 from ._config import options_from_env as options_from_env
 from ._errors import RunnerConfigError as RunnerConfigError
 from ._errors import RunnerStartupError as RunnerStartupError
+from ._hooks import ObservedRunner as ObservedRunner
 from ._hooks import PollEvent as PollEvent
 from ._hooks import PollOutcome as PollOutcome
 from ._hooks import ReportEvent as ReportEvent
 from ._hooks import ReportOutcome as ReportOutcome
 from ._hooks import RunnerHook as RunnerHook
+from ._hooks import RunnerSample as RunnerSample
 from ._hooks import TaskCall as TaskCall
 from ._hooks import TaskInfo as TaskInfo
 from ._metrics import PrometheusMetrics as PrometheusMetrics
@@ -51,6 +53,7 @@ __all__ = [
     "Backoff",
     "GoneError",
     "Limits",
+    "ObservedRunner",
     "OpenTelemetry",
     "PollEvent",
     "PollOutcome",
@@ -66,6 +69,7 @@ __all__ = [
     "RunnerHook",
     "RunnerOptions",
     "RunnerOptionsKwargs",
+    "RunnerSample",
     "RunnerStartupError",
     "RunnerThread",
     "TaskCall",
