@@ -19,13 +19,16 @@ def app_fields(app_id: str, app_version: str) -> dict[str, Any]:
 
 
 def task_fields(
-    app_id: str, app_version: str, task_id: str, subject: TaskSubject | None, **more: Any
+    app_id: str, app_version: str, task_id: str | None, subject: TaskSubject | None, **more: Any
 ) -> dict[str, Any]:
     """The fields of a record about one task: ids and kind, never its input.
 
-    `subject` is None for a task whose request could not be read.
+    `task_id` is None for an answer that names no task, `subject` for a task whose
+    request could not be read.
     """
-    fields: dict[str, Any] = {"app_id": app_id, "app_version": app_version, "task_id": task_id}
+    fields: dict[str, Any] = {"app_id": app_id, "app_version": app_version}
+    if task_id is not None:
+        fields["task_id"] = task_id
     if subject is not None:
         fields["task_kind"] = subject.kind
         fields["resource_type"] = subject.resource_type

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 import anyio
 from anyio.abc import TaskStatus
 
+from .._logfields import app_fields
 from ..models import TaskReport
 from ._config import RunnerOptions, RunnerOptionsKwargs
 from ._dedup import TaskLedger
@@ -589,7 +590,7 @@ class Runner:
                 app.version,
                 len(request.resources),
                 f": {url}" if url else "",
-                extra={"app_id": app.app_id, "app_version": app.version},
+                extra=app_fields(app.app_id, app.version),
             )
 
 
@@ -617,7 +618,7 @@ async def _lifespan_of(
 ) -> AsyncIterator[None]:
     """Enter one app's lifespan: a failure to start is a startup error, a failure to end
     is logged (the runner has done its work by then)."""
-    fields = {"app_id": app.app_id, "app_version": app.version}
+    fields = app_fields(app.app_id, app.version)
     try:
         await manager.__aenter__()
     except Exception as exc:

@@ -20,6 +20,7 @@ import logging
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from .._logfields import task_fields as task_fields_of
 from .._outcomes import RejectedError
 from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
@@ -130,7 +131,7 @@ class TaskKeeper:
             app.version,
             exc,
             "; reporting it as failed" if task_id else "",
-            extra={"app_id": app.app_id, "app_version": app.version, "task_id": task_id},
+            extra=task_fields_of(app.app_id, app.version, task_id, None),
         )
         if task_id is None:
             return
@@ -147,7 +148,7 @@ class TaskKeeper:
         self._send(Outgoing(report))
 
     def _redelivered(self, app: RunnableApp, task_id: str, claim: Claim) -> None:
-        fields = {"app_id": app.app_id, "app_version": app.version, "task_id": task_id}
+        fields = task_fields_of(app.app_id, app.version, task_id, None)
         if claim.kind is ClaimKind.DONE and claim.report is not None:
             logger.info(
                 "task %s was delivered again after its report was acknowledged; "
@@ -335,7 +336,7 @@ class TaskKeeper:
                 task.task_id,
                 type(exc).__name__,
                 exc_info=True,
-                extra={"task_id": task.task_id, "app_id": app.app_id, "app_version": app.version},
+                extra=task_fields_of(app.app_id, app.version, task.task_id, task.subject),
             )
             return TaskReport.error(
                 task.task_id,
