@@ -15,7 +15,7 @@ from ..models import ConnectRequest, LifecycleStage, Link
 from ._definition import AppDefinition, ResourceSpec
 from ._dispatch import dispatch as _dispatch
 from ._errors import DefinitionError
-from ._lifespan import Lifespan, check_lifespan, yielded_type
+from ._lifespan import Lifespan, Provides, check_dependency, check_lifespan, provides
 from ._payloads import PropertiesSpec, SchemaSource, compile_source
 from ._resource import ResourceType, check_links
 from ._runtime import AppRuntime, Serving
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 _L = TypeVar("_L", bound=Lifespan)
+_D = TypeVar("_D")
 
 _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
 _VERSION = re.compile(r"^v\d+$")
@@ -60,7 +61,7 @@ class App:
         "_app_id",
         "_lifespan",
         "_limits",
-        "_provided",
+        "_provides",
         "_serving",
         "_types",
         "_version",
@@ -82,7 +83,7 @@ class App:
         self._types: dict[str, ResourceType] = {}
         self._limits: dict[str, Limits] = {}
         self._lifespan: Lifespan | None = None
-        self._provided: type | None = None
+        self._provides = Provides()
         # Set by the first freeze(): the definition and the lifespan's serving state.
         self._serving: Serving | None = None
         install_log_filter()
@@ -121,7 +122,7 @@ class App:
                 }
             )
             definition = AppDefinition(
-                self._app_id, self._version, types, self._lifespan, self._provided
+                self._app_id, self._version, types, self._lifespan, self._provides
             )
             serving = self._serving = Serving(definition, self)
         return serving
@@ -234,7 +235,7 @@ class App:
             properties=properties_spec,
             timeout=float(timeout) if timeout is not None else None,
         )
-        resource_type = ResourceType(spec, lambda: self._provided, self._check_open)
+        resource_type = ResourceType(spec, lambda: self._provides, self._check_open)
         self._types[type] = resource_type
         if limits:
             self._limits[type] = limits
@@ -298,7 +299,7 @@ class App:
                 ],
             )
         self._lifespan = fn
-        self._provided = yielded_type(fn)
+        self._provides = provides(fn)
         return fn
 
     @property
@@ -336,6 +337,53 @@ class App:
             ```
         """
         with self._runtime_slot().overriding(state, f"{self._app_id} {self._version}"):
+            yield
+
+    @contextlib.contextmanager
+    def overriding(self, kind: type[_D], value: _D) -> Iterator[None]:
+        """Serve with one dependency replaced by `value`, inside the block (tests).
+
+        `kind` is a type handlers take from the lifespan: one of the parts of what it
+        yields (a field of its dataclass or model, e.g. `FlagsApi`), or the whole of
+        it. A part is replaced in a copy of the state, after the lifespan has run; the
+        whole state is replaced without running the lifespan (as `overriding_state`).
+        `value` must be a `kind` (for a `typing.Protocol`, have its members). Works
+        for `invoke`, the testing fixtures and the runner alike; enter it before
+        serving starts.
+
+        Example:
+            ```python
+            with app.overriding(FlagsApi, FakeFlagsApi()):
+                report = tempest.testing.invoke(app, "flag", "create", input=...)
+            ```
+
+        Raises:
+            TypeError: `value` is not a `kind`.
+            LookupError: the lifespan provides no `kind`, or several parts of it.
+        """
+        slot = self._runtime_slot()
+        where = f"{self._app_id} {self._version}"
+        check_dependency(kind, value)
+        provides = slot.runtime.definition.provides
+        if provides.whole is not None and kind is provides.whole:
+            with slot.overriding(value, where):
+                yield
+            return
+        names = provides.parts_of(kind)
+        if len(names) != 1:
+            parts = ", ".join(
+                f"{name}: {getattr(part, '__qualname__', part)}"
+                for name, part in provides.parts.items()
+            )
+            whole = getattr(provides.whole, "__qualname__", None)
+            found = "several" if names else "no"
+            raise LookupError(
+                f"app {where}: the lifespan provides {found} {kind.__name__}"
+                + (f" ({', '.join(names)})" if names else "")
+                + f"; it yields {whole or 'nothing typed'}"
+                + (f", whose parts are {parts}" if parts else "")
+            )
+        with slot.overriding_part(names[0], value, where):
             yield
 
     def limits_for(self, resource_type: str, action: str | None = None) -> Limits:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._limits import NO_LIMITS, Limits
 from ..models import ActionDefinition, ConnectRequest, Link, Links, ResourceDefinition
 from ._handlers import HandlerDefinition
+from ._lifespan import Provides
 
 if TYPE_CHECKING:
     from ._payloads import PropertiesSpec
@@ -127,14 +128,15 @@ class AppDefinition:
         version: the app version.
         types: the resource types, in declaration order.
         lifespan: the function that runs once around serving, if declared.
-        provides: the class its lifespan yields (what handlers may take by type).
+        provides: the class its lifespan yields and that class's parts (what handlers
+            may take by type).
     """
 
     app_id: str
     version: str
     types: Mapping[str, TypeDefinition]
     lifespan: Callable[..., Any] | None = None
-    provides: type | None = None
+    provides: Provides = field(default_factory=Provides)
 
     def describe(self) -> ConnectRequest:
         """The connect request: every resource type with its flags, schemas and actions."""

@@ -21,11 +21,12 @@ from ..models import Resource
 from ._context import Context
 from ._derive import is_schema_type
 from ._errors import DefinitionError
+from ._lifespan import Provides
 from ._payloads import InputSpec, OutputSpec, SchemaSource, compile_source
 from ._results import Health, Page
 from ._schema import JSONSchema
 
-__all__ = ["SLOT_INDEX", "HandlerDefinition", "HandlerKind", "Slot", "analyze"]
+__all__ = ["SLOT_INDEX", "HandlerDefinition", "HandlerKind", "Part", "Slot", "analyze"]
 
 HandlerKind = Literal["create", "read", "update", "delete", "list", "health_check", "action"]
 
@@ -37,7 +38,23 @@ class Slot(enum.Enum):
     RESOURCE = "tempest.Resource (the task's resource)"
     INPUT = "the input (a pydantic model, dataclass, TypedDict, or dict[str, Any])"
     CURSOR = "str (the page cursor)"
-    STATE = "what the app's lifespan yields (the type it is annotated with)"
+    STATE = "what the app's lifespan yields (the type it is annotated with), or a part of it"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A parameter that receives one field of the lifespan's state (by its type)."""
+
+    name: str
+
+    @property
+    def slot(self) -> Slot:
+        """The slot a part fills: the state's."""
+        return Slot.STATE
+
+
+Injected = Slot | Part
+"""What the SDK passes for one parameter: a slot, or one part of the state."""
 
 
 _ALLOWED: dict[str, tuple[Slot, ...]] = {
@@ -66,7 +83,18 @@ _NO_HINT = object()
 SLOT_INDEX = {Slot.CONTEXT: 0, Slot.RESOURCE: 1, Slot.INPUT: 2, Slot.CURSOR: 3, Slot.STATE: 4}
 
 
-def _getter(indexes: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+def _getter(injected: tuple[Injected, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    if any(isinstance(item, Part) for item in injected):
+        state = SLOT_INDEX[Slot.STATE]
+        pickers = tuple(
+            operator.attrgetter(item.name) if isinstance(item, Part) else None for item in injected
+        )
+        indexes = tuple(SLOT_INDEX[item] if isinstance(item, Slot) else state for item in injected)
+        pairs = tuple(zip(pickers, indexes, strict=True))
+        return lambda values: tuple(
+            values[index] if picker is None else picker(values[index]) for picker, index in pairs
+        )
+    indexes = tuple(SLOT_INDEX[item] for item in injected if isinstance(item, Slot))
     if not indexes:
         return lambda values: ()
     if len(indexes) == 1:
@@ -86,8 +114,8 @@ class HandlerDefinition:
     kind: HandlerKind
     fn: Callable[..., Any]
     is_async: bool
-    positional: tuple[Slot, ...]
-    keyword: tuple[tuple[str, Slot], ...]
+    positional: tuple[Injected, ...]
+    keyword: tuple[tuple[str, Injected], ...]
     input: InputSpec | None
     output: OutputSpec | None
     #: The handler's own timeout, else its resource type's; None: the caller's default.
@@ -103,17 +131,18 @@ class HandlerDefinition:
     wants_context: bool = field(init=False)
     wants_state: bool = field(init=False)
     args: Callable[[tuple[Any, ...]], tuple[Any, ...]] = field(init=False, repr=False)
-    kwargs: tuple[tuple[str, int], ...] = field(init=False, repr=False)
+    kwargs: tuple[tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]], ...] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        slots = {*self.positional, *(slot for _, slot in self.keyword)}
+        injected = (*self.positional, *(item for _, item in self.keyword))
+        slots = {item.slot if isinstance(item, Part) else item for item in injected}
         object.__setattr__(self, "wants_context", Slot.CONTEXT in slots)
         object.__setattr__(self, "wants_state", Slot.STATE in slots)
+        object.__setattr__(self, "args", _getter(self.positional))
         object.__setattr__(
-            self, "args", _getter(tuple(SLOT_INDEX[slot] for slot in self.positional))
-        )
-        object.__setattr__(
-            self, "kwargs", tuple((name, SLOT_INDEX[slot]) for name, slot in self.keyword)
+            self, "kwargs", tuple((name, _getter((item,))) for name, item in self.keyword)
         )
 
 
@@ -138,11 +167,26 @@ def _is_raw_mapping(hint: Any) -> bool:
     return origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 
 
-def _classify(hint: Any, provided: type | None) -> Slot | None:
+def _classify(hint: Any, provides: Provides) -> Injected | str | None:
+    """What a parameter annotated `hint` receives; a problem (str) when ambiguous."""
     if isinstance(hint, type):
-        # First: the lifespan's type may be a dataclass or a model, like an input.
+        # First: the lifespan's type and its parts may be dataclasses or models, like
+        # an input.
+        provided = provides.whole
         if provided is not None and hint is not object and _provides(provided, hint):
             return Slot.STATE
+        if hint is not object:
+            parts = provides.parts_of(hint)
+            if len(parts) == 1:
+                return Part(parts[0])
+            if parts:
+                names = " and ".join(repr(name) for name in parts)
+                assert provided is not None  # parts come from the provided class
+                return (
+                    f"the lifespan's {provided.__qualname__} has {len(parts)} parts of type "
+                    f"{_describe_hint(hint)} ({names}): take {provided.__qualname__} itself "
+                    "and pick one, or give each part its own type"
+                )
         if issubclass(hint, Context):
             return Slot.CONTEXT
         if issubclass(hint, Resource):
@@ -163,9 +207,15 @@ def _provides(provided: type, hint: type) -> bool:
         return False
 
 
-def _no_provider(provided: type | None) -> str:
+def _no_provider(provides: Provides) -> str:
+    provided = provides.whole
     if provided is not None:
-        return f" (the lifespan yields {provided.__qualname__})"
+        parts = ", ".join(
+            f"{name}: {_describe_hint(part)}" for name, part in provides.parts.items()
+        )
+        return f" (the lifespan yields {provided.__qualname__}" + (
+            f", whose parts are {parts})" if parts else ")"
+        )
     return (
         ". Shared clients come from the app's lifespan: declare @app.lifespan, its return "
         "annotated like AsyncIterator[Clients], before the handlers that take Clients"
@@ -206,7 +256,7 @@ def analyze(
     local: Mapping[str, Any] | None = None,
     resource_type: str = "",
     resource_timeout: float | None = None,
-    provided: type | None = None,
+    provides: Provides | None = None,
     max_concurrency: int | None = None,
     rate_limit: Rate | None = None,
 ) -> HandlerDefinition:
@@ -225,8 +275,9 @@ def analyze(
         local: The declaring scope's local names, to resolve string annotations.
         resource_type: The resource type's name, for messages.
         resource_timeout: The resource type's timeout, used when `timeout` is None.
-        provided: The type the app's lifespan yields, injected where a parameter asks
-            for it (None: the app has no lifespan declared yet, or it says no type).
+        provides: What the app's lifespan yields (its class and that class's parts),
+            injected where a parameter asks for one of those types (None: no lifespan
+            declared yet, or it says no class).
         max_concurrency: Most tasks of the action that run at once (actions only).
         rate_limit: The action's maximum start rate (actions only).
     """
@@ -266,11 +317,12 @@ def analyze(
             "annotated type before the handler is registered",
         ) from None
 
+    provides = provides or Provides()
     allowed = _ALLOWED[kind]
-    positional: list[Slot] = []
-    keyword: list[tuple[str, Slot]] = []
+    positional: list[Injected] = []
+    keyword: list[tuple[str, Injected]] = []
     input_hint: Any = None
-    taken: dict[Slot, str] = {}
+    taken: dict[Injected, str] = {}
     skipped = False
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -281,8 +333,11 @@ def analyze(
             continue
         hint = _strip_annotated(hints.get(param.name, _NO_HINT))
         choices = ", ".join(slot.value for slot in allowed)
-        slot = None if hint is _NO_HINT else _classify(hint, provided)
-        if slot is None or slot not in allowed:
+        slot = None if hint is _NO_HINT else _classify(hint, provides)
+        if isinstance(slot, str):
+            problems.append(f"parameter {param.name!r}: {slot}")
+            continue
+        if slot is None or (slot.slot if isinstance(slot, Part) else slot) not in allowed:
             if param.default is not param.empty:
                 # Not ours to fill: it keeps its default (e.g. a value bound in a loop).
                 skipped = True
@@ -294,12 +349,13 @@ def analyze(
             else:
                 problems.append(
                     f"parameter {param.name!r}: a {label} handler cannot receive "
-                    f"{_describe_hint(hint)}; it can take: {choices}" + _no_provider(provided)
+                    f"{_describe_hint(hint)}; it can take: {choices}" + _no_provider(provides)
                 )
             continue
         if slot in taken:
+            what = f"the part {slot.name!r}" if isinstance(slot, Part) else slot.value
             problems.append(
-                f"parameters {taken[slot]!r} and {param.name!r} both ask for {slot.value}; keep one"
+                f"parameters {taken[slot]!r} and {param.name!r} both ask for {what}; keep one"
             )
             continue
         taken[slot] = param.name

@@ -27,7 +27,7 @@ def call_arguments(
     handler: HandlerDefinition, values: tuple[Any, Any, Any, Any, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The arguments of a call, from `(context, resource, input, cursor, state)`."""
-    kwargs = {name: values[index] for name, index in handler.kwargs} if handler.kwargs else {}
+    kwargs = {name: pick(values)[0] for name, pick in handler.kwargs} if handler.kwargs else {}
     return handler.args(values), kwargs
 
 

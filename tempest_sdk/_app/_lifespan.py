@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
+import dataclasses
 import inspect
 import typing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ._errors import DefinitionError
 
-__all__ = ["Lifespan", "as_context_manager", "check_lifespan", "yielded_type"]
+__all__ = [
+    "Lifespan",
+    "Provides",
+    "as_context_manager",
+    "check_dependency",
+    "check_lifespan",
+    "provides",
+    "yielded_type",
+]
 
 Lifespan = Callable[..., Any]
 """An async generator function, a generator function, or a function returning an
@@ -106,3 +117,89 @@ async def _from_sync(manager: contextlib.AbstractContextManager[Any]) -> AsyncIt
     # settings, building a client object), not for blocking I/O.
     with manager as state:
         yield state
+
+
+@dataclass(frozen=True, slots=True)
+class Provides:
+    """What handlers may take from the lifespan's state, by type.
+
+    Attributes:
+        whole: the class the lifespan yields (None: it says no class).
+        parts: its fields (a dataclass's, a pydantic model's, or the class's annotated
+            attributes) whose type is a class, by name: each may be taken on its own.
+    """
+
+    whole: type | None = None
+    parts: Mapping[str, type] = field(default_factory=lambda: MappingProxyType({}))
+
+    def parts_of(self, hint: type) -> list[str]:
+        """The names of the parts a parameter annotated `hint` may receive."""
+        found = []
+        for name, part in self.parts.items():
+            if part is hint:  # a Protocol refuses subclass checks, but is itself
+                found.append(name)
+                continue
+            try:
+                if issubclass(part, hint):
+                    found.append(name)
+            except TypeError:  # a TypedDict, or a class that refuses subclass checks
+                continue
+        return found
+
+
+def provides(fn: Lifespan) -> Provides:
+    """What a lifespan provides: the class it yields and its parts."""
+    whole = yielded_type(fn)
+    if whole is None:
+        return Provides()
+    return Provides(whole, MappingProxyType(_parts(whole)))
+
+
+def _parts(cls: type) -> dict[str, type]:
+    """The fields of `cls` whose type is a class other than a builtin, by name."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an unresolvable annotation: the whole state is still injectable
+        return {}
+    if dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls)]
+    else:
+        fields = getattr(cls, "model_fields", None)  # a pydantic model
+        names = list(fields) if isinstance(fields, Mapping) else list(hints)
+    parts = {}
+    for name in names:
+        hint = hints.get(name)
+        while typing.get_origin(hint) is typing.Annotated:
+            hint = typing.get_args(hint)[0]
+        # Builtins (str, int, dict, ...) are left out: they mean a cursor or an input.
+        if isinstance(hint, type) and hint.__module__ != "builtins" and not name.startswith("_"):
+            parts[name] = hint
+    return parts
+
+
+def check_dependency(kind: type, value: object) -> None:
+    """Refuse a replacement that is not a `kind` (for a Protocol: lacks its members).
+
+    Raises:
+        TypeError: saying what is missing.
+    """
+    if getattr(kind, "_is_protocol", False) and not getattr(kind, "_is_runtime_protocol", False):
+        members = {
+            name
+            for base in kind.__mro__[:-1]
+            if getattr(base, "_is_protocol", False)
+            for name in (*vars(base), *getattr(base, "__annotations__", {}))
+            if not name.startswith("_")
+        }
+        missing = sorted(name for name in members if not hasattr(value, name))
+        if missing:
+            raise TypeError(
+                f"{type(value).__qualname__} is no {kind.__qualname__}: it lacks "
+                + ", ".join(missing)
+            )
+        return
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"a replacement for {kind.__qualname__} must be one (a subclass, or an object "
+            f"with its members for a typing.Protocol), not {type(value).__qualname__}"
+        )

@@ -13,6 +13,7 @@ from ..models import Link, ResourceDefinition
 from ._definition import OPERATIONS, ResourceSpec, TypeDefinition, supported
 from ._errors import DefinitionError
 from ._handlers import HandlerDefinition, HandlerKind, analyze
+from ._lifespan import Provides
 from ._payloads import SchemaSource
 from ._shapes import (
     ActionHandlerT,
@@ -43,18 +44,18 @@ class ResourceType:
         ```
     """
 
-    __slots__ = ("_actions", "_check_open", "_handlers", "_provided", "_spec")
+    __slots__ = ("_actions", "_check_open", "_handlers", "_provides", "_spec")
 
     def __init__(
         self,
         spec: ResourceSpec,
-        provided: Callable[[], type | None] = lambda: None,
+        provides: Callable[[], Provides | None] = lambda: None,
         check_open: Callable[[str], None] = lambda what: None,
     ) -> None:
         self._spec = spec
         # The type the app's lifespan yields, asked at each registration: the lifespan
         # must be declared before the handlers that take what it yields.
-        self._provided = provided
+        self._provides = provides
         # Raises once the app is frozen (served, invoked, dispatched to or described).
         self._check_open = check_open
         self._handlers: dict[str, HandlerDefinition] = {}
@@ -320,7 +321,7 @@ class ResourceType:
                 local=local,
                 resource_type=self.type,
                 resource_timeout=self._spec.timeout,
-                provided=self._provided(),
+                provides=self._provides(),
                 max_concurrency=max_concurrency,
                 rate_limit=rate_limit,
             )
@@ -384,7 +385,7 @@ class ResourceType:
                 local=local,
                 resource_type=self.type,
                 resource_timeout=self._spec.timeout,
-                provided=self._provided(),
+                provides=self._provides(),
             )
         except DefinitionError as exc:
             raise DefinitionError(exc.where, [*problems, *exc.problems]) from None

@@ -9,7 +9,9 @@ process) and hands out the runtime of the moment.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import copy
+import dataclasses
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from .._secrets import register_process_secrets, secrets_in, unregister_process_secrets
@@ -74,13 +76,14 @@ class Serving:
         owner: what the lifespan function is given (the `App`).
     """
 
-    __slots__ = ("_count", "_idle", "_override", "_owner", "_runtime")
+    __slots__ = ("_count", "_idle", "_override", "_owner", "_parts", "_runtime")
 
     def __init__(self, definition: AppDefinition, owner: object) -> None:
         self._owner = owner
         self._idle = AppRuntime(definition)
         self._runtime = self._idle
         self._override: Any = _NOT_SERVING
+        self._parts: dict[str, Any] = {}
         self._count = 0
 
     @property
@@ -114,6 +117,8 @@ class Serving:
         self._count = 1
         try:
             async with manager as state:
+                if self._parts:
+                    state = _with_parts(state, self._parts)
                 # Its settings' SecretStr values are secrets wherever the SDK writes.
                 secrets = secrets_in(state)
                 register_process_secrets(secrets)
@@ -127,15 +132,46 @@ class Serving:
             self._count = 0
 
     @contextlib.contextmanager
-    def overriding(self, state: Any, where: str) -> Any:
+    def overriding(self, state: Any, where: str) -> Iterator[None]:
         """Serve with `state` instead of running the lifespan, inside the block."""
-        if self._count:
-            raise RuntimeError(
-                f"app {where} is serving already: override its state before the runner "
-                "or the serving block starts"
-            )
+        self._refuse_while_serving(where)
         previous, self._override = self._override, state
         try:
             yield
         finally:
             self._override = previous
+
+    @contextlib.contextmanager
+    def overriding_part(self, name: str, value: Any, where: str) -> Iterator[None]:
+        """Serve with part `name` of the lifespan's state replaced by `value`."""
+        self._refuse_while_serving(where)
+        missing = object()
+        previous = self._parts.get(name, missing)
+        self._parts[name] = value
+        try:
+            yield
+        finally:
+            if previous is missing:
+                del self._parts[name]
+            else:
+                self._parts[name] = previous
+
+    def _refuse_while_serving(self, where: str) -> None:
+        if self._count:
+            raise RuntimeError(
+                f"app {where} is serving already: override its state before the runner "
+                "or the serving block starts"
+            )
+
+
+def _with_parts(state: Any, parts: Mapping[str, Any]) -> Any:
+    """A copy of the lifespan's `state` with some of its fields replaced."""
+    if dataclasses.is_dataclass(state) and not isinstance(state, type):
+        return dataclasses.replace(state, **parts)
+    model_copy = getattr(state, "model_copy", None)  # a pydantic model
+    if callable(model_copy):
+        return model_copy(update=dict(parts))
+    replaced = copy.copy(state)
+    for name, value in parts.items():
+        setattr(replaced, name, value)
+    return replaced

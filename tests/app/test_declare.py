@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 import tempest_sdk as tempest
 from tempest_sdk import DefinitionError
+from tempest_sdk._app._handlers import Slot
 
 
 class Props(BaseModel):
@@ -393,7 +394,7 @@ def test_unplaceable_parameters_with_defaults_keep_them() -> None:
         raise NotImplementedError
 
     handler = example._handlers["read"]
-    assert handler.kwargs == (("resource", 1),)
+    assert handler.keyword == (("resource", Slot.RESOURCE),)
     assert not handler.wants_context  # `Context | None` is not a Context: left at its default
 
     def bad(x: int = 0, /, resource: tempest.Resource = None) -> Any:  # type: ignore[assignment]
@@ -402,7 +403,7 @@ def test_unplaceable_parameters_with_defaults_keep_them() -> None:
     bad_app, bad_example = make()
     del bad_app
     bad_example.read(bad)
-    assert bad_example._handlers["read"].kwargs == (("resource", 1),)
+    assert bad_example._handlers["read"].keyword == (("resource", Slot.RESOURCE),)
 
 
 def test_generators_are_refused() -> None:
@@ -475,7 +476,7 @@ def test_keyword_only_and_positional_only_parameters_are_placed() -> None:
 
     handler = example._handlers["create"]
     assert handler.wants_context
-    assert handler.kwargs == (("ctx", 0),)
+    assert handler.keyword == (("ctx", Slot.CONTEXT),)
 
 
 def test_annotated_parameters_are_placed_by_their_type() -> None:
