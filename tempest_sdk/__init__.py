@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._app import TaskError as TaskError
     from ._app import load_settings as load_settings
     from ._logjson import JsonLogFormatter as JsonLogFormatter
+    from ._stopping import Stopping as Stopping
     from .models import Link as Link
     from .models import Resource as Resource
 
@@ -57,6 +58,7 @@ __all__ = [
     "ResourceNotFoundError",
     "ResourceType",
     "SettingsError",
+    "Stopping",
     "TaskError",
     "TempestError",
     "__version__",
@@ -87,6 +89,7 @@ if not TYPE_CHECKING:
                 "load_settings",
             ),
             "._logjson": ("JsonLogFormatter",),
+            "._stopping": ("Stopping",),
             ".models": ("Link", "Resource"),
         },
     )

@@ -164,3 +164,27 @@ async def test_the_tracing_hook_wraps_each_task_in_a_span(
     (span,) = exporter.get_finished_spans()
     assert span.name == "operation create"
     assert span.attributes == {"tempest.task_id": task_id, "tempest.status": "ok"}
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_stopping_sample_stops_between_batches(emulator: Emulator, backend: str) -> None:
+    """docs/runner.md, Shutdown: the batch copy sees the drain and reports it."""
+    module = importlib.reload(importlib.import_module("docs_src.running.stopping"))
+    task_id = emulator.enqueue_action(
+        "backfill", "v1", "archive", "copy", external_id="a1", input={"batches": 1000}
+    )
+
+    async def scenario() -> None:
+        runner = Runner(module.app, emulator.client, shutdown_grace=10.0)
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            await runner.ready()
+            while len(module.copied) < 3:  # noqa: ASYNC110 - a few batches in
+                await anyio.sleep(0.01)
+            await runner.shutdown()
+
+    anyio.run(scenario, backend=backend)
+    [report] = emulator.reports(task_id)
+    assert report["status"] == "error"
+    assert "run it again" in report["message"]
+    assert 3 <= len(module.copied) < 1000

@@ -289,6 +289,10 @@ def test_the_sample_check_catches_a_loose_block_and_an_edited_copy(tmp_path: Pat
 # What each line range of a docs_src file must show: its first and its last line
 # (dedented). A file edited above or inside a range moves it; this says so.
 RANGES: dict[str, tuple[str, str]] = {
+    "docs_src/running/stopping.py:28:34": (
+        '@archive.action("copy", description="Copy every batch into the archive.")',
+        '    return {"copied": input.batches}',
+    ),
     "docs_src/client/errors.py:1:5": ("from tempest_sdk.client import (", ")"),
     "docs_src/client/errors.py:11:17": (
         "with TempestClient() as client:",

@@ -29,6 +29,7 @@ EXPECTED = [
     "ResourceNotFoundError",
     "ResourceType",
     "SettingsError",
+    "Stopping",
     "TaskError",
     "TempestError",
     "__version__",

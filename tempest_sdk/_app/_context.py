@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from .._logfields import task_fields
 from .._secrets import current_task_secrets, register_process_secrets
+from .._stopping import Stopping, current
 from ..models import EnvironmentVariable, EnvironmentVariableType, TaskMetadata, TaskSubject
 
 __all__ = ["Context", "Environment", "StateSource"]
@@ -190,6 +191,16 @@ class Context:
         if self._app is None:
             raise LookupError("this context belongs to no app, so it has no lifespan state")
         return self._app.state
+
+    @property
+    def stopping(self) -> Stopping:
+        """Whether the runner serving this task has begun to stop (see `Stopping`).
+
+        A long handler checks it (`if ctx.stopping:`) or awaits it
+        (`await ctx.stopping.wait()`) to checkpoint and return within the runner's
+        grace period. Outside a runner it never becomes set.
+        """
+        return current()
 
     @property
     def metadata(self) -> TaskMetadata:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 import anyio
 from anyio.abc import TaskStatus
 
+from .. import _stopping as stopping
 from .._logfields import app_fields
 from ..models import TaskReport
 from ._config import RunnerOptions, RunnerOptionsKwargs
@@ -246,6 +247,8 @@ class Runner:
             raise RuntimeError(f"this runner is {self._state}; a Runner runs once")
         self._state = "starting"
         events = self._events()
+        # Every task started from here inherits it: `ctx.stopping` of its handlers.
+        marked = stopping.enter(events.stop)
         try:
             await self._run(events)
         except BaseExceptionGroup as group:
@@ -258,6 +261,7 @@ class Runner:
             self._failure = exc
             raise
         finally:
+            stopping.leave(marked)
             self._state = "stopped"
             events.settled.set()
             events.stopped.set()

@@ -380,3 +380,65 @@ def test_standalone_run_passes_its_tls_settings_to_the_client(tmp_path):
     with pytest.raises(SystemExit) as info:
         run(FakeApp(), endpoint="https://127.0.0.1:9/api/v1", token="t", cert=str(missing))
     assert "client certificate" in str(info.value.code)
+
+
+# -- ctx.stopping ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("plain", [False, True], ids=["async", "plain"])
+def test_a_handler_sees_the_runner_stopping_and_returns_early(backend: str, plain: bool) -> None:
+    """A long handler checkpoints on `ctx.stopping` and returns within the grace period."""
+    import tempest_sdk as tempest
+
+    app = tempest.App("shop", "v1")
+    example = app.resource("example", description="d", properties={"type": "object"})
+    running = threading.Event()
+    seen: list[bool] = []
+
+    if plain:
+
+        @example.create
+        def create_plain(ctx: tempest.Context) -> tempest.Resource:
+            seen.append(bool(ctx.stopping))
+            running.set()
+            while not ctx.stopping.is_set():
+                time.sleep(0.005)
+            seen.append(bool(ctx.stopping))
+            return tempest.Resource(external_id="stopped-early")
+
+    else:
+
+        @example.create
+        async def create(ctx: tempest.Context) -> tempest.Resource:
+            seen.append(bool(ctx.stopping))
+            running.set()
+            await ctx.stopping.wait()
+            seen.append(bool(ctx.stopping))
+            return tempest.Resource(external_id="stopped-early")
+
+    source = FakeSource()
+    source.push("shop", "v1", make_task("t1"))
+
+    async def scenario() -> None:
+        runner = Runner(app, source, **{**FAST, "shutdown_grace": 10.0})
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            await runner.ready()
+            await wait_until(running.is_set, "the handler to start")
+            await runner.shutdown()
+
+    anyio.run(scenario, backend=backend)
+    [report] = source.acked
+    assert report.status is ReportStatus.OK
+    assert report.resource.external_id == "stopped-early"
+    assert seen == [False, True]
+
+
+def test_outside_a_runner_stopping_is_never_set() -> None:
+    import tempest_sdk as tempest
+
+    ctx = tempest.Context(
+        task_id="t", app_id="a", version="v1", resource_type="x", operation="create"
+    )
+    assert not ctx.stopping and repr(ctx.stopping) == "Stopping(False)"
