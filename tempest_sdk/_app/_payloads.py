@@ -93,9 +93,16 @@ class InputSpec:
         return cls(compiled.schema, adapter, compiled.fill_none, passed, fast)
 
     def load(self, data: dict[str, Any] | None) -> tuple[Any, list[str]]:
-        """The value handed to the handler, or the list of input problems."""
+        """The value handed to the handler, or the list of input problems.
+
+        The input is checked against the published schema first (names as published,
+        aliases included, and no extra field where the schema forbids them), as
+        Tempest checks it; a typed input is then built by its model.
+        """
         if data is None:
             data = {}
+        if self.adapter is not None and not self.schema.is_valid(data):
+            return None, self.schema.problems(data)
         if self.fast is not None:
             try:
                 return self.fast(data), []

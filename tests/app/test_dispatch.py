@@ -262,6 +262,41 @@ async def test_external_id_is_required(app: tempest.App, operation: str) -> None
 # -- input --------------------------------------------------------------------------------
 
 
+async def test_input_is_checked_as_the_published_schema_says() -> None:
+    """A model that populates by name and forbids extras publishes its aliases and
+    `additionalProperties: false`: its field names are refused, as Tempest would."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class FlagIn(BaseModel):
+        model_config = ConfigDict(populate_by_name=True, extra="forbid")
+        default_enabled: bool = Field(False, alias="defaultEnabled")
+
+    app = tempest.App("flags", "v1")
+    flag = app.resource("flag", description="A flag.", properties={"type": "object"})
+    got: list[FlagIn] = []
+
+    @flag.create
+    async def create(input: FlagIn) -> tempest.Resource:
+        got.append(input)
+        return tempest.Resource(external_id="f1")
+
+    schema = flag.definition().create_input_schema or {}
+    assert list(schema["properties"]) == ["defaultEnabled"]
+    assert schema["additionalProperties"] is False
+    refused = assert_report(
+        await app.dispatch(operation_task("create", type="flag", input={"default_enabled": True}))
+    )
+    assert refused["message"] == (
+        "invalid input for create of 'flag': default_enabled: is not allowed "
+        "(the schema has no such field)"
+    )
+    assert got == []
+    assert_report(
+        await app.dispatch(operation_task("create", type="flag", input={"defaultEnabled": True}))
+    )
+    assert got[0].default_enabled is True
+
+
 async def test_missing_input_is_an_empty_object_and_defaults_apply(app: tempest.App) -> None:
     """Go's CLI crashes on an operation task without `input`; Go's SDK injects defaults."""
     report = assert_report(await app.dispatch(operation_task("create")))
@@ -271,15 +306,16 @@ async def test_missing_input_is_an_empty_object_and_defaults_apply(app: tempest.
 async def test_invalid_input_lists_every_field_with_path_and_reason(app: tempest.App) -> None:
     """Mirrors Go: `validate create input: jsonschema validation failed` with every error."""
     report = assert_report(await app.dispatch(action_task("paint", input={"coats": 7, "extra": 1})))
+    # Checked against the published schema first, as Tempest checks it.
     assert report["message"] == (
-        "invalid input for action 'paint' of 'example': color: is required; "
-        "coats: Input should be less than or equal to 3"
+        "invalid input for action 'paint' of 'example': coats: must be at most 3; "
+        "color: is required"
     )
     report = assert_report(
         await app.dispatch(operation_task("create", input={"color": 3, "size": 1}))
     )
     assert report["message"] == (
-        "invalid input for create of 'example': color: Input should be a valid string; "
+        "invalid input for create of 'example': color: must be string, not integer; "
         "size: is not allowed (the schema has no such field)"
     )
 
