@@ -254,9 +254,19 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
 def describe_errors(exc: ValidationError) -> str:
     """Summarise validation errors as `path: reason` pairs, without input values."""
     parts = []
-    for error in exc.errors(include_input=False, include_url=False):
+    for error in exc.errors(include_url=False):
         path = ".".join(str(part) for part in error["loc"]) or "(root)"
-        parts.append(f"{path}: {error['msg']}")
+        given = error.get("input")
+        if (
+            error["loc"][-1:] == ("operation",)
+            and error["type"] == "enum"
+            and isinstance(given, str)
+        ):
+            # The one value named: which operation this SDK does not know (as Go's
+            # toolkit says); secrets masked by whoever writes the message out.
+            parts.append(f"{path}: unknown operation {given!r}; {error['msg'].lower()}")
+        else:
+            parts.append(f"{path}: {error['msg']}")
     return "; ".join(parts)
 
 

@@ -129,7 +129,7 @@ def _broken(name: str, edit: Any) -> dict[str, Any]:
         (_broken("action", lambda a: a["task"].pop("action")), "action: Field required"),
         (
             _broken("create", lambda a: a["task"].update(operation="destroy")),
-            "execute_resource_operation.operation: Input should be 'create'",
+            "execute_resource_operation.operation: unknown operation 'destroy'; input should be",
         ),
         (
             _broken("create", lambda a: a["task"]["environment_variables"][1].update(type="pw")),
@@ -378,3 +378,22 @@ def test_a_wire_model_writes_its_defaults_and_never_a_null():
     # A failed report is the exception: `response` is required, and null there.
     assert TaskReport.error("t-1", "boom").to_wire()["response"] is None
     assert b'"response":null' in TaskReport.error("t-1", "boom").to_json()
+
+
+def test_an_unknown_operation_is_named() -> None:
+    """Go's toolkit names the operation it does not support; so does the SDK."""
+    from tempest_sdk.models import MalformedTaskError, parse_task
+
+    owner = {"email": "a@example.com", "name": "A", "type": "user"}
+    task = {
+        "task_id": "t1",
+        "task": {
+            "request_type": "execute_resource_operation",
+            "operation": "archive",
+            "resource": {"type": "x", "external_id": "e", "display_name": "d"},
+        },
+        "metadata": {"owners": [owner], "author": owner, "project_id": "p", "project_name": "P"},
+    }
+    with pytest.raises(MalformedTaskError) as caught:
+        parse_task(task)
+    assert "operation: unknown operation 'archive'; input should be 'create'" in str(caught.value)
