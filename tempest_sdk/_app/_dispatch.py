@@ -49,13 +49,17 @@ class _Failed(Exception):
     """Ends a task with an error report (internal control flow)."""
 
     def __init__(
-        self, message: str, *, level: int = logging.WARNING, traceback: str | None = None
+        self,
+        message: str,
+        *,
+        level: int = logging.WARNING,
+        error: BaseException | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.level = level
-        #: The handler's trimmed traceback, logged at ERROR before the message.
-        self.traceback = traceback
+        #: The handler's exception, logged with its trimmed traceback.
+        self.error = error
 
 
 async def dispatch(
@@ -139,12 +143,25 @@ def _failed_report(
     values = secrets.values()
     message = scrub(failed.message, values)
     fields = task_fields(runtime.app_id, runtime.version, task_id, subject)
-    if failed.traceback is not None:
-        _LOGGER.error(
-            "task %s: %s\n%s", task_id, message, scrub(failed.traceback, values), extra=fields
-        )
-    else:
+    error = failed.error
+    if error is None:
         _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
+    elif _LOGGER.isEnabledFor(logging.ERROR):
+        # The exception goes with the record (a formatter writes it where it writes
+        # exceptions: JSON's `exception`), as its trimmed, masked traceback: the text
+        # a formatter takes instead of formatting the whole one again.
+        record = _LOGGER.makeRecord(
+            _LOGGER.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "task %s: %s",
+            (task_id, message),
+            (type(error), error, error.__traceback__),
+            extra=fields,
+        )
+        record.exc_text = scrub(handler_traceback(error).rstrip("\n"), values)
+        _LOGGER.handle(record)
     return TaskReport.error(task_id, message)
 
 
@@ -161,7 +178,7 @@ def _handler_failed(
         return _Failed(f"{handler.what} failed: {exc.describe(what)}", level=logging.INFO)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     message = f"{handler.what} failed: {detail}"
-    return _Failed(message, level=logging.ERROR, traceback=handler_traceback(exc))
+    return _Failed(message, level=logging.ERROR, error=exc)
 
 
 _Values = tuple[Any, Any, Any, Any, Any]

@@ -31,8 +31,13 @@ def failing_app() -> tempest.App:
 
 
 def logged_traceback(caplog: pytest.LogCaptureFixture) -> str:
-    [record] = [r for r in caplog.records if "Traceback" in r.getMessage()]
-    return record.getMessage()
+    """The traceback of the one failure record: with the record's exception (a JSON
+    log writes it as `exception`), never in its message."""
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert "Traceback" not in record.getMessage()
+    assert record.exc_text is not None
+    assert record.exc_text in caplog.text  # what a text formatter writes
+    return record.exc_text
 
 
 async def test_only_the_handlers_frames_are_shown_by_default(caplog, monkeypatch) -> None:

@@ -325,8 +325,11 @@ def _check_records(stderr: str, created: str, updated: str) -> None:
     assert failed["status"] == "error"
     assert failed["level"] == "WARNING"
     assert MASK in str(failed["message"])
-    traceback = next(r for r in records if "Traceback" in str(r["message"]))
+    # The handler's traceback is the record's `exception`, never its message.
+    traceback = next(r for r in records if "Traceback" in str(r.get("exception")))
+    assert "Traceback" not in str(traceback["message"])
     assert "upstream refused key" in str(traceback["message"])
+    assert "upstream refused key" in str(traceback["exception"])
     assert (traceback["logger"], traceback["level"]) == ("tempest_sdk.app", "ERROR")
     assert (traceback["task_id"], traceback["resource_type"]) == (updated, "thing")
     assert traceback["operation"] == "update"
