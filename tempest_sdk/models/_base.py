@@ -40,7 +40,10 @@ class WireModel(BaseModel):
         required_with_default = {
             name
             for name, field in cls.model_fields.items()
-            if not field.is_required() and field.default is not None
+            # A field written only when it says something (`exclude_if`) stays optional.
+            if not field.is_required()
+            and field.default is not None
+            and getattr(field, "exclude_if", None) is None
         }
         cls._always_written = frozenset(required_with_default | set(cls._always_written))
 

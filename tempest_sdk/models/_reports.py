@@ -56,6 +56,10 @@ TaskResponse = Annotated[
 """The three kinds of task result, discriminated by `response_type`."""
 
 
+def _empty(value: object) -> bool:
+    return value == ""
+
+
 class TaskReport(WireModel):
     """The outcome of a task (contract: `ReportResponse`).
 
@@ -68,7 +72,8 @@ class TaskReport(WireModel):
     task_id: str
     # Written with `str` (C) rather than the enum's `value` property (Python).
     status: Annotated[ReportStatus, PlainSerializer(str, return_type=str, when_used="json")]
-    message: str | None = None
+    # Always a str ("" when there is none), written only when it says something.
+    message: str = Field("", exclude_if=_empty)
     # Serialized by the value's own class: the same output as by the union, for a
     # quarter less of pydantic-core's work on every report.
     response: SerializeAsAny[TaskResponse] | None = None
@@ -86,10 +91,8 @@ class TaskReport(WireModel):
         return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
     @classmethod
-    def ok(cls, task_id: str, response: TaskResponse, message: str | None = None) -> TaskReport:
+    def ok(cls, task_id: str, response: TaskResponse, message: str = "") -> TaskReport:
         """A successful report carrying the task's result."""
-        if message is None:
-            return cls(task_id=task_id, status=ReportStatus.OK, response=response)
         return cls(task_id=task_id, status=ReportStatus.OK, response=response, message=message)
 
     @classmethod
@@ -133,6 +136,20 @@ class TaskReport(WireModel):
             ValueError: the report is an error, or not a list's.
         """
         return self._response(ListResourcesResponse, "a list").resources
+
+    @property
+    def next_cursor(self) -> str:
+        """The cursor of the page after a successful list's (`""` after the last page).
+
+        Raises:
+            ValueError: the report is an error, or not a list's.
+        """
+        return self._response(ListResourcesResponse, "a list").next
+
+    @property
+    def text(self) -> str:
+        """The report as sent, as JSON text (`to_json()` gives the bytes)."""
+        return self.to_json().decode()
 
     @property
     def output(self) -> dict[str, Any]:

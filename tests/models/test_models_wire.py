@@ -397,3 +397,21 @@ def test_an_unknown_operation_is_named() -> None:
     with pytest.raises(MalformedTaskError) as caught:
         parse_task(task)
     assert "operation: unknown operation 'archive'; input should be 'create'" in str(caught.value)
+
+
+def test_a_report_reads_typed_in_tests() -> None:
+    """message is always a str; a page has its cursor; the text form beside the bytes."""
+    from tempest_sdk.models import Resource, TaskReport
+
+    page = TaskReport.of_page("t1", [Resource(type="x", external_id="e", display_name="d")], "p2")
+    assert page.message == "" and page.next_cursor == "p2"
+    assert "message" not in page.to_wire()  # written only when it says something
+    assert '"next":"p2"' in page.text and page.text.encode() == page.to_json()
+    last = TaskReport.of_page("t2", [])
+    assert last.next_cursor == ""
+    failed = TaskReport.error("t3", "conflict: taken")
+    assert "conflict" in failed.message and failed.to_wire()["message"] == "conflict: taken"
+    with pytest.raises(ValueError, match="failed: conflict: taken"):
+        _ = failed.next_cursor
+    with pytest.raises(ValueError, match="is not a list's"):
+        _ = TaskReport.of_output("t4", {}).next_cursor
