@@ -18,6 +18,7 @@ import sys
 import tokenize
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,7 @@ def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[
     # 0: no error, 1: errors found; anything else is mypy failing to run.
     assert code in (0, 1), f"mypy could not run (exit {code}):\n{out}\n{err}"
     mypy: dict[str, set[int]] = {Path(f).name: set() for f in files}
+    messages = {"mypy": out}
     for line in out.splitlines():
         match = re.match(r"(?P<file>.+?):(?P<line>\d+): error: ", line)
         if match:
@@ -100,11 +102,25 @@ def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[
         pytest.fail(f"pyright did not report JSON (exit {code}):\n{out}\n{err}")
     assert report["summary"]["filesAnalyzed"] == len(files), report["summary"]
     pyright_errors: dict[str, set[int]] = {Path(f).name: set() for f in files}
+    messages["pyright"] = "\n".join(d["message"] for d in report["generalDiagnostics"])
     for diagnostic in report["generalDiagnostics"]:
         if diagnostic["severity"] == "error":
             lines = pyright_errors.setdefault(Path(diagnostic["file"]).name, set())
             lines.add(diagnostic["range"]["start"]["line"] + 1)  # 0-based in the JSON
-    return {"mypy": mypy, "pyright": pyright_errors}
+    return {"mypy": mypy, "pyright": pyright_errors, "messages": messages}  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("checker", ["mypy", "pyright"])
+def test_a_wrong_handlers_error_names_the_rule(errors: dict[str, Any], checker: str) -> None:
+    """The decorators' type variables are named as their rules, which both checkers quote."""
+    said = errors["messages"][checker]
+    for rule in (
+        "HandlerMustReturnResource",
+        "DeleteMustReturnResourceOrNone",
+        "ListMustReturnPage",
+        "HealthCheckMustReturnHealth",
+    ):
+        assert rule in said, f"{checker} never quotes {rule}"
 
 
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])

@@ -16,11 +16,11 @@ from ._handlers import HandlerDefinition, HandlerKind, analyze
 from ._lifespan import Provides
 from ._payloads import SchemaSource
 from ._shapes import (
-    ActionHandlerT,
-    DeleteHandlerT,
-    HealthCheckHandlerT,
-    ListHandlerT,
-    ResourceHandlerT,
+    ActionMustReturnItsOutput,
+    DeleteMustReturnResourceOrNone,
+    HandlerMustReturnResource,
+    HealthCheckMustReturnHealth,
+    ListMustReturnPage,
 )
 
 __all__ = ["ResourceType"]
@@ -115,17 +115,19 @@ class ResourceType:
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
+    ) -> Callable[[HandlerMustReturnResource], HandlerMustReturnResource]: ...
     @overload
-    def create(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
+    def create(self, fn: HandlerMustReturnResource, /) -> HandlerMustReturnResource: ...
     def create(
         self,
-        fn: ResourceHandlerT | None = None,
+        fn: HandlerMustReturnResource | None = None,
         /,
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
+    ) -> (
+        HandlerMustReturnResource | Callable[[HandlerMustReturnResource], HandlerMustReturnResource]
+    ):
         """Register the create handler.
 
         It may take a `Context`, the task's `Resource` and the input (annotated with a
@@ -143,12 +145,14 @@ class ResourceType:
     @overload
     def read(
         self, fn: None = None, /, *, timeout: float | None = None
-    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
+    ) -> Callable[[HandlerMustReturnResource], HandlerMustReturnResource]: ...
     @overload
-    def read(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
+    def read(self, fn: HandlerMustReturnResource, /) -> HandlerMustReturnResource: ...
     def read(
-        self, fn: ResourceHandlerT | None = None, /, *, timeout: float | None = None
-    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
+        self, fn: HandlerMustReturnResource | None = None, /, *, timeout: float | None = None
+    ) -> (
+        HandlerMustReturnResource | Callable[[HandlerMustReturnResource], HandlerMustReturnResource]
+    ):
         """Register the read handler: it returns the resource as it now is.
 
         It may take a `Context` and the task's `Resource` (or nothing), and returns a
@@ -168,17 +172,19 @@ class ResourceType:
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> Callable[[ResourceHandlerT], ResourceHandlerT]: ...
+    ) -> Callable[[HandlerMustReturnResource], HandlerMustReturnResource]: ...
     @overload
-    def update(self, fn: ResourceHandlerT, /) -> ResourceHandlerT: ...
+    def update(self, fn: HandlerMustReturnResource, /) -> HandlerMustReturnResource: ...
     def update(
         self,
-        fn: ResourceHandlerT | None = None,
+        fn: HandlerMustReturnResource | None = None,
         /,
         *,
         input_schema: SchemaSource | None = None,
         timeout: float | None = None,
-    ) -> ResourceHandlerT | Callable[[ResourceHandlerT], ResourceHandlerT]:
+    ) -> (
+        HandlerMustReturnResource | Callable[[HandlerMustReturnResource], HandlerMustReturnResource]
+    ):
         """Register the update handler: it takes the input and returns the updated resource.
 
         It may take a `Context`, the task's `Resource` and the input, and returns a
@@ -194,12 +200,15 @@ class ResourceType:
     @overload
     def delete(
         self, fn: None = None, /, *, timeout: float | None = None
-    ) -> Callable[[DeleteHandlerT], DeleteHandlerT]: ...
+    ) -> Callable[[DeleteMustReturnResourceOrNone], DeleteMustReturnResourceOrNone]: ...
     @overload
-    def delete(self, fn: DeleteHandlerT, /) -> DeleteHandlerT: ...
+    def delete(self, fn: DeleteMustReturnResourceOrNone, /) -> DeleteMustReturnResourceOrNone: ...
     def delete(
-        self, fn: DeleteHandlerT | None = None, /, *, timeout: float | None = None
-    ) -> DeleteHandlerT | Callable[[DeleteHandlerT], DeleteHandlerT]:
+        self, fn: DeleteMustReturnResourceOrNone | None = None, /, *, timeout: float | None = None
+    ) -> (
+        DeleteMustReturnResourceOrNone
+        | Callable[[DeleteMustReturnResourceOrNone], DeleteMustReturnResourceOrNone]
+    ):
         """Register the delete handler: it returns None (the task's resource) or a `Resource`.
 
         It may take a `Context` and the task's `Resource`. Type checkers refuse a handler
@@ -214,12 +223,12 @@ class ResourceType:
     @overload
     def list(
         self, fn: None = None, /, *, timeout: float | None = None
-    ) -> Callable[[ListHandlerT], ListHandlerT]: ...
+    ) -> Callable[[ListMustReturnPage], ListMustReturnPage]: ...
     @overload
-    def list(self, fn: ListHandlerT, /) -> ListHandlerT: ...
+    def list(self, fn: ListMustReturnPage, /) -> ListMustReturnPage: ...
     def list(
-        self, fn: ListHandlerT | None = None, /, *, timeout: float | None = None
-    ) -> ListHandlerT | Callable[[ListHandlerT], ListHandlerT]:
+        self, fn: ListMustReturnPage | None = None, /, *, timeout: float | None = None
+    ) -> ListMustReturnPage | Callable[[ListMustReturnPage], ListMustReturnPage]:
         """Register the list handler: it takes the page cursor (`str`) and returns a `Page`.
 
         It may take a `Context` and the cursor, and returns a `Page` (or a list of
@@ -234,12 +243,15 @@ class ResourceType:
     @overload
     def health_check(
         self, fn: None = None, /, *, timeout: float | None = None
-    ) -> Callable[[HealthCheckHandlerT], HealthCheckHandlerT]: ...
+    ) -> Callable[[HealthCheckMustReturnHealth], HealthCheckMustReturnHealth]: ...
     @overload
-    def health_check(self, fn: HealthCheckHandlerT, /) -> HealthCheckHandlerT: ...
+    def health_check(self, fn: HealthCheckMustReturnHealth, /) -> HealthCheckMustReturnHealth: ...
     def health_check(
-        self, fn: HealthCheckHandlerT | None = None, /, *, timeout: float | None = None
-    ) -> HealthCheckHandlerT | Callable[[HealthCheckHandlerT], HealthCheckHandlerT]:
+        self, fn: HealthCheckMustReturnHealth | None = None, /, *, timeout: float | None = None
+    ) -> (
+        HealthCheckMustReturnHealth
+        | Callable[[HealthCheckMustReturnHealth], HealthCheckMustReturnHealth]
+    ):
         """Register the health check: it returns a `Health`; raising means `disrupted`.
 
         It may take a `Context` (or nothing). Type checkers refuse a handler that
@@ -263,7 +275,7 @@ class ResourceType:
         timeout: float | None = None,
         max_concurrency: int | None = None,
         rate_limit: Rate | None = None,
-    ) -> Callable[[ActionHandlerT], ActionHandlerT]:
+    ) -> Callable[[ActionMustReturnItsOutput], ActionMustReturnItsOutput]:
         """Register an action: a named command run against one resource.
 
         The handler may take a `Context`, the `Resource` and the input; it returns the
@@ -300,7 +312,7 @@ class ResourceType:
         if problems:
             raise DefinitionError(f"{owner}, action {name!r}", problems)
 
-        def register(fn: ActionHandlerT) -> ActionHandlerT:
+        def register(fn: ActionMustReturnItsOutput) -> ActionMustReturnItsOutput:
             self._check_open(f"{owner}, action {name!r}")
             local = _caller_locals(1)
             if name in self._actions:

@@ -26,16 +26,16 @@ from ._results import Health, Page
 
 __all__ = [
     "ActionHandler",
-    "ActionHandlerT",
+    "ActionMustReturnItsOutput",
     "ActionOutput",
     "DeleteHandler",
-    "DeleteHandlerT",
+    "DeleteMustReturnResourceOrNone",
     "HealthCheckHandler",
-    "HealthCheckHandlerT",
+    "HealthCheckMustReturnHealth",
     "ListHandler",
-    "ListHandlerT",
+    "ListMustReturnPage",
     "ResourceHandler",
-    "ResourceHandlerT",
+    "HandlerMustReturnResource",
 ]
 
 
@@ -62,8 +62,10 @@ HealthCheckHandler: TypeAlias = Callable[..., Health | Awaitable[Health]]
 #: Action: returns its output.
 ActionHandler: TypeAlias = Callable[..., ActionOutput | Awaitable[ActionOutput]]
 
-ResourceHandlerT = TypeVar("ResourceHandlerT", bound=ResourceHandler)
-DeleteHandlerT = TypeVar("DeleteHandlerT", bound=DeleteHandler)
-ListHandlerT = TypeVar("ListHandlerT", bound=ListHandler)
-HealthCheckHandlerT = TypeVar("HealthCheckHandlerT", bound=HealthCheckHandler)
-ActionHandlerT = TypeVar("ActionHandlerT", bound=ActionHandler)
+# Named as the rule they enforce: a type checker's error quotes the name ("Value of
+# type variable "HandlerMustReturnResource" of "create" cannot be ...").
+HandlerMustReturnResource = TypeVar("HandlerMustReturnResource", bound=ResourceHandler)
+DeleteMustReturnResourceOrNone = TypeVar("DeleteMustReturnResourceOrNone", bound=DeleteHandler)
+ListMustReturnPage = TypeVar("ListMustReturnPage", bound=ListHandler)
+HealthCheckMustReturnHealth = TypeVar("HealthCheckMustReturnHealth", bound=HealthCheckHandler)
+ActionMustReturnItsOutput = TypeVar("ActionMustReturnItsOutput", bound=ActionHandler)
