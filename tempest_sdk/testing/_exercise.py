@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..models import Operation
-from ._samples import sample_input
+from ._samples import run_suffix, sample_input
 
 if TYPE_CHECKING:
     from .. import App
@@ -99,8 +99,11 @@ def default_steps(app: App) -> list[Step]:
     """One step per capability of each resource type, in the order a user would go.
 
     create → list → read → update → each action → delete, with inputs built from the
-    input schemas' defaults and examples.
+    input schemas' defaults and examples; the string values a create takes from
+    examples carry a suffix new in every call, so that two runs against one service
+    (or a run after a crash that skipped the clean-up) never create the same thing.
     """
+    suffix = run_suffix()
     steps: list[Step] = []
     for d in app.describe().resources:
         wanted: list[tuple[str, Mapping[str, Any] | None]] = []
@@ -117,7 +120,13 @@ def default_steps(app: App) -> list[Step]:
         if d.delete_supported:
             wanted.append(("delete", None))
         steps.extend(
-            Step(app.app_id, app.version, d.type, name, sample_input(schema))
+            Step(
+                app.app_id,
+                app.version,
+                d.type,
+                name,
+                sample_input(schema, unique=suffix if name == "create" else ""),
+            )
             for name, schema in wanted
         )
     return steps

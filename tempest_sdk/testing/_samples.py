@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
+import secrets
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
 from ..models import Operation, Task, TaskMetadata, parse_task
 
-__all__ = ["TaskOptions", "sample_input", "sample_task"]
+__all__ = ["TaskOptions", "run_suffix", "sample_input", "sample_task"]
 
 _PLACEHOLDERS: dict[str, Any] = {
     "string": "example",
@@ -20,12 +22,19 @@ _PLACEHOLDERS: dict[str, Any] = {
 _task_ids = itertools.count(1)
 
 
-def sample_input(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+def sample_input(schema: Mapping[str, Any] | None, *, unique: str = "") -> dict[str, Any]:
     """A plausible input for an object schema.
 
     Each property takes its `default`, else its first `examples` entry, else its first
     `enum` value; required properties without any of those get a placeholder of their
     type (respecting `minimum`/`minLength` where given).
+
+    Args:
+        schema: the input's JSON Schema.
+        unique: a suffix for the string values taken from `examples` or made up as
+            placeholders, where the schema allows it (no `pattern` or `format` it
+            would break, within `maxLength`): so that two smoke runs against one
+            service create different things and never collide.
     """
     if not schema:
         return {}
@@ -37,14 +46,37 @@ def sample_input(schema: Mapping[str, Any] | None) -> dict[str, Any]:
         if "default" in prop:
             result[name] = prop["default"]
         elif prop.get("examples"):
-            result[name] = prop["examples"][0]
+            result[name] = _unique(prop["examples"][0], prop, unique)
         elif prop.get("enum"):
             result[name] = prop["enum"][0]
         elif "const" in prop:
             result[name] = prop["const"]
         elif name in required:
-            result[name] = _placeholder(prop)
+            result[name] = _unique(_placeholder(prop), prop, unique)
     return result
+
+
+def _unique(value: Any, prop: Mapping[str, Any], suffix: str) -> Any:
+    """`value` with `-suffix`, when it is a string the schema lets take one."""
+    if not suffix or not isinstance(value, str) or "format" in prop:
+        return value
+    made = f"{value}-{suffix}"
+    limit = prop.get("maxLength")
+    if isinstance(limit, int) and len(made) > limit:
+        return value
+    pattern = prop.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            if re.search(pattern, made) is None:
+                return value
+        except re.error:
+            return value
+    return made
+
+
+def run_suffix() -> str:
+    """A short random suffix, different for every smoke run."""
+    return secrets.token_hex(3)
 
 
 def _placeholder(prop: Mapping[str, Any]) -> Any:

@@ -124,3 +124,34 @@ async def test_exercise_the_dashboards_example_built_from_go_schemas():
     results = await exercise(dashboards)
     assert [r.step.name for r in results] == ["create", "list", "read", "update", "delete"]
     assert not any(r.failed for r in results), [r.to_json() for r in results if r.failed]
+
+
+def test_two_smoke_runs_create_different_things() -> None:
+    """A create's example strings carry a suffix new in every run, where the schema
+    allows one: two runs against one service never collide (issue 25)."""
+    from pydantic import BaseModel, Field
+
+    import tempest_sdk as tempest
+    from tempest_sdk.testing import default_steps
+
+    class FlagIn(BaseModel):
+        name: str = Field(examples=["dark-mode"])
+        code: str = Field(examples=["AB"], pattern="^[A-Z]{2}$")
+        short: str = Field(examples=["abc"], max_length=4)
+        when: str = Field(
+            examples=["2026-01-01T00:00:00Z"], json_schema_extra={"format": "date-time"}
+        )
+
+    app = tempest.App("flags", "v1")
+    flag = app.resource("flag", description="A flag.", properties={"type": "object"})
+
+    @flag.create
+    async def create(input: FlagIn) -> tempest.Resource:
+        return tempest.Resource(external_id=input.name)
+
+    first, second = (default_steps(app)[0].input for _ in range(2))
+    assert first is not None and second is not None
+    assert first["name"].startswith("dark-mode-") and second["name"].startswith("dark-mode-")
+    assert first["name"] != second["name"]
+    # Where a suffix would break the schema, the example stays as it is.
+    assert (first["code"], first["short"], first["when"]) == ("AB", "abc", "2026-01-01T00:00:00Z")
