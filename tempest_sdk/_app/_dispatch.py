@@ -147,9 +147,10 @@ def _failed_report(
     if error is None:
         _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
     elif _LOGGER.isEnabledFor(logging.ERROR):
-        # The exception goes with the record (a formatter writes it where it writes
-        # exceptions: JSON's `exception`), as its trimmed, masked traceback: the text
-        # a formatter takes instead of formatting the whole one again.
+        # The traceback goes with the record as its exception text (a formatter writes
+        # it where it writes exceptions: after a text line, as JSON's `exception`),
+        # trimmed and masked. Not as `exc_info`: the exception object itself may hold
+        # a secret in its arguments, and a handler would send it on as it is.
         record = _LOGGER.makeRecord(
             _LOGGER.name,
             logging.ERROR,
@@ -157,7 +158,7 @@ def _failed_report(
             0,
             "task %s: %s",
             (task_id, message),
-            (type(error), error, error.__traceback__),
+            None,
             extra=fields,
         )
         record.exc_text = scrub(handler_traceback(error).rstrip("\n"), values)

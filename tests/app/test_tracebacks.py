@@ -33,7 +33,7 @@ def failing_app() -> tempest.App:
 def logged_traceback(caplog: pytest.LogCaptureFixture) -> str:
     """The traceback of the one failure record: with the record's exception (a JSON
     log writes it as `exception`), never in its message."""
-    [record] = [r for r in caplog.records if r.exc_info]
+    [record] = [r for r in caplog.records if r.exc_text]
     assert "Traceback" not in record.getMessage()
     assert record.exc_text is not None
     assert record.exc_text in caplog.text  # what a text formatter writes
