@@ -502,3 +502,29 @@ def test_a_failing_collector_answers_500_and_the_log_says_why(serve_operations, 
     assert status == 500
     assert "collecting metrics failed" in body
     wait_for(lambda: "collector broke" in caplog.text, "the logged traceback")
+
+
+def test_a_client_that_does_not_read_its_answer_is_cut_after_the_timeout(serve_operations):
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+
+    class Huge:
+        """One sample with a 32 MiB label: more than the kernel's buffers hold."""
+
+        def collect(self) -> Any:
+            family = GaugeMetricFamily("huge", "A big answer.", labels=["blob"])
+            family.add_metric(["x" * 32 * 2**20], 1.0)
+            yield family
+
+    registry = CollectorRegistry()
+    registry.register(Huge())  # type: ignore[arg-type]
+    server = serve_operations(registry=registry, timeout=0.5)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = parse_address(server.url.removeprefix("http://"))
+        sock.connect((host, port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Never read: the answer cannot leave; the server gives up on the connection.
+        wait_for(lambda: server.connections == 1, "the connection")
+        wait_for(lambda: server.connections == 0, "the connection cut", timeout=20)
+    assert get(server.url + "/livez")[0] == 200
