@@ -69,7 +69,7 @@ _MAX_LINE = 4096
 _MAX_HEADERS = 32
 _METRICS_SHARE = 0.05
 """The most of the process's time that rendering `/metrics` may take."""
-_METRICS_INTERVAL = 0.05
+_METRICS_INTERVAL = 0.25
 """The shortest time between two renderings: the scrapes that come meanwhile share the
 next one, so scrapers in a loop also cost few requests (Prometheus scrapes every 15 s
 or so)."""
