@@ -15,7 +15,8 @@ runner's process:
   scraping `/metrics` in a loop; rounds interleaved, medians compared (target: the
   scrapers cost <= 10 %). The CPU time of the runner's process per task is printed
   beside it: on a loaded machine throughput swings by more than 10 % from round to
-  round, the CPU a task takes much less.
+  round, the CPU a task takes much less. (Scrapes cut when a round's runner stops
+  show as `RemoteDisconnected` scraper errors.)
 
     python benchmarks/bench_operations.py            # about two minutes
     python benchmarks/bench_operations.py --quick
