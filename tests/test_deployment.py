@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tempest_sdk.runner import RunnerConfigError, options_from_env
+from tempest_sdk.runner import RunnerConfigError, RunnerOptions, options_from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -182,6 +182,32 @@ def test_the_outbox_is_a_writable_empty_dir() -> None:
     mount, volume = _mount_of(outbox)
     assert "emptyDir" in volume, "the runner writes only its outbox: an emptyDir per pod"
     assert not mount.get("readOnly")
+
+
+# The outbox directory's own blocks: far less than this for its 1,024 entries at most.
+OUTBOX_DIRECTORY_ALLOWANCE = 2**20
+
+
+def _quantity(text: str) -> int:
+    """Bytes of a Kubernetes quantity with a binary suffix (`64Mi`)."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    suffix = text[-2:]
+    return int(text[:-2]) * units[suffix] if suffix in units else int(text)
+
+
+def test_the_outbox_volume_holds_the_outboxs_bound() -> None:
+    # Past its sizeLimit the kubelet evicts the pod, and the outbox with it: the
+    # runner's bound (every file rounded up to whole blocks) plus the directory must fit.
+    env = _container_env()
+    _, volume = _mount_of(env["TEMPEST_RUNNER_OUTBOX"])
+    limit = _quantity(volume["emptyDir"]["sizeLimit"])
+    bound = options_from_env(env).outbox_max_bytes
+    assert limit >= bound + OUTBOX_DIRECTORY_ALLOWANCE
+    # The manifest runs with the default bound, and its limit is derived from it.
+    assert bound == RunnerOptions().outbox_max_bytes
+    assert limit == bound + OUTBOX_DIRECTORY_ALLOWANCE
+    guide = GUIDE.read_text("utf-8")
+    assert f"{bound // 2**20} MiB + 1 MiB = {limit // 2**20} MiB" in guide
 
 
 def test_resources_have_requests_and_limits() -> None:
@@ -582,3 +608,25 @@ def test_the_guide_shows_every_deploy_file_from_the_repository() -> None:
 def test_nav_and_runner_guide_link_the_deployment_guide() -> None:
     assert "deployment.md" in (ROOT / "mkdocs.yml").read_text()
     assert "(deployment.md" in (ROOT / "docs" / "runner.md").read_text()
+
+
+def _section(title: str) -> str:
+    text = GUIDE.read_text("utf-8")
+    start = text.index(f"### {title}\n")
+    end = text.find("\n### ", start + 1)
+    return text[start:end]
+
+
+def test_the_token_section_says_a_rotated_file_needs_no_restart() -> None:
+    # tests/integration/test_token_rotation.py shows it: the runner reads a refused
+    # token again from TEMPEST_TOKEN_FILE. The guide once said both that and the
+    # opposite (read once, `rollout restart`).
+    section = _section("1. The token")
+    assert "with no restart" in section
+    for contradiction in ("rollout restart", "reads the token once", "restart the replicas"):
+        assert contradiction not in section, contradiction
+    env = _container_env()
+    assert "TEMPEST_TOKEN_FILE" in env and "TEMPEST_TOKEN" not in env
+    mount, _ = _mount_of(env["TEMPEST_TOKEN_FILE"])
+    # A Secret mounted with subPath is never rewritten by the kubelet.
+    assert "subPath" not in mount

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict
 from .._backoff import Backoff
 from ._errors import RunnerConfigError
 from ._hooks import RunnerHook
+from ._outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_REPORTS
 
 __all__ = [
     "ENV_PREFIX",
@@ -49,6 +50,10 @@ class RunnerOptions:
         connect: declare each app version (`apps.version.connect`) before serving it.
         outbox: a directory where finished reports are kept until acknowledged, so they
             survive a crash; `None` keeps them in memory only.
+        outbox_max_reports: the most reports the outbox keeps at once.
+        outbox_max_bytes: the most bytes the outbox's files take on disk (each rounded
+            up to 4 KiB). At either bound, reports are delivered from memory only,
+            until acknowledged reports make room.
         dedup_size: how many reported tasks are remembered to answer redeliveries.
         blocked_loop_warning: warn when the event loop was blocked this many seconds
             (an async handler calling blocking code); `None` disables the check.
@@ -75,6 +80,8 @@ class RunnerOptions:
     health_timeout: float = 30.0
     connect: bool = False
     outbox: Path | None = None
+    outbox_max_reports: int = DEFAULT_MAX_REPORTS
+    outbox_max_bytes: int = DEFAULT_MAX_BYTES
     dedup_size: int = 4096
     blocked_loop_warning: float | None = 1.0
     hooks: tuple[RunnerHook, ...] = ()
@@ -83,7 +90,7 @@ class RunnerOptions:
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for name in ("concurrency", "dedup_size"):
+        for name in ("concurrency", "dedup_size", "outbox_max_reports", "outbox_max_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name} must be an integer of at least 1, got {value!r}")
@@ -176,6 +183,8 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     health_timeout: float
     connect: bool
     outbox: str | os.PathLike[str] | None
+    outbox_max_reports: int
+    outbox_max_bytes: int
     dedup_size: int
     blocked_loop_warning: float | None
     hooks: Sequence[RunnerHook]
@@ -217,6 +226,20 @@ def _env_bool(name: str, raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise RunnerConfigError(f"{name}={raw!r} is not a boolean (use 1/true/yes or 0/false/no)")
+
+
+_BINARY_UNITS = {"ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+
+def _env_bytes(name: str, raw: str) -> int:
+    text = raw.strip()
+    unit = _BINARY_UNITS.get(text[-2:].lower(), 1)
+    digits = text[:-2] if unit > 1 else text
+    if not digits.strip().isdigit():
+        raise RunnerConfigError(
+            f"{name}={raw!r} is not a number of bytes (examples: {name}=66060288, {name}=63Mi)"
+        )
+    return int(digits) * unit
 
 
 def _env_path(name: str, raw: str) -> Path | None:
@@ -281,6 +304,8 @@ _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "HEALTH_INTERVAL": ("health_interval", _env_seconds),
     "CONNECT": ("connect", _env_bool),
     "OUTBOX": ("outbox", _env_path),
+    "OUTBOX_MAX_REPORTS": ("outbox_max_reports", _env_int),
+    "OUTBOX_MAX_BYTES": ("outbox_max_bytes", _env_bytes),
     "OPERATIONS_ADDRESS": ("operations_address", _env_address),
     "LOG_FORMAT": ("log_format", _env_log_format),
 }
@@ -291,7 +316,8 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
 
     Read variables: `TEMPEST_RUNNER_CONCURRENCY`, `_TASK_TIMEOUT` (`none` disables),
     `_POLL_INTERVAL_MAX`, `_SHUTDOWN_GRACE`, `_HEALTH_INTERVAL`, `_CONNECT` (`1`/`0`),
-    `_OUTBOX` (a directory), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_LOG_FORMAT`
+    `_OUTBOX` (a directory), `_OUTBOX_MAX_REPORTS`, `_OUTBOX_MAX_BYTES` (bytes, or with
+    `Ki`/`Mi`/`Gi`), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_LOG_FORMAT`
     (`text` or `json`).
 
     Raises:

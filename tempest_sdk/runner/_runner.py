@@ -389,7 +389,15 @@ class Runner:
                     stack.push_async_callback(close)
             else:
                 source = cast(TaskSource, given)
-            outbox = Outbox(options.outbox) if options.outbox is not None else None
+            outbox = (
+                Outbox(
+                    options.outbox,
+                    max_reports=options.outbox_max_reports,
+                    max_bytes=options.outbox_max_bytes,
+                )
+                if options.outbox is not None
+                else None
+            )
             pending = await anyio.to_thread.run_sync(outbox.open) if outbox else []
             budget = RetryBudget()
             self._budget, self._outbox = budget, outbox

@@ -197,3 +197,22 @@ async def test_the_fastapi_service_serves_the_runners_probes_and_metrics(monkeyp
     assert scraped.status_code == 200
     assert 'name="create",outcome="ok"' in scraped.text
     assert "tempest_task_slots 16.0" in scraped.text
+
+
+async def test_the_metric_table_lists_every_metric_the_registry_defines(tmp_path) -> None:
+    from prometheus_client import Metric
+
+    from tempest_sdk.runner import PrometheusMetrics, Runner
+
+    from .fakes import FAST, FakeApp, FakeSource
+
+    metrics = PrometheusMetrics()
+    # With a runner (and an outbox), so that the gauges read from runners show too.
+    async with Runner(FakeApp(), FakeSource(), hooks=[metrics], outbox=tmp_path, **FAST):
+        families: list[Metric] = list(metrics.registry.collect())
+    defined = {(f.name + "_total" if f.type == "counter" else f.name): f.type for f in families}
+    text = GUIDE.read_text("utf-8")
+    table = text[text.index("| metric | type | labels | meaning |") :]
+    table = table[: table.index("\n\n")]
+    rows = re.findall(r"^\| `(tempest_\w+)` \| (\w+) \|", table, re.M)
+    assert dict(rows) == defined

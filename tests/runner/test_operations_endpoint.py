@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ import pytest
 import tempest_sdk as tempest
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.runner import (
+    Probe,
     Runner,
     RunnerConfigError,
     RunnerStartupError,
@@ -342,3 +344,187 @@ def test_serve_takes_the_operations_address_flag(tmp_path):
             _, err = process.communicate(timeout=60)
     assert ready == (200, "text/plain; charset=utf-8", "ready: serving shop v1\n")
     assert process.returncode == 0, err
+
+
+# --- the server's bounds: timeouts, the connection cap, paced scrapes ------------------
+
+HALF_SENT = b"GET /livez HTTP/1.1\r\nHost: x\r\n"  # the blank line that ends it never comes
+
+
+def alive() -> Probe:
+    return Probe(True, "alive: test")
+
+
+def not_ready() -> Probe:
+    return Probe(False, "starting: test")
+
+
+@pytest.fixture
+def serve_operations():
+    """Starts `OperationsServer`s on 127.0.0.1 and stops them after the test."""
+    from tempest_sdk.runner._operations import OperationsServer
+
+    servers: list[OperationsServer] = []
+
+    def start(registry: Any = None, **bounds: Any) -> OperationsServer:
+        server = OperationsServer("127.0.0.1", 0, alive, not_ready, registry, **bounds)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        anyio.run(server.aclose)
+
+
+def connect(url: str) -> socket.socket:
+    host, port = parse_address(url.removeprefix("http://"))
+    return socket.create_connection((host, port), timeout=10)
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Reads until the server closes the connection (True), or 10 s pass (False)."""
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass  # aborted: closed all the same
+    return True
+
+
+def wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_idle_half_sent_and_kept_alive_connections_are_closed_after_the_timeout(
+    serve_operations,
+):
+    server = serve_operations(timeout=0.3)
+    threads = threading.active_count()
+    started = time.monotonic()
+    idle = [connect(server.url) for _ in range(20)]
+    half = [connect(server.url) for _ in range(20)]
+    for sock in half:
+        sock.sendall(HALF_SENT)
+    kept = connect(server.url)
+    kept.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+    wait_for(lambda: server.connections == 41, "41 open connections")
+    # One thread serves them all.
+    assert threading.active_count() == threads
+    for sock in [*idle, *half, kept]:
+        with sock:
+            assert closed_by_server(sock), "a connection was left open"
+    assert time.monotonic() - started >= 0.3
+    wait_for(lambda: server.connections == 0, "every connection forgotten")
+    # The server still answers.
+    assert get(server.url + "/livez") == (200, "text/plain; charset=utf-8", "alive: test\n")
+
+
+def test_a_half_sent_request_does_not_stay_open_past_the_timeout(serve_operations):
+    server = serve_operations(timeout=0.5)
+    with connect(server.url) as sock:
+        sock.sendall(HALF_SENT[:10])
+        time.sleep(0.2)
+        sock.sendall(HALF_SENT[10:])  # more bytes do not buy more time
+        started = time.monotonic()
+        assert closed_by_server(sock)
+        assert time.monotonic() - started < 5
+
+
+def test_the_connection_cap_holds_and_a_probe_still_gets_in(serve_operations):
+    server = serve_operations(timeout=30.0, max_connections=5)
+    first = [connect(server.url) for _ in range(5)]
+    wait_for(lambda: server.connections == 5, "5 open connections")
+    # At the cap, a probe gets in: the connection idle the longest makes room.
+    assert get(server.url + "/livez")[0] == 200
+    with first[0]:
+        assert closed_by_server(first[0])
+    more = []
+    for _ in range(30):
+        more.append(connect(server.url))
+        assert server.connections <= 5
+    assert get(server.url + "/readyz") == (503, "text/plain; charset=utf-8", "starting: test\n")
+    wait_for(lambda: server.connections <= 5, "at most 5 connections")
+    assert server.connections <= 5
+    open_now = 0
+    for sock in [*first[1:], *more]:
+        sock.settimeout(0.05)
+        try:
+            open_now += sock.recv(1) != b""  # nothing to read, so still open
+        except TimeoutError:
+            open_now += 1
+        except ConnectionResetError:
+            pass
+        sock.close()
+    assert open_now <= 5
+
+
+def test_scrapes_show_every_change_and_concurrent_scrapes_all_answer(serve_operations):
+    from prometheus_client import CollectorRegistry, Counter
+
+    registry = CollectorRegistry()
+    counter = Counter("probe_hits", "Test counter.", registry=registry)
+    server = serve_operations(registry=registry)
+    for expected in (0.0, 1.0, 2.0):
+        status, kind, text = get(server.url + "/metrics")
+        assert status == 200 and kind.startswith("text/plain; version=0.0.4")
+        assert f"probe_hits_total {expected}" in text
+        counter.inc()
+    answers: list[tuple[int, str, str]] = []
+
+    def scrape() -> None:
+        answers.append(get(server.url + "/metrics"))
+
+    threads = [threading.Thread(target=scrape) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 8
+    assert all(a[0] == 200 and "probe_hits_total 3.0" in a[2] for a in answers)
+
+
+def test_a_failing_collector_answers_500_and_the_log_says_why(serve_operations, caplog):
+    from prometheus_client import CollectorRegistry
+
+    class Broken:
+        def collect(self) -> Any:
+            raise RuntimeError("collector broke")
+
+    registry = CollectorRegistry()
+    registry.register(Broken())  # type: ignore[arg-type]
+    server = serve_operations(registry=registry)
+    status, _, body = get(server.url + "/metrics")
+    assert status == 500
+    assert "collecting metrics failed" in body
+    wait_for(lambda: "collector broke" in caplog.text, "the logged traceback")
+
+
+def test_a_client_that_does_not_read_its_answer_is_cut_after_the_timeout(serve_operations):
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+
+    class Huge:
+        """One sample with a 32 MiB label: more than the kernel's buffers hold."""
+
+        def collect(self) -> Any:
+            family = GaugeMetricFamily("huge", "A big answer.", labels=["blob"])
+            family.add_metric(["x" * 32 * 2**20], 1.0)
+            yield family
+
+    registry = CollectorRegistry()
+    registry.register(Huge())  # type: ignore[arg-type]
+    server = serve_operations(registry=registry, timeout=0.5)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = parse_address(server.url.removeprefix("http://"))
+        sock.connect((host, port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Never read: the answer cannot leave; the server gives up on the connection.
+        wait_for(lambda: server.connections == 1, "the connection")
+        wait_for(lambda: server.connections == 0, "the connection cut", timeout=20)
+    assert get(server.url + "/livez")[0] == 200
