@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 
 import pytest
 
@@ -19,7 +20,7 @@ BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python\n(.*?)```\n", re.
 
 def test_the_guide_shows_each_file_verbatim() -> None:
     blocks = [block for guide in GUIDES for block in BLOCK.findall(guide.read_text("utf-8"))]
-    assert len(blocks) == 6
+    assert len(blocks) == 9
     for path, code in blocks:
         assert (ROOT / path).read_text("utf-8") == code, f"{path} differs from the guide"
 
@@ -136,3 +137,12 @@ async def test_limits() -> None:
         await app.dispatch(action_task("rollback", type="deployment", external_id="api"))
     )
     assert rolled["response"]["output"] == {"release": "api@previous"}
+
+
+def test_lifespan_parts_sample_swaps_the_temps_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/lifespan.md: a read taking two parts, tested with one part swapped."""
+    for name in ("lifespan_parts", "test_lifespan_parts", "fixtures_overriding"):
+        sys.modules.pop(f"docs_src.writing_apps.{name}", None)
+    importlib.reload(importlib.import_module("docs_src.writing_apps.lifespan"))
+    sample = importlib.import_module("docs_src.writing_apps.test_lifespan_parts")
+    sample.test_read_with_a_fake_temps(monkeypatch)

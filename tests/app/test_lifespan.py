@@ -424,3 +424,49 @@ def test_a_typed_dict_input_still_works_beside_a_lifespan() -> None:
         return tempest.Resource(external_id=str(input["size"]), display_name="x", properties={})
 
     assert invoke(app, "example", "create", input={"size": 3}).resource.external_id == "3"
+
+
+def test_the_docs_fixture_holds_its_override_while_the_runner_serves(
+    pytester: pytest.Pytester,
+) -> None:
+    """docs/lifespan.md: `tempest_app` entering `app.overriding` serves the fake through
+    `tempest_runner` (the real runner against the emulator)."""
+    import shutil
+
+    from .conftest import ROOT
+
+    (pytester.path / "docs_src").mkdir()
+    (pytester.path / "docs_src" / "__init__.py").write_text("")
+    shutil.copytree(
+        ROOT / "docs_src" / "writing_apps",
+        pytester.path / "docs_src" / "writing_apps",
+        ignore=shutil.ignore_patterns("test_*", "__pycache__"),
+    )
+    shutil.copy(
+        ROOT / "docs_src" / "writing_apps" / "test_lifespan_parts.py",
+        pytester.path / "docs_src" / "writing_apps" / "test_lifespan_parts.py",
+    )
+    pytester.makeconftest("from docs_src.writing_apps.fixtures_overriding import tempest_app\n")
+    pytester.makepyfile(
+        test_fixture_override_served="""
+def test_read_through_the_runner(tempest_runner, tempest_emulator):
+    from docs_src.writing_apps.lifespan_parts import app
+    task = tempest_emulator.enqueue_operation(
+        "temps", "v1", "read", "project", external_id="7"
+    )
+    tempest_emulator.wait_for_reports(1, timeout=20)
+    [report] = tempest_emulator.reports(task)
+    assert report["status"] == "ok", report
+    assert report["response"]["resource"]["display_name"] == "web"
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "test_fixture_override_served.py",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:asyncio",
+        "-W",
+        "error",
+    )
+    result.assert_outcomes(passed=1)
