@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[tests]")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -26,7 +26,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     """Type-check the package strictly."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[tests]")
     session.run("mypy", "--strict", "tempest_sdk")
 
 

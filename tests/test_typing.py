@@ -64,7 +64,7 @@ def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[
     """The lines with an error, per checker and per file name, both checkers run at once."""
     pyright = Path(sys.executable).parent / ("pyright.exe" if os.name == "nt" else "pyright")
     if not pyright.exists():
-        pytest.fail(f"pyright is not installed next to {sys.executable}: pip install -e '.[test]'")
+        pytest.fail(f"pyright is not installed next to {sys.executable}: pip install -e '.[tests]'")
     files = [str(RIGHT), str(WRONG)]
     mypy_run = _start(
         [

@@ -155,3 +155,15 @@ def test_two_smoke_runs_create_different_things() -> None:
     assert first["name"] != second["name"]
     # Where a suffix would break the schema, the example stays as it is.
     assert (first["code"], first["short"], first["when"]) == ("AB", "abc", "2026-01-01T00:00:00Z")
+
+
+def test_the_test_extra_brings_pytest_alone() -> None:
+    """`tempest-sdk[test]` is for an app's own tests: pytest for the plugin's fixtures,
+    and no other pytest plugin (pytest-asyncio stops a `filterwarnings = error` run
+    with an INTERNALERROR when its loop scope is unset)."""
+    import importlib.metadata
+    import re
+
+    requires = importlib.metadata.metadata("tempest-sdk").get_all("Requires-Dist") or []
+    test_extra = [r for r in requires if re.search(r"extra\s*==\s*['\"]test['\"]", r)]
+    assert [re.split(r"[\s;<>=!~\[]", r, maxsplit=1)[0] for r in test_extra] == ["pytest"]
