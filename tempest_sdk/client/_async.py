@@ -1,16 +1,20 @@
-"""The asynchronous API client."""
+"""The asynchronous API client.
+
+The sync client (`_sync.py`) is generated from this file by `tools/unasync.py`: change
+this file, then run `python tools/unasync.py`. What differs between the two beyond
+`async`/`await` lives by hand in `_driver.py`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Self, TypeVar, cast
 
-import anyio
 import httpx
-import sniffio
 
 from .._backoff import Backoff
 from ..models import (
@@ -36,13 +40,20 @@ from ._config import (
     TimeoutTypes,
     UseClientDefault,
 )
+from ._driver import (
+    AsyncChunks,
+    AsyncHttp,
+    AsyncSleep,
+    async_attempt,
+    async_sleep,
+    open_async_http,
+)
 from ._http import (
     DEFAULT_MAX_RESPONSE_SIZE,
     AnswerTooLarge,
     BodyReader,
     CertTypes,
     VerifyTypes,
-    build_async_http,
     transport_error,
 )
 
@@ -68,8 +79,9 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         backoff: the delays between retries. Default: `Backoff()` (0.5 s doubling to 8 s).
         http_client: an `httpx.AsyncClient` to send with; the caller keeps owning it
             (this client never closes it). Redirects are never followed.
-        transport: an `httpx.AsyncBaseTransport` to send every request to (then
-            `verify`, `cert` and environment proxies are the transport's business).
+        transport: an `httpx.AsyncBaseTransport` that every request goes to, straight
+            (then `verify`, `cert`, the pool size and environment proxies are the
+            transport's business); the client closes it when closed.
             Default: httpx-aiohttp's on asyncio and uvloop, httpx's own on trio, chosen
             at the first call; behind an environment proxy, an httpx client over it.
         verify: True (httpx's CAs, or `SSL_CERT_FILE` / `SSL_CERT_DIR`), the path of a
@@ -83,6 +95,15 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_response_size: the largest answer body accepted, in bytes, counted as it
             streams in and again decompressed; a larger one raises
             `APIResponseTooLargeError`.
+        max_connections: the most connections the client's own transport opens at once
+            (and keeps alive); calls beyond it wait for a free one. Size it for what
+            may be in flight: pollers + reporters + health checks. Default:
+            `TEMPEST_MAX_CONNECTIONS`, else 100.
+        attempt_timeout: seconds each attempt may take in all: connecting, sending and
+            reading the whole answer, however steadily it trickles in; past it the
+            attempt fails with `APIAttemptTimeoutError` (and is retried like any
+            timeout). `float("inf")` for no deadline. Default:
+            `TEMPEST_ATTEMPT_TIMEOUT`, else 60 s.
 
     Raises:
         TempestConfigError: no token, an unreadable token file or CA bundle, a bad
@@ -103,6 +124,8 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         cert: CertTypes = None,
         trust_env: bool = True,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_connections: int | None = None,
+        attempt_timeout: float | None = None,
     ) -> None:
         super().__init__(
             token,
@@ -116,30 +139,38 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             cert=cert,
             trust_env=trust_env,
             max_response_size=max_response_size,
+            max_connections=max_connections,
+            attempt_timeout=attempt_timeout,
         )
         self._given_http = http_client
         # What the client's own requests go to: a transport (straight), or an httpx
         # client when the environment's proxies need httpx's routing.
-        self._own: httpx.AsyncClient | httpx.AsyncBaseTransport | None = transport
+        self._own: AsyncHttp | None = transport
+        self._opening = threading.Lock()
         self._closed = False
         # Replaced in tests to check delays without waiting them.
-        self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        self._sleep: AsyncSleep = async_sleep
 
-    def _http(self) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
-        if self._given_http is not None:
-            return self._given_http
+    def _http(self) -> AsyncHttp:
         if self._closed:
             raise RuntimeError("this AsyncTempestClient is closed; build a new one")
-        if self._own is None:
-            # Built at the first call, when the event loop is known: aiohttp runs on
-            # asyncio only, and its connections belong to the loop that opened them.
-            self._own = build_async_http(
-                sniffio.current_async_library(),
-                context=cast(ssl.SSLContext, self._ssl),  # built when no transport given
-                trust_env=self._trust_env,
-                timeout=self._timeout,
-            )
-        return self._own
+        if self._given_http is not None:
+            return self._given_http
+        own = self._own
+        if own is None:
+            # Built at the first call: the async client learns its event loop only then
+            # (aiohttp runs on asyncio only, and its connections belong to that loop).
+            # The lock keeps threads sharing a client from building two pools.
+            with self._opening:
+                own = self._own
+                if own is None:
+                    own = self._own = open_async_http(
+                        context=cast(ssl.SSLContext, self._ssl),  # built without transport=
+                        trust_env=self._trust_env,
+                        timeout=self._timeout,
+                        max_connections=self._max_connections,
+                    )
+        return own
 
     async def _send(
         self,
@@ -167,27 +198,32 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         http = self._http()
         request = step.request
         try:
-            if isinstance(http, httpx.AsyncClient):
-                response = await http.send(request, stream=True, follow_redirects=False)
-            else:
-                response = await http.handle_async_request(request)
-                response.request = request
-            try:
-                body = BodyReader(response, self._max_response_size)
-                if body.plain:
-                    return body.check(await response.aread())
-                # Closed at once when the cap stops the reading early (trio warns of
-                # async generators left for the garbage collector to close).
-                raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())
-                async with contextlib.aclosing(raw) as chunks:
-                    async for chunk in chunks:
-                        body.feed(chunk)
-                return body.response()
-            finally:
-                await response.aclose()
+            with async_attempt(self._attempt_timeout) as deadline:
+                if isinstance(http, httpx.AsyncClient):
+                    response = await http.send(request, stream=True, follow_redirects=False)
+                else:
+                    response = await http.handle_async_request(request)
+                    response.request = request
+                try:
+                    deadline.check()
+                    body = BodyReader(response, self._max_response_size)
+                    if body.whole or (body.plain and not deadline.polled):
+                        return body.check(await response.aread())
+                    # Closed at once when the cap stops the reading early (trio warns of
+                    # async generators left for the garbage collector to close).
+                    raw = cast(AsyncChunks, response.aiter_raw())
+                    async with contextlib.aclosing(raw) as chunks:
+                        async for chunk in chunks:
+                            deadline.check()
+                            body.feed(chunk)
+                    return body.response()
+                finally:
+                    await response.aclose()
         except AnswerTooLarge as exc:
             return exc.outcome
         except Exception as exc:
+            # The same net on both flavours: a transport may raise its own library's
+            # errors (aiohttp's, unmapped), which become the httpx error they mean.
             failure = transport_error(exc)
             if failure is None:
                 raise
@@ -205,7 +241,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             page = await self._send(listing.page(cursor), timeout, max_retries)
             for item in listing.items(page):
                 yield item
-            cursor = next_cursor(listing, page, seen)
+            cursor = next_cursor(listing, page, seen, self._secrets())
             if cursor is None:
                 return
 
@@ -354,7 +390,10 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         return self._walk(_calls.RECIPES, timeout, max_retries)
 
     async def aclose(self) -> None:
-        """Close the client's own connections (an injected `http_client` is left open)."""
+        """Close the client's own connections (an injected `http_client` is left open).
+
+        Calls made after it raise `RuntimeError`; closing again does nothing.
+        """
         if not self._closed and self._own is not None:
             await self._own.aclose()
         self._closed = True

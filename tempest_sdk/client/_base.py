@@ -13,6 +13,7 @@ import logging
 import math
 import ssl
 import time
+import traceback
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,20 +23,23 @@ import httpx
 import pydantic
 
 from .._backoff import Backoff
-from ..models import describe_errors
+from ..models import MalformedTaskError, describe_errors
 from ._calls import Call, Item, Listing, P
 from ._config import (
     MAX_RETRY_AFTER,
     Secret,
     TimeoutTypes,
     UseClientDefault,
+    resolve_attempt_timeout,
     resolve_endpoint,
+    resolve_max_connections,
     resolve_max_retries,
     resolve_token,
     token_file,
     user_agent,
 )
 from ._errors import (
+    APIAttemptTimeoutError,
     APIConnectionError,
     APIError,
     APIResponseTooLargeError,
@@ -45,10 +49,13 @@ from ._errors import (
     TempestConfigError,
     decode_body,
     quote,
+    redact,
+    redact_data,
     status_error,
 )
 from ._http import (
     ACCEPT_ENCODING,
+    AttemptTimeout,
     CertTypes,
     TooLarge,
     VerifyTypes,
@@ -118,7 +125,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
-def next_cursor(listing: Listing[P, Item], page: P, seen: set[str]) -> str | None:
+def next_cursor(
+    listing: Listing[P, Item], page: P, seen: set[str], secrets: tuple[str, ...] = ()
+) -> str | None:
     """The cursor of the page after `page`, or None on the last page.
 
     Raises:
@@ -131,7 +140,8 @@ def next_cursor(listing: Listing[P, Item], page: P, seen: set[str]) -> str | Non
     if cursor in seen:
         endpoint = listing.page(cursor).endpoint
         raise APIResponseValidationError(
-            f"POST {endpoint} returned the cursor {quote(cursor)!r} twice; stopped walking "
+            f"POST {endpoint} returned the cursor {quote(redact(cursor, secrets))!r} twice; "
+            "stopped walking "
             "the pages to avoid an endless loop (a control plane bug: report it to Tempest)",
             endpoint=endpoint,
             status_code=200,
@@ -161,6 +171,8 @@ class BaseClient(Generic[HttpT]):
         cert: CertTypes,
         trust_env: bool,
         max_response_size: int,
+        max_connections: int | None,
+        attempt_timeout: float | None,
     ) -> None:
         # Everything is checked before an HTTP client exists, so a bad configuration
         # never leaves a connection pool behind.
@@ -169,12 +181,22 @@ class BaseClient(Generic[HttpT]):
                 "pass either http_client= or transport=, not both: an injected client "
                 "already has its transport"
             )
+        if max_connections is not None and (http_client is not None or transport is not None):
+            given = "http_client=" if http_client is not None else "transport="
+            raise TempestConfigError(
+                f"max_connections= sizes the client's own connection pool, and the {given} "
+                "you passed brings its own: set the limit on it (httpx.Limits), or leave "
+                f"out {given}"
+            )
         if http_client is not None and (verify is not None or cert is not None):
             raise TempestConfigError(
                 "pass verify= and cert= to the httpx client given as http_client=, not "
                 "to this client: an injected client already has its TLS settings"
             )
         self._token = resolve_token(token)
+        # Every token sent so far (the first, and each one re-read from the file): none
+        # of them may come back inside an error, whatever a server echoes.
+        self._sent_tokens: list[Secret] = [self._token]
         # Where the token came from, when a file: Kubernetes rewrites a mounted Secret in
         # place when it rotates, so a refused token is read again from there.
         self._token_file = token_file(token)
@@ -182,6 +204,13 @@ class BaseClient(Generic[HttpT]):
         self._timeout = httpx.Timeout(timeout)
         self._max_retries = resolve_max_retries(max_retries)
         self._max_response_size = check_max_response_size(max_response_size)
+        # A given transport or client has its own pool: the environment's size is not
+        # forced on it (an explicit max_connections= with one was refused above).
+        self._max_connections = resolve_max_connections(
+            None if http_client is not None or transport is not None else max_connections
+        )
+        self._attempt_timeout = resolve_attempt_timeout(attempt_timeout)
+        self._call_timeout = self._phase_timeout(self._timeout)
         self._backoff = backoff if backoff is not None else Backoff()
         self._trust_env = trust_env
         # Built only for a client that makes its own connections; loading CAs is costly.
@@ -219,6 +248,31 @@ class BaseClient(Generic[HttpT]):
         """The largest answer body accepted, in bytes, raw and decompressed."""
         return self._max_response_size
 
+    @property
+    def max_connections(self) -> int:
+        """The size of the client's own connection pool (the most open at once)."""
+        return self._max_connections
+
+    @property
+    def attempt_timeout(self) -> float | None:
+        """Seconds each attempt may take in all (connect, send, whole answer); None
+        for no deadline."""
+        return self._attempt_timeout
+
+    def _phase_timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
+        """The phases' timeouts of an attempt: `timeout`, none longer than the attempt.
+
+        Blocking code sees the attempt's deadline only between reads, so each read is
+        bounded by it too.
+        """
+        if self._attempt_timeout is None:
+            return timeout
+        return _capped(timeout, self._attempt_timeout)
+
+    def _secrets(self) -> tuple[str, ...]:
+        """The tokens this client has sent, to clear from anything a server quotes."""
+        return tuple(token.reveal() for token in self._sent_tokens)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} endpoint={self._endpoint!r}>"
 
@@ -252,6 +306,7 @@ class BaseClient(Generic[HttpT]):
         if token.reveal() == self._token.reveal():
             return False
         # One assignment each: a sync client shared by threads sees old or new, whole.
+        self._sent_tokens = [*self._sent_tokens, token]
         self._token = token
         self._headers = self._headers_for(token)
         log.info("the API token was refused; %s holds a new one, used from now on", path)
@@ -260,7 +315,11 @@ class BaseClient(Generic[HttpT]):
     def _build_request(
         self, call: Call[T], timeout: TimeoutTypes | UseClientDefault
     ) -> httpx.Request:
-        chosen = self._timeout if isinstance(timeout, UseClientDefault) else httpx.Timeout(timeout)
+        chosen = (
+            self._call_timeout
+            if isinstance(timeout, UseClientDefault)
+            else self._phase_timeout(httpx.Timeout(timeout))
+        )
         http = self._given_http
         if http is not None:
             # An injected client's own headers, cookies and hooks apply to every call.
@@ -328,7 +387,11 @@ class BaseClient(Generic[HttpT]):
                     continue
                 retry_after = parse_retry_after(outcome.headers.get("retry-after"))
                 error = status_error(
-                    outcome, endpoint=call.endpoint, attempts=attempt, retry_after=retry_after
+                    outcome,
+                    endpoint=call.endpoint,
+                    attempts=attempt,
+                    retry_after=retry_after,
+                    secrets=self._secrets(),
                 )
                 retryable = status == 429 or status >= 500
                 reason = str(status)
@@ -352,7 +415,7 @@ class BaseClient(Generic[HttpT]):
                 raise TypeError(f"a plan needs a response or a transport error, got {outcome!r}")
 
             if not retryable or attempt >= total:
-                cause = outcome if isinstance(outcome, Exception) else None
+                cause = self._safe_cause(outcome) if isinstance(outcome, Exception) else None
                 raise error from cause
             delay = self._delay(attempt - 1, retry_after)
             log.debug(
@@ -372,18 +435,27 @@ class BaseClient(Generic[HttpT]):
         return self._backoff.delay(retry)
 
     def _parse(self, call: Call[T], response: httpx.Response) -> T:
+        secrets = self._secrets()
         try:
             return call.parse(response)
         except pydantic.ValidationError as exc:
+            # Field paths are the server's keys: they are quoted, so they are cleared too.
+            problems = redact(describe_errors(exc), secrets)
             raise APIResponseValidationError(
                 f"POST {call.endpoint} answered {response.status_code} with a body that does "
-                f"not match the contract: {describe_errors(exc)}. Check that the endpoint "
+                f"not match the contract: {problems}. Check that the endpoint "
                 f"({self._endpoint}) is the Tempest API; if it is, the API has changed and "
                 "tempest-sdk needs an upgrade",
                 endpoint=call.endpoint,
                 status_code=response.status_code,
-                body=decode_body(response),
+                body=redact_data(decode_body(response), secrets),
             ) from None
+        except MalformedTaskError as exc:
+            # Its message quotes the task's id and kind, which come from the server.
+            exc.args = tuple(
+                redact(arg, secrets) if isinstance(arg, str) else arg for arg in exc.args
+            )
+            raise
 
     def _too_large(self, call: Call[T], outcome: TooLarge) -> APIResponseTooLargeError:
         how = {
@@ -404,11 +476,22 @@ class BaseClient(Generic[HttpT]):
     ) -> APIConnectionError:
         tried = f" (tried {attempts} times)" if attempts > 1 else ""
         where = f"{self._endpoint}{call.endpoint}"
+        secrets = self._secrets()
+        if isinstance(exc, AttemptTimeout):
+            return APIAttemptTimeoutError(
+                f"POST {where} took longer than attempt_timeout ({exc.seconds:g} s) to "
+                f"connect, send and read the whole answer{tried}; the answer came too "
+                "slowly: check the network and TEMPEST_API_ENDPOINT, or raise "
+                "attempt_timeout= (TEMPEST_ATTEMPT_TIMEOUT)",
+                endpoint=call.endpoint,
+                attempts=attempts,
+                attempt_timeout=exc.seconds,
+            )
         problem = certificate_problem(exc)
         if problem is not None:
+            detail = redact(problem.detail, secrets)
             return APITLSError(
-                f"POST {where} failed: TLS certificate problem: {quote(problem.detail)}; "
-                f"{problem.advice}",
+                f"POST {where} failed: TLS certificate problem: {quote(detail)}; {problem.advice}",
                 endpoint=call.endpoint,
                 attempts=attempts,
             )
@@ -420,10 +503,38 @@ class BaseClient(Generic[HttpT]):
                 endpoint=call.endpoint,
                 attempts=attempts,
             )
-        detail = quote(str(exc)) or type(exc).__name__
+        detail = quote(redact(str(exc), secrets)) or type(exc).__name__
         return APIConnectionError(
             f"POST {where} failed: {detail}{tried}; check the network and that "
             "TEMPEST_API_ENDPOINT is right",
             endpoint=call.endpoint,
             attempts=attempts,
         )
+
+    def _safe_cause(self, exc: Exception) -> Exception:
+        """`exc` to chain under the client's error, or a stand-in of the same type
+        without the sent tokens when its traceback text would show one (a transport
+        quoting a malformed answer that echoed the `Authorization` header)."""
+        secrets = self._secrets()
+        shown = "".join(traceback.format_exception(exc))
+        if redact(shown, secrets) == shown:
+            return exc
+        try:
+            stand_in = type(exc)(redact(str(exc), secrets))
+        except Exception:  # a type that wants other arguments
+            stand_in = httpx.TransportError(redact(str(exc), secrets))
+        return stand_in
+
+
+def _capped(timeout: httpx.Timeout, limit: float) -> httpx.Timeout:
+    """`timeout` with no phase longer than `limit` seconds (None, no limit, becomes it)."""
+
+    def cap(value: float | None) -> float:
+        return limit if value is None else min(value, limit)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )

@@ -1,7 +1,9 @@
-"""Client configuration: token, endpoint, timeouts, retries and the `User-Agent`."""
+"""Client configuration: token, endpoint, timeouts, retries, the connection pool and the
+`User-Agent`."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -13,7 +15,9 @@ from .._version import __version__
 from ._errors import TempestConfigError
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "MAX_RETRY_AFTER",
@@ -21,7 +25,9 @@ __all__ = [
     "Secret",
     "TimeoutTypes",
     "UseClientDefault",
+    "resolve_attempt_timeout",
     "resolve_endpoint",
+    "resolve_max_connections",
     "resolve_max_retries",
     "resolve_token",
     "token_file",
@@ -37,6 +43,12 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_RETRIES: Final = 3
 """Retries after the first attempt (so 4 attempts at most)."""
 
+DEFAULT_MAX_CONNECTIONS: Final = 100
+"""Connections the client's own transport keeps open at most (and idle, for reuse)."""
+
+DEFAULT_ATTEMPT_TIMEOUT: Final = 60.0
+"""Seconds one attempt may take in all: connecting, sending and reading the whole answer."""
+
 MAX_RETRY_AFTER: Final = 60.0
 """The longest `Retry-After` the client waits before a retry, in seconds."""
 
@@ -46,6 +58,8 @@ TimeoutTypes = float | httpx.Timeout | None
 _TOKEN_ENV = "TEMPEST_TOKEN"
 _TOKEN_FILE_ENV = "TEMPEST_TOKEN_FILE"
 _ENDPOINT_ENV = "TEMPEST_API_ENDPOINT"
+MAX_CONNECTIONS_ENV: Final = "TEMPEST_MAX_CONNECTIONS"
+ATTEMPT_TIMEOUT_ENV: Final = "TEMPEST_ATTEMPT_TIMEOUT"
 
 
 class UseClientDefault:
@@ -182,6 +196,67 @@ def resolve_max_retries(max_retries: int) -> int:
             f"max_retries must be an integer >= 0 (0 means a single attempt), got {max_retries!r}"
         )
     return max_retries
+
+
+def resolve_max_connections(
+    max_connections: int | None, environ: Mapping[str, str] | None = None
+) -> int:
+    """The connection pool's size: `max_connections=`, else `TEMPEST_MAX_CONNECTIONS`,
+    else `DEFAULT_MAX_CONNECTIONS`.
+
+    Raises:
+        TempestConfigError: the value is not a positive integer.
+    """
+    env = os.environ if environ is None else environ
+    if max_connections is not None:
+        value: object = max_connections
+        source = "max_connections="
+    elif env.get(MAX_CONNECTIONS_ENV, "").strip():
+        text = env[MAX_CONNECTIONS_ENV].strip()
+        source = MAX_CONNECTIONS_ENV
+        value = int(text) if text.isdigit() else text
+    else:
+        return DEFAULT_MAX_CONNECTIONS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TempestConfigError(
+            f"{source} must be a whole number of connections >= 1, got {value!r}; size it "
+            "for what may be in flight at once (pollers + reporters + health checks)"
+        )
+    return value
+
+
+def resolve_attempt_timeout(
+    attempt_timeout: float | None, environ: Mapping[str, str] | None = None
+) -> float | None:
+    """The deadline of one attempt in seconds: `attempt_timeout=`, else
+    `TEMPEST_ATTEMPT_TIMEOUT`, else `DEFAULT_ATTEMPT_TIMEOUT`; None when it is infinite.
+
+    Raises:
+        TempestConfigError: the value is not a positive number of seconds.
+    """
+    env = os.environ if environ is None else environ
+    if attempt_timeout is not None:
+        value: object = attempt_timeout
+        source = "attempt_timeout="
+    elif env.get(ATTEMPT_TIMEOUT_ENV, "").strip():
+        text = env[ATTEMPT_TIMEOUT_ENV].strip()
+        source = ATTEMPT_TIMEOUT_ENV
+        try:
+            value = float(text)
+        except ValueError:
+            value = text
+    else:
+        return DEFAULT_ATTEMPT_TIMEOUT
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or value <= 0
+    ):
+        raise TempestConfigError(
+            f"{source} must be a positive number of seconds (inf for no deadline), got {value!r}"
+        )
+    return None if math.isinf(value) else float(value)
 
 
 def user_agent() -> str:

@@ -6,6 +6,7 @@ TempestError                         (tempest_sdk: the root of every SDK error)
 └── APIError                         a call to the control plane failed (.endpoint, .attempts)
     ├── APIConnectionError           no answer: refused, reset, DNS, broken connection
     │   ├── APITimeoutError          no answer in time
+    │   │   └── APIAttemptTimeoutError   an attempt took longer than attempt_timeout in all
     │   └── APITLSError              the server's (or this client's) certificate was refused
     ├── APIResponseTooLargeError     an answer over max_response_size (.limit)
     ├── APIResponseValidationError   a 2xx answer the SDK cannot read (.status_code, .body)
@@ -26,12 +27,15 @@ connection failures, 5xx and 429 are `RetryLaterError`, 401 and 403 `AccessRefus
 `next_task` also lets `tempest_sdk.models.MalformedTaskError` (and its subclass
 `UnknownTaskTypeError`) through: a task that cannot be read is the runner's to report.
 
-No message or attribute ever holds the API token.
+No message or attribute ever holds the API token: server text quoted in an error
+(its message, `.error`, `.body`) is first cleared of every token the client sent, in
+every encoding `tempest_sdk._secrets.scrub` knows.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -44,8 +48,10 @@ from .._outcomes import (
     RetryLaterError,
     TaskSourceError,
 )
+from .._secrets import scrub
 
 __all__ = [
+    "APIAttemptTimeoutError",
     "APIConnectionError",
     "APIError",
     "APIResponseTooLargeError",
@@ -61,6 +67,8 @@ __all__ = [
     "RateLimitError",
     "RequestRejectedError",
     "TempestConfigError",
+    "redact",
+    "redact_data",
     "status_error",
 ]
 
@@ -99,6 +107,22 @@ class APIConnectionError(APIError, RetryLaterError):
 
 class APITimeoutError(APIConnectionError):
     """No answer came back in time (connect, read, write or pool timeout)."""
+
+
+class APIAttemptTimeoutError(APITimeoutError):
+    """An attempt took longer than the client's `attempt_timeout` in all (connecting,
+    sending and reading the whole answer), although no single phase timed out: an
+    answer trickling in, say. Retried like any timeout.
+
+    Attributes:
+        attempt_timeout: the deadline of each attempt, in seconds.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str, attempts: int = 1, attempt_timeout: float
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, attempts=attempts)
+        self.attempt_timeout = attempt_timeout
 
 
 class APITLSError(APIConnectionError):
@@ -278,6 +302,24 @@ def decode_body(response: httpx.Response) -> Any:
         return response.text
 
 
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """`text` without any of `secrets` (the tokens the client sent), in any encoding."""
+    return scrub(text, secrets) if secrets else text
+
+
+def redact_data(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` (decoded JSON, or text) with `redact` applied to every string, keys too."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_data(k, secrets): redact_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_data(item, secrets) for item in value]
+    return value
+
+
 def quote(text: str) -> str:
     """Server text fit for a message: one line, cut to a sane length."""
     text = " ".join(text.split())
@@ -294,19 +336,26 @@ def status_error(
     endpoint: str,
     attempts: int,
     retry_after: float | None,
+    secrets: Sequence[str] = (),
 ) -> APIStatusError:
-    """The typed error for a non-2xx answer, with a message saying what to do."""
+    """The typed error for a non-2xx answer, with a message saying what to do.
+
+    Everything quoted from the answer is cleared of `secrets` first (a control plane
+    may echo the `Authorization` header it was sent), before it is cut to length.
+    """
     status = response.status_code
-    body = decode_body(response)
+    body = redact_data(decode_body(response), secrets)
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, str):
         error = None
     request_id = response.headers.get("x-request-id")
+    if request_id is not None:
+        request_id = redact(request_id, secrets)
 
     summary, advice = _ADVICE.get(status, _SERVER_ADVICE if status >= 500 else _OTHER_ADVICE)
     if 300 <= status < 400:
         location = response.headers.get("location")
-        to = f" to {quote(location)}" if location else ""
+        to = f" to {quote(redact(location, secrets))}" if location else ""
         summary = f"the endpoint redirects{to}"
         advice = (
             "redirects are not followed, so that the token goes only where it was sent: "
@@ -320,7 +369,8 @@ def status_error(
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     rid = f" [request id {request_id}]" if request_id else ""
     message = (
-        f"POST {endpoint} answered {status} {response.reason_phrase}{tried}: "
+        f"POST {endpoint} answered {status} {quote(redact(response.reason_phrase, secrets))}"
+        f"{tried}: "
         f"{summary}{said}; {advice}.{rid}"
     )
 

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
     "BodyReader",
     "AnswerTooLarge",
+    "AttemptTimeout",
     "CertTypes",
     "TooLarge",
     "VerifyTypes",
@@ -40,6 +41,7 @@ __all__ = [
     "check_max_response_size",
     "environment_has_proxies",
     "is_cleartext_remote",
+    "pool_limits",
     "ssl_context",
     "transport_error",
 ]
@@ -158,11 +160,26 @@ def check_max_response_size(value: int) -> int:
     return value
 
 
+def pool_limits(max_connections: int) -> httpx.Limits:
+    """The pool of a client's own transport: `max_connections` open, as many kept idle.
+
+    Idle connections are kept up to the same number (httpx keeps 20 by default): a
+    runner reuses what it opened, and closing and reopening them under load costs a
+    handshake each time. They still close after 5 s unused.
+    """
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
 def build_async_http(
-    library: str, *, context: ssl.SSLContext, trust_env: bool, timeout: httpx.Timeout
+    library: str,
+    *,
+    context: ssl.SSLContext,
+    trust_env: bool,
+    timeout: httpx.Timeout,
+    max_connections: int,
 ) -> httpx.AsyncClient | httpx.AsyncBaseTransport:
     """What the async client sends through, for the running event loop `library`
-    (sniffio's name).
+    (sniffio's name), with a pool of `max_connections`.
 
     On asyncio (uvloop included), httpx-aiohttp: several times cheaper per request than
     httpx's own transport, which also slows down under many concurrent calls. aiohttp
@@ -176,21 +193,31 @@ def build_async_http(
     benchmarks/bench_runner.py's no-op runs).
     """
     aiohttp = library == "asyncio"
+    limits = pool_limits(max_connections)
     if trust_env and environment_has_proxies():
         if aiohttp:
             from httpx_aiohttp import HttpxAiohttpClient
 
             return HttpxAiohttpClient(
-                verify=context, trust_env=trust_env, timeout=timeout, follow_redirects=False
+                verify=context,
+                trust_env=trust_env,
+                timeout=timeout,
+                follow_redirects=False,
+                limits=limits,
             )
         return httpx.AsyncClient(
-            verify=context, trust_env=trust_env, timeout=timeout, follow_redirects=False
+            verify=context,
+            trust_env=trust_env,
+            timeout=timeout,
+            follow_redirects=False,
+            limits=limits,
         )
     if aiohttp:
         from httpx_aiohttp import AiohttpTransport
 
-        return AiohttpTransport(verify=context, trust_env=trust_env)
-    return httpx.AsyncHTTPTransport(verify=context, trust_env=trust_env)
+        # Its connector's `limit` is taken from `limits.max_connections`.
+        return AiohttpTransport(verify=context, trust_env=trust_env, limits=limits)
+    return httpx.AsyncHTTPTransport(verify=context, trust_env=trust_env, limits=limits)
 
 
 def environment_has_proxies() -> bool:
@@ -201,12 +228,25 @@ def environment_has_proxies() -> bool:
 
 
 def build_sync_http(
-    *, context: ssl.SSLContext, trust_env: bool, timeout: httpx.Timeout
-) -> httpx.Client:
-    """The sync client's own httpx client (httpx's own transport)."""
-    return httpx.Client(
-        verify=context, trust_env=trust_env, timeout=timeout, follow_redirects=False
-    )
+    *,
+    context: ssl.SSLContext,
+    trust_env: bool,
+    timeout: httpx.Timeout,
+    max_connections: int,
+) -> httpx.Client | httpx.BaseTransport:
+    """What the sync client sends through: httpx's own transport, with a pool of
+    `max_connections`; an httpx client over it when the environment configures a proxy
+    (the same choice, for the same reasons, as `build_async_http`)."""
+    limits = pool_limits(max_connections)
+    if trust_env and environment_has_proxies():
+        return httpx.Client(
+            verify=context,
+            trust_env=trust_env,
+            timeout=timeout,
+            follow_redirects=False,
+            limits=limits,
+        )
+    return httpx.HTTPTransport(verify=context, trust_env=trust_env, limits=limits)
 
 
 def is_cleartext_remote(endpoint: str) -> bool:
@@ -224,6 +264,18 @@ def is_cleartext_remote(endpoint: str) -> bool:
 
 
 # --- errors -----------------------------------------------------------------------------
+
+
+class AttemptTimeout(httpx.TimeoutException):
+    """An attempt went past the client's `attempt_timeout`: connecting, sending and
+    reading the whole answer took too long, however steadily the bytes came.
+
+    A transport-level timeout like httpx's own, so that it is retried like them.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the attempt took longer than attempt_timeout ({seconds:g} s)")
+        self.seconds = seconds
 
 
 def transport_error(exc: BaseException) -> httpx.TransportError | None:
@@ -355,7 +407,17 @@ class BodyReader:
     Encodings other than gzip and deflate are not asked for and are kept as received.
     """
 
-    __slots__ = ("_head", "_inflate", "_limit", "_parts", "_raw", "_response", "_size", "plain")
+    __slots__ = (
+        "_head",
+        "_inflate",
+        "_limit",
+        "_parts",
+        "_raw",
+        "_response",
+        "_size",
+        "plain",
+        "whole",
+    )
 
     def __init__(self, response: httpx.Response, limit: int) -> None:
         self._response = response
@@ -371,7 +433,8 @@ class BodyReader:
         # Reading the body whole is safe, and cheaper, when the transport's own framing
         # bounds it (a Content-Length within the limit, nothing to inflate) or when it
         # was read before the answer came back (a mock transport built it whole).
-        self.plain = (length is not None and encoding in ("", "identity")) or _is_read(response)
+        self.whole = _is_read(response)
+        self.plain = (length is not None and encoding in ("", "identity")) or self.whole
         # gzip, or deflate in its zlib wrapper (32 + MAX_WBITS reads either header)...
         self._inflate = (
             zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "deflate") else None

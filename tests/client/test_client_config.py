@@ -245,9 +245,25 @@ async def test_client_timeout_and_per_call_override(flavour, router):
     timeouts = [call.request.extensions["timeout"] for call in route.calls]
     assert timeouts[0] == {"connect": 1.0, "read": 12.0, "write": 12.0, "pool": 12.0}
     assert timeouts[1] == dict.fromkeys(("connect", "read", "write", "pool"), 2.5)
-    assert timeouts[2] == dict.fromkeys(("connect", "read", "write", "pool"))
+    # No phase timeout: each phase is then bounded by the whole attempt's deadline.
+    assert timeouts[2] == dict.fromkeys(("connect", "read", "write", "pool"), 60.0)
     assert timeouts[3] == timeouts[0]
     assert client.timeout == httpx.Timeout(12.0, connect=1.0)
+
+
+async def test_no_phase_outlasts_the_attempt_deadline(flavour, router):
+    route = router.post("/apps.operations.next").respond(204)
+    client = flavour.client(timeout=httpx.Timeout(30.0, connect=5.0), attempt_timeout=8)
+    await flavour.call(client, "next_task", "a", "v1")
+    await flavour.call(client, "next_task", "a", "v1", timeout=None)
+    unbounded = flavour.client(timeout=None, attempt_timeout=float("inf"))
+    await flavour.call(unbounded, "next_task", "a", "v1")
+    timeouts = [call.request.extensions["timeout"] for call in route.calls]
+    assert timeouts[0] == {"connect": 5.0, "read": 8.0, "write": 8.0, "pool": 8.0}
+    assert timeouts[1] == dict.fromkeys(("connect", "read", "write", "pool"), 8.0)
+    assert timeouts[2] == dict.fromkeys(("connect", "read", "write", "pool"))
+    assert client.attempt_timeout == 8.0
+    assert unbounded.attempt_timeout is None
 
 
 async def test_client_level_float_timeout(flavour, router):

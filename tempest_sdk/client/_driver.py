@@ -1,0 +1,134 @@
+"""The hand-kept half of each client: what cannot be written once for both flavours.
+
+`_async.py` is the client; `_sync.py` is generated from it by `tools/unasync.py`,
+which renames each `async_*` / `Async*` name below to its `sync_*` / `Sync*` twin.
+So everything that differs in substance, not only in `await`, lives here in pairs:
+building the transport (the async one depends on the running event loop), sleeping,
+and holding an attempt to its deadline (a cancel scope in async code; checks between
+reads, and every phase's timeout capped, in blocking code, which cannot be cancelled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+
+import anyio
+import httpx
+import sniffio
+
+from ._http import AttemptTimeout, build_async_http, build_sync_http
+
+__all__ = [
+    "AsyncChunks",
+    "AsyncHttp",
+    "AsyncSleep",
+    "Deadline",
+    "SyncChunks",
+    "SyncHttp",
+    "SyncSleep",
+    "async_attempt",
+    "async_sleep",
+    "open_async_http",
+    "open_sync_http",
+    "sync_attempt",
+    "sync_sleep",
+]
+
+AsyncHttp = httpx.AsyncClient | httpx.AsyncBaseTransport
+"""What the async client sends through: a transport, straight, or an httpx client."""
+SyncHttp = httpx.Client | httpx.BaseTransport
+"""What the sync client sends through: a transport, straight, or an httpx client."""
+
+AsyncChunks = AsyncGenerator[bytes, None]
+"""An answer's raw body, as `Response.aiter_raw()` gives it (closable)."""
+SyncChunks = Generator[bytes, None, None]
+"""An answer's raw body, as `Response.iter_raw()` gives it (closable)."""
+
+AsyncSleep = Callable[[float], Awaitable[None]]
+SyncSleep = Callable[[float], None]
+
+async_sleep: AsyncSleep = anyio.sleep
+"""Waits between attempts on whatever event loop runs (asyncio or trio)."""
+sync_sleep: SyncSleep = time.sleep
+"""Waits between attempts by blocking the calling thread."""
+
+
+def open_async_http(
+    *, context: ssl.SSLContext, trust_env: bool, timeout: httpx.Timeout, max_connections: int
+) -> AsyncHttp:
+    """The async client's own transport, for the event loop running now."""
+    return build_async_http(
+        sniffio.current_async_library(),
+        context=context,
+        trust_env=trust_env,
+        timeout=timeout,
+        max_connections=max_connections,
+    )
+
+
+def open_sync_http(
+    *, context: ssl.SSLContext, trust_env: bool, timeout: httpx.Timeout, max_connections: int
+) -> SyncHttp:
+    """The sync client's own transport."""
+    return build_sync_http(
+        context=context, trust_env=trust_env, timeout=timeout, max_connections=max_connections
+    )
+
+
+class Deadline:
+    """The end of one attempt, checked as each piece of the answer arrives.
+
+    Attributes:
+        polled: True when the deadline is only seen by `check()` (blocking code):
+            then the answer is read piece by piece, never in one blocking read.
+    """
+
+    __slots__ = ("_at", "_seconds", "polled")
+
+    def __init__(self, seconds: float | None, *, polled: bool) -> None:
+        self._seconds = math.inf if seconds is None else seconds
+        self._at = time.monotonic() + self._seconds
+        self.polled = polled and seconds is not None
+
+    def check(self) -> None:
+        """Raise `AttemptTimeout` once the deadline has passed."""
+        if time.monotonic() >= self._at:
+            raise AttemptTimeout(self._seconds)
+
+
+@contextlib.contextmanager
+def async_attempt(seconds: float | None) -> Iterator[Deadline]:
+    """Hold the enclosed attempt to `seconds`: cancel it there and raise `AttemptTimeout`.
+
+    A cancel scope reaches whatever the transport is waiting on (connecting, a pool
+    slot, the next bytes of the answer), so the attempt ends at the deadline itself.
+    """
+    deadline = Deadline(seconds, polled=False)
+    if seconds is None:
+        yield deadline
+        return
+    scope: anyio.CancelScope | None = None
+    try:
+        with anyio.fail_after(seconds) as scope:
+            yield deadline
+    except TimeoutError:
+        # Only the scope's own expiry is the deadline; any other TimeoutError passes.
+        if scope is not None and scope.cancelled_caught:
+            raise AttemptTimeout(seconds) from None
+        raise
+
+
+@contextlib.contextmanager
+def sync_attempt(seconds: float | None) -> Iterator[Deadline]:
+    """Hold the enclosed attempt to `seconds` as far as blocking code can.
+
+    A blocked read cannot be interrupted, so the deadline is checked when the answer's
+    head has arrived and after every piece of its body, and each phase's own timeout
+    is capped at `seconds` (`BaseClient._build_request`). An answer dripped slowly thus
+    ends at the deadline plus at most one wait for the next piece.
+    """
+    yield Deadline(seconds, polled=True)
