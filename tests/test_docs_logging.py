@@ -22,12 +22,26 @@ from tempest_sdk.emulator import Emulator
 with Emulator().sync_client() as client:
     assert client.next_task("helloworld", "v1") is None
 """
+# The same call through an injected httpx client, which logs each request under `httpx`
+# (the client's own requests go to its transport straight, past httpx's logging).
+CALL_THROUGH_HTTPX = """
+import {module}
+import httpx
+from tempest_sdk.emulator import Emulator
+
+emulator = Emulator()
+with (
+    httpx.Client(transport=emulator.transport()) as http,
+    emulator.sync_client(http_client=http) as client,
+):
+    assert client.next_task("helloworld", "v1") is None
+"""
 
 
-def run(module: str) -> str:
+def run(module: str, call: str = CALL) -> str:
     """The sample's stderr after it configured logging and the client made a call."""
     result = subprocess.run(
-        [sys.executable, "-c", CALL.format(module=module)],
+        [sys.executable, "-c", call.format(module=module)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -60,5 +74,5 @@ def test_the_setup_shows_the_clients_debug_lines(module: str, line: str) -> None
 
 
 def test_dictconfig_keeps_httpx_quiet_and_basicconfig_does_not() -> None:
-    assert "HTTP Request: POST" not in run("docs_src.client.logging_dictconfig")
-    assert "HTTP Request: POST" in run("docs_src.client.logging_basic")
+    assert "HTTP Request: POST" not in run("docs_src.client.logging_dictconfig", CALL_THROUGH_HTTPX)
+    assert "HTTP Request: POST" in run("docs_src.client.logging_basic", CALL_THROUGH_HTTPX)

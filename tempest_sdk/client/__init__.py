@@ -1,7 +1,8 @@
 """The Tempest Private Apps API client: `AsyncTempestClient` and its sync twin `TempestClient`.
 
 One typed method per endpoint, bearer auth from `token=` / `TEMPEST_TOKEN_FILE` /
-`TEMPEST_TOKEN`, timeouts, TLS and proxy settings, a cap on answer sizes, retries with
+`TEMPEST_TOKEN`, timeouts and a deadline per attempt, a sized connection pool, TLS and
+proxy settings, a cap on answer sizes, retries with
 full-jitter backoff on connection errors, 429 and 5xx, and one exception hierarchy
 rooted at `tempest_sdk.TempestError`:
 
@@ -11,6 +12,7 @@ TempestError
 └── APIError
     ├── APIConnectionError
     │   ├── APITimeoutError
+    │   │   └── APIAttemptTimeoutError
     │   └── APITLSError
     ├── APIResponseTooLargeError
     ├── APIResponseValidationError
@@ -29,13 +31,16 @@ They also derive from the runner's outcome types (`tempest_sdk.runner.RetryLater
 """
 
 from ._async import AsyncTempestClient as AsyncTempestClient
+from ._config import DEFAULT_ATTEMPT_TIMEOUT as DEFAULT_ATTEMPT_TIMEOUT
 from ._config import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT
+from ._config import DEFAULT_MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
 from ._config import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
 from ._config import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._config import MAX_RETRY_AFTER as MAX_RETRY_AFTER
 from ._config import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
 from ._config import TimeoutTypes as TimeoutTypes
 from ._config import UseClientDefault as UseClientDefault
+from ._errors import APIAttemptTimeoutError as APIAttemptTimeoutError
 from ._errors import APIConnectionError as APIConnectionError
 from ._errors import APIError as APIError
 from ._errors import APIResponseTooLargeError as APIResponseTooLargeError
@@ -57,12 +62,15 @@ from ._http import VerifyTypes as VerifyTypes
 from ._sync import TempestClient as TempestClient
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "MAX_RETRY_AFTER",
     "USE_CLIENT_DEFAULT",
+    "APIAttemptTimeoutError",
     "APIConnectionError",
     "APIError",
     "APIResponseTooLargeError",

@@ -168,7 +168,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
                         context=cast(ssl.SSLContext, self._ssl),  # built without transport=
                         trust_env=self._trust_env,
                         timeout=self._timeout,
-                        max_connections=self._max_connections,
+                        max_connections=cast(int, self._max_connections),
                     )
         return own
 

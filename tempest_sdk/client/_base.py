@@ -206,8 +206,10 @@ class BaseClient(Generic[HttpT]):
         self._max_response_size = check_max_response_size(max_response_size)
         # A given transport or client has its own pool: the environment's size is not
         # forced on it (an explicit max_connections= with one was refused above).
-        self._max_connections = resolve_max_connections(
-            None if http_client is not None or transport is not None else max_connections
+        self._max_connections = (
+            resolve_max_connections(max_connections)
+            if http_client is None and transport is None
+            else None
         )
         self._attempt_timeout = resolve_attempt_timeout(attempt_timeout)
         self._call_timeout = self._phase_timeout(self._timeout)
@@ -249,8 +251,9 @@ class BaseClient(Generic[HttpT]):
         return self._max_response_size
 
     @property
-    def max_connections(self) -> int:
-        """The size of the client's own connection pool (the most open at once)."""
+    def max_connections(self) -> int | None:
+        """The size of the client's own connection pool (the most open at once); None
+        when it sends through a given `transport=` or `http_client=`, which has its own."""
         return self._max_connections
 
     @property

@@ -6,7 +6,10 @@ run in threads and shut down cleanly as a context manager.
 - `Proxy`: a forward proxy (CONNECT tunnels, and absolute-form plain-HTTP requests)
   that records every target it was asked for.
 - `HostileServer`: raw-socket servers that answer badly on purpose (a gzip bomb, an
-  endless body, junk on an idle connection, an endless header block).
+  endless body, junk on an idle connection, an endless header block, an answer dripped
+  a few bytes at a time).
+- `HoldingServer`: holds every request until the test releases them, counting the
+  connections clients open meanwhile.
 
 Certificates are made at test time with trustme (`make_certificates`). `drive` runs a
 client of each flavour (sync, asyncio, asyncio on uvloop, trio) through the same steps.
@@ -601,6 +604,14 @@ def bomb(encoding: str, inflated: int = 512 * MiB) -> bytes:
     return header + piece * count + final_block + trailer
 
 
+DRIP_PIECE = 25
+DRIP_GAP = 0.3
+DRIP_PIECES = 25
+"""A dripped answer's body: 25 pieces of 25 bytes, 0.3 s apart (7.5 s in all)."""
+DRIP_SECONDS = DRIP_PIECES * DRIP_GAP
+DRIP_PADDING = DRIP_PIECES * DRIP_PIECE - len(json.dumps({**STANDARD_OK, "message": ""}))
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much a hostile server may send on one connection, and for how long."""
@@ -622,6 +633,8 @@ HOSTILE_KINDS = [
     "oversized",
     "endless-headers",
     "idle-junk",
+    "drip",
+    "drip-head",
 ]
 """What a `HostileServer` can do to any request other than `next`."""
 
@@ -641,7 +654,11 @@ class HostileServer(_Threaded):
       bytes, compressed with `encoding` ("gzip" or "deflate") when given;
     - endless-headers: a status line, then header lines forever;
     - idle-junk: a good answer, then (after `junk_delay` seconds: the connection is idle)
-      junk pushed into the keep-alive connection until the client closes it.
+      junk pushed into the keep-alive connection until the client closes it;
+    - drip: a valid `StandardResponse` of `DRIP_PIECES` times `DRIP_PIECE` bytes whose head
+      comes at once and whose body comes `DRIP_PIECE` bytes every `DRIP_GAP` seconds
+      (7.5 s in all): no single read ever waits long;
+    - drip-head: the same answer, its head dripped too.
 
     Whatever goes on and on stops after `budget` (bytes or seconds), when the client
     stops reading or leaves, or when the server exits. At most `max_connections` are
@@ -770,6 +787,27 @@ class HostileServer(_Threaded):
                 return False
             self._flood(sock, b"JUNK" * 16384, deadline)
             return False
+        if kind in ("drip", "drip-head"):
+            whole = json_answer(200, {**STANDARD_OK, "message": "x" * DRIP_PADDING})
+            head_end = whole.index(b"\r\n\r\n") + 4
+            head, body = whole[:head_end], whole[head_end:]
+            if kind == "drip":
+                sock.sendall(head)
+                pieces = [body[i : i + DRIP_PIECE] for i in range(0, len(body), DRIP_PIECE)]
+            else:
+                pieces = [whole[i : i + DRIP_PIECE] for i in range(0, len(whole), DRIP_PIECE)]
+            sent = 0
+            try:
+                for piece in pieces:
+                    if self._stop.wait(DRIP_GAP):
+                        return False
+                    sock.sendall(piece)
+                    sent += len(piece)
+            except OSError:
+                return False  # the client gave up and left
+            finally:
+                self.sent.append(sent)
+            return True
         if kind == "endless-headers":
             sock.sendall(b"HTTP/1.1 200 OK\r\n")
             lines = b"".join(b"X-Flood-%06d: %s\r\n" % (i, b"a" * 100) for i in range(512))
@@ -802,6 +840,98 @@ class HostileServer(_Threaded):
             pass  # the client left, reset, or stopped reading
         finally:
             self.sent.append(sent)
+
+
+class HoldingServer(_Threaded):
+    """A raw-socket API on 127.0.0.1 that holds every request until `release()` (or
+    `GUARD` seconds), then answers it properly (`api_answer`), keep-alive.
+
+    It counts the connections clients open (`connections`) and the requests it holds
+    right now (`held`), so a test can see how many a client's pool opens at once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections = 0
+        self.held = 0
+        self.paths: list[str] = []
+        self._released = threading.Event()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._listener = socket.create_server((HOST, 0), backlog=128)
+        self._listener.settimeout(0.02)
+        self._acceptor = threading.Thread(target=self._accept, name="holding", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._listener.getsockname()[1]}/api/v1"
+
+    def release(self) -> None:
+        """Answer every request held, and every later one at once."""
+        self._released.set()
+
+    def wait_held(self, count: int) -> None:
+        """Block until `count` requests are held at once (at most `GUARD` seconds)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, GUARD):
+                raise AssertionError(f"{self.held} requests held, never {count}")
+
+    def __enter__(self) -> Self:
+        self._acceptor.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._released.set()
+        self._acceptor.join(GUARD)
+        self.end_all()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._changed:
+                self.connections += 1
+                self._changed.notify_all()
+            self.track(sock)
+            self.start_thread(self._serve, sock)
+
+    def _serve(self, sock: socket.socket) -> None:
+        sock.settimeout(GUARD)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        wire = Wire(sock)
+        try:
+            while not self._stop.is_set():
+                message = wire.read_message()
+                if message is None:
+                    return
+                path = urlsplit(message[0].split(" ")[1]).path
+                with self._changed:
+                    self.paths.append(path)
+                    self.held += 1
+                    self._changed.notify_all()
+                try:
+                    self._released.wait(GUARD)
+                finally:
+                    with self._changed:
+                        self.held -= 1
+                        self._changed.notify_all()
+                sock.sendall(api_answer(path))
+        except (OSError, ValueError) as exc:
+            self.errors.append(exc)
+        finally:
+            self.untrack(sock)
+            sock.close()
 
 
 def sized_json(size: int) -> bytes:

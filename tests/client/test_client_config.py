@@ -29,12 +29,15 @@ from .conftest import ENDPOINT
 
 def test_public_names_are_pinned():
     assert client_namespace.__all__ == [
+        "DEFAULT_ATTEMPT_TIMEOUT",
         "DEFAULT_ENDPOINT",
+        "DEFAULT_MAX_CONNECTIONS",
         "DEFAULT_MAX_RESPONSE_SIZE",
         "DEFAULT_MAX_RETRIES",
         "DEFAULT_TIMEOUT",
         "MAX_RETRY_AFTER",
         "USE_CLIENT_DEFAULT",
+        "APIAttemptTimeoutError",
         "APIConnectionError",
         "APIError",
         "APIResponseTooLargeError",
