@@ -198,7 +198,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         http = self._http()
         request = step.request
         try:
-            with async_attempt(self._attempt_timeout) as deadline:
+            async with async_attempt(self._attempt_timeout) as deadline:
                 if isinstance(http, httpx.AsyncClient):
                     response = await http.send(request, stream=True, follow_redirects=False)
                 else:

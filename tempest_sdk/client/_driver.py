@@ -10,11 +10,14 @@ reads, and every phase's timeout capped, in blocking code, which cannot be cance
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from types import TracebackType
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -100,26 +103,57 @@ class Deadline:
             raise AttemptTimeout(self._seconds)
 
 
-@contextlib.contextmanager
-def async_attempt(seconds: float | None) -> Iterator[Deadline]:
+class async_attempt:
     """Hold the enclosed attempt to `seconds`: cancel it there and raise `AttemptTimeout`.
 
-    A cancel scope reaches whatever the transport is waiting on (connecting, a pool
+    A cancellation reaches whatever the transport is waiting on (connecting, a pool
     slot, the next bytes of the answer), so the attempt ends at the deadline itself.
+    It runs around every request, so it uses each event loop's own timeout
+    (`asyncio.timeout`, trio's cancel scope): anyio's `fail_after` costs twice as much.
     """
-    deadline = Deadline(seconds, polled=False)
-    if seconds is None:
-        yield deadline
-        return
-    scope: anyio.CancelScope | None = None
-    try:
-        with anyio.fail_after(seconds) as scope:
-            yield deadline
-    except TimeoutError:
-        # Only the scope's own expiry is the deadline; any other TimeoutError passes.
-        if scope is not None and scope.cancelled_caught:
+
+    __slots__ = ("_deadline", "_scope", "_seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._deadline = Deadline(seconds, polled=False)
+        self._scope: Any = None
+
+    async def __aenter__(self) -> Deadline:
+        seconds = self._seconds
+        if seconds is not None:
+            if sniffio.current_async_library() == "trio":
+                import trio
+
+                self._scope = trio.CancelScope(deadline=trio.current_time() + seconds)
+                self._scope.__enter__()
+            else:
+                self._scope = asyncio.timeout(seconds)
+                await self._scope.__aenter__()
+        return self._deadline
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Never swallows: the attempt's own exception, or AttemptTimeout, goes on.
+        scope = self._scope
+        if scope is None:
+            return
+        seconds = cast(float, self._seconds)
+        if isinstance(scope, asyncio.Timeout):
+            try:
+                await scope.__aexit__(exc_type, exc, tb)
+            except TimeoutError:
+                if scope.expired():
+                    raise AttemptTimeout(seconds) from None
+                raise
+            return
+        scope.__exit__(exc_type, exc, tb)
+        if scope.cancelled_caught:
             raise AttemptTimeout(seconds) from None
-        raise
 
 
 @contextlib.contextmanager
