@@ -20,7 +20,7 @@ from tempest_sdk.client import (
 )
 
 from .conftest import ENDPOINT
-from .servers import FAST_BACKOFF, FLAVOURS, GUARD, TOKEN, HoldingServer, run_on
+from .servers import FAST_BACKOFF, FLAVOURS, GUARD, TOKEN, HoldingServer, Proxy, run_on
 
 CLASSES = [AsyncTempestClient, TempestClient]
 
@@ -149,3 +149,15 @@ def test_the_pool_opens_no_more_connections_than_max_connections(flavour):
     assert seen == 2
     assert isinstance(outcome, APITimeoutError), outcome
     assert server.paths == ["/api/v1/apps.operations.next"] * 2
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_behind_a_proxy_the_pool_keeps_its_size(flavour, monkeypatch):
+    """Behind a proxy the client sends through an httpx client (httpx-aiohttp's on
+    asyncio), whose transports get the same limit."""
+    with Proxy() as proxy, HoldingServer() as server:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        outcome, seen = _hold_two_then_try_a_third(flavour, server)
+        assert proxy.forwarded or proxy.connects  # it did go through the proxy
+    assert seen == 2
+    assert isinstance(outcome, APITimeoutError), outcome
