@@ -138,7 +138,10 @@ class async_attempt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Never swallows: the attempt's own exception, or AttemptTimeout, goes on.
+        # Never swallows: the attempt's own exception, or AttemptTimeout, goes on. A
+        # failure after the deadline fired (a transport turning the cancellation into
+        # an error of its own) is the deadline's too. Nothing is chained to it: the
+        # client reads a transport error's cause as the error it stands for.
         scope = self._scope
         if scope is None:
             return
@@ -150,9 +153,11 @@ class async_attempt:
                 if scope.expired():
                     raise AttemptTimeout(seconds) from None
                 raise
+            if exc is not None and scope.expired():
+                raise AttemptTimeout(seconds) from None
             return
         scope.__exit__(exc_type, exc, tb)
-        if scope.cancelled_caught:
+        if scope.cancel_called and (scope.cancelled_caught or exc is not None):
             raise AttemptTimeout(seconds) from None
 
 
