@@ -141,8 +141,8 @@ def next_cursor(
         endpoint = listing.page(cursor).endpoint
         raise APIResponseValidationError(
             f"POST {endpoint} returned the cursor {quote(redact(cursor, secrets))!r} twice; "
-            "stopped walking "
-            "the pages to avoid an endless loop (a control plane bug: report it to Tempest)",
+            "stopped walking the pages to avoid an endless loop (a control plane bug: "
+            "report it to Tempest)",
             endpoint=endpoint,
             status_code=200,
             body=None,
