@@ -223,7 +223,8 @@ def invoke(args: argparse.Namespace) -> int:
         )
 
     report = anyio.run(_within_lifespan, app, call)
-    Out().json(report.to_wire())
+    # The task's secrets left the process with the task: masked by name here.
+    Out(secrets=secrets.values()).json(report.to_wire())
     return 0 if report.status == "ok" else 1
 
 
