@@ -538,7 +538,15 @@ def _update_process() -> None:
 class TaskSecrets:
     """The secret values of one task, gathered when first needed."""
 
-    __slots__ = ("_extra", "_inputs", "_own", "_request", "_values")
+    __slots__ = (
+        "_extra",
+        "_inputs",
+        "_own",
+        "_request",
+        "_values",
+        "_variable_values",
+        "_variables_of",
+    )
 
     def __init__(self, request: Any) -> None:
         self._request = request
@@ -546,6 +554,13 @@ class TaskSecrets:
         self._extra: set[str] = set()
         self._values: tuple[str, ...] | None = None
         self._own: tuple[Masker, ...] | None = None
+        # The runner holds the task's secrets around dispatch, which makes its own:
+        # the variables (100,000 of them, say) are read once for both.
+        outer = _task.get()
+        self._variables_of: TaskSecrets | None = (
+            outer if outer is not None and outer._request is request else None
+        )
+        self._variable_values: frozenset[str] | None = None
 
     def add_input(self, value: object) -> None:
         """The task's validated input: its secret fields are secrets."""
@@ -564,11 +579,15 @@ class TaskSecrets:
         _registry.changed()
 
     def _variables(self) -> frozenset[str]:
-        try:
-            env = getattr(self._request, "environment_variables", None)
-            return frozenset(sensitive_values(env))
-        except Exception:  # a malformed variable: mask what else is known
-            return frozenset()
+        if self._variables_of is not None:
+            return self._variables_of._variables()
+        if self._variable_values is None:
+            try:
+                env = getattr(self._request, "environment_variables", None)
+                self._variable_values = frozenset(sensitive_values(env))
+            except Exception:  # a malformed variable: mask what else is known
+                self._variable_values = frozenset()
+        return self._variable_values
 
     def _own_maskers(self) -> tuple[Masker, ...]:
         """The task's own maskers: its variables' (shared by every task with the same
