@@ -15,6 +15,7 @@ from tempest_sdk import JsonLogFormatter, MaskingFilter
 SECRET = "pw-" + "Zq8xK2" * 3
 SETTINGS_SECRET = "st-" + "Hh4Lm9" * 3
 MASKED_AT_RUNTIME = "rt-" + "Pp5Vb3" * 3
+INPUT_SECRET = "in-" + "Gg7Rt1" * 3
 
 BACKENDS = [
     pytest.param(("asyncio", {}), id="asyncio"),

@@ -24,7 +24,14 @@ import tempest_sdk as tempest
 from tempest_sdk._secrets import MASK, MaskingFilter
 from tempest_sdk.testing import ainvoke
 
-from .conftest import BACKENDS, MASKED_AT_RUNTIME, SECRET, SETTINGS_SECRET, Capture
+from .conftest import (
+    BACKENDS,
+    INPUT_SECRET,
+    MASKED_AT_RUNTIME,
+    SECRET,
+    SETTINGS_SECRET,
+    Capture,
+)
 
 OWN = logging.getLogger("myapp.client")
 
@@ -35,6 +42,10 @@ class Props(BaseModel):
 
 class Settings(BaseModel):
     token: SecretStr
+
+
+class Login(BaseModel):
+    password: SecretStr
 
 
 def _leaky_app() -> tempest.App:
@@ -56,11 +67,12 @@ def _leaky_app() -> tempest.App:
             OWN.exception("%s failed", where)
 
     @thing.create
-    async def create(ctx: tempest.Context, input: Props) -> tempest.Resource:
+    async def create(ctx: tempest.Context, input: Login) -> tempest.Resource:
         key = ctx.env.secret("API_KEY")
         ctx.mask(MASKED_AT_RUNTIME)
         settings = ctx.state
-        values = (key, settings.token.get_secret_value(), MASKED_AT_RUNTIME)
+        password = input.password.get_secret_value()
+        values = (key, settings.token.get_secret_value(), MASKED_AT_RUNTIME, password)
         say("loop", *values)
         ctx.logger.info("ctx.logger: %s", " ".join(values))
         if isinstance(_current_loop(), asyncio.AbstractEventLoop):
@@ -105,14 +117,15 @@ def test_every_logger_from_every_thread_is_masked_in_text_and_json(
 
     async def scenario() -> None:
         secrets = {"API_KEY": SECRET}
-        report = await ainvoke(app, "thing", "create", input={}, secrets=secrets)
+        login = {"password": INPUT_SECRET}
+        report = await ainvoke(app, "thing", "create", input=login, secrets=secrets)
         assert report.status == "ok", report.message
         report = await ainvoke(app, "thing", "update", external_id="t1", secrets=secrets)
         assert report.status == "ok", report.message
 
     _run(backend, scenario)
     output = capture.output()
-    for value in (SECRET, SETTINGS_SECRET, MASKED_AT_RUNTIME):
+    for value in (SECRET, SETTINGS_SECRET, MASKED_AT_RUNTIME, INPUT_SECRET):
         assert value not in output, "a secret reached a log line"
     text = capture.text.getvalue()
     where = ["loop", "pool", "thread", "plain handler", "plain handler's thread"]
@@ -121,10 +134,10 @@ def test_every_logger_from_every_thread_is_masked_in_text_and_json(
     for name in where:
         assert f"WARNING myapp.client: {name}: {MASK}" in text, name
         assert f"RuntimeError: refused {MASK}" in text
-    assert f"INFO tempest_sdk.app: ctx.logger: {MASK} {MASK} {MASK}" in text
+    assert f"INFO tempest_sdk.app: ctx.logger: {MASK} {MASK} {MASK} {MASK}" in text
     lines = [json.loads(line) for line in capture.json.getvalue().splitlines()]
     messages = {line["message"] for line in lines if line["logger"] == "myapp.client"}
-    assert f"thread: {MASK} {MASK} {MASK}" in messages
+    assert f"thread: {MASK} {MASK} {MASK} {MASK}" in messages
     assert all(MASK in line["exception"] for line in lines if "exception" in line)
 
 
