@@ -194,7 +194,9 @@ def forms(secret: str) -> set[str]:
     """
     if _PLAIN.fullmatch(secret):
         return {secret}  # every encoding leaves it as it is
-    found = {secret, quote(secret), quote(secret, safe=""), quote_plus(secret)}
+    # Bytes with `surrogatepass`: a value read with `surrogateescape` still encodes.
+    raw = secret.encode("utf-8", "surrogatepass")
+    found = {secret, quote(raw), quote(raw, safe=""), quote_plus(raw)}
     for ascii_only in (True, False):
         once = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
         found.add(once)
@@ -234,7 +236,11 @@ class Masker:
             if not value or value.isspace():
                 continue
             size += 1
-            for form in forms(value):
+            try:
+                found = forms(value)
+            except Exception:  # an encoder refused it: the raw value at least
+                found = {value}
+            for form in found:
                 data = form.encode("utf-8", "surrogatepass")
                 if len(value) < MIN_INSIDE:
                     whole.add(data)
@@ -726,8 +732,13 @@ class MaskingFilter(logging.Filter):
         maskers = _registry.maskers()
         if not maskers:
             return True
+        # The SDK's loggers and the handler both filter: mask once per secret set.
+        done = record.__dict__.get("_tempest_masked")
+        if done is maskers:
+            return True
         try:
             _mask_record(record, maskers)
+            record.__dict__["_tempest_masked"] = maskers
         except Exception:
             # Never let a record out that could not be checked.
             record.msg, record.args = "log record withheld: it could not be masked", None
@@ -735,7 +746,11 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "_tempest_masked",
+}
 
 
 def _mask_record(record: logging.LogRecord, maskers: Sequence[Masker]) -> None:

@@ -173,8 +173,10 @@ def test_many_secrets_use_the_index_and_find_the_same() -> None:
 def test_non_ascii_text_and_secrets_mask_at_character_boundaries() -> None:
     masked = scrub("ünïcødé→pässwört←ok", ["pässwört"])
     assert masked == f"ünïcødé→{MASK}←ok"
-    # A lone surrogate (from `surrogateescape`d bytes) survives masking.
+    # A lone surrogate (from `surrogateescape`d bytes) survives masking, in the
+    # text and in a secret.
     assert scrub("x\udcffy pässwört", ["pässwört"]) == f"x\udcffy {MASK}"
+    assert scrub("a b\udcffc/d e", ["b\udcffc/d"]) == f"a {MASK} e"
 
 
 def test_data_is_masked_in_every_string_keys_included() -> None:
