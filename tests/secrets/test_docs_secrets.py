@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 
-from tempest_sdk._secrets import MASK
+from tempest_sdk._secrets import MASK, MIN_INSIDE
 from tempest_sdk.testing import ainvoke
 
 from .conftest import SECRET, Capture
@@ -57,3 +57,10 @@ def test_the_declare_sample_masks_what_it_declares(capture: Capture) -> None:
     assert f"INFO vault: opened session {MASK}" in text
     assert "session-for" not in text
     assert SECRET not in text
+
+
+def test_the_page_states_the_rule_the_code_applies() -> None:
+    assert f"a secret of {MIN_INSIDE} characters or more is masked wherever it" in PAGE
+    assert f"a secret of 1 to {MIN_INSIDE - 1} characters only where it stands" in PAGE.replace(
+        "\n", " "
+    )

@@ -303,3 +303,50 @@ def test_cli_serve_masks_the_apps_own_loggers_in_text_and_json(
         assert {"logger": "cli.own", "message": own}.items() <= next(
             line for line in lines if line["message"] == own
         ).items()
+
+
+HEALTH_APP = textwrap.dedent(
+    """
+    from collections.abc import AsyncIterator
+
+    from pydantic import BaseModel, SecretStr
+
+    import tempest_sdk as tempest
+
+    app = tempest.App("health", "v1")
+
+
+    class Settings(BaseModel):
+        token: SecretStr
+
+
+    @app.lifespan
+    async def settings() -> AsyncIterator[Settings]:
+        yield Settings(token=SecretStr("{secret}"))
+
+
+    class Props(BaseModel):
+        name: str = "x"
+
+
+    thing = app.resource("thing", display_name="T", description="T.", properties=Props)
+
+
+    @thing.health_check
+    async def check(settings: Settings) -> tempest.Health:
+        token = settings.token.get_secret_value()
+        return tempest.Health.disrupted(f"401: the service refused the key {{token}}")
+    """
+)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_cli_health_masks_the_settings_secrets_in_its_output(tmp_path: Path, as_json: bool) -> None:
+    """The report is printed after the lifespan (and its secrets) ended."""
+    (tmp_path / "app.py").write_text(HEALTH_APP.format(secret=SETTINGS_SECRET))
+    command = [sys.executable, "-m", "tempest_sdk", "health", "app.py", *(["--json"] * as_json)]
+    done = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True)
+    leaked = SETTINGS_SECRET in done.stdout or SETTINGS_SECRET in done.stderr
+    assert not leaked, "the secret reached the CLI's output"
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"the service refused the key {MASK}" in done.stdout
