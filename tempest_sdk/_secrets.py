@@ -480,28 +480,32 @@ def scrub_data(value: Any, secrets: Iterable[str]) -> Any:
 
 class _Registry:
     """What the process knows now: the serving apps' secrets, the process's own, and
-    those of every task in flight, for `mask()` and the log filter from any thread."""
+    those of every task in flight, for `mask()` and the log filter from any thread.
+
+    Each change stores a fresh `version` after it (atomic under the GIL), so that a
+    reader that cached the maskers of an older version builds them again.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # for the process's counted values only
         self.process: Counter[str] = Counter()
         self.process_values: tuple[str, ...] = ()
         self.process_masker: Masker = _EMPTY
-        self.tasks: Counter[TaskSecrets] = Counter()
-        self.version = 0
-        self.union: tuple[int, tuple[Masker, ...]] = (0, ())
+        # Each `enter_task` by its token's id (the caller holds the token until
+        # `leave_task`): entered and left on every task.
+        self.tasks: dict[int, TaskSecrets] = {}
+        self.version = next(_versions)
+        self.union: tuple[int, tuple[Masker, ...]] = (-1, ())
 
     def changed(self) -> None:
-        with self.lock:
-            self.version += 1
+        self.version = next(_versions)
 
     def maskers(self) -> tuple[Masker, ...]:
         version, maskers = self.union
         if version == self.version:
             return maskers
-        with self.lock:
-            version = self.version
-            tasks = list(self.tasks)
+        version = self.version
+        tasks = list(self.tasks.values())  # one C call: a consistent copy
         found: dict[int, Masker] = {}
         for task in tasks:
             for masker in task._own_maskers():
@@ -514,6 +518,7 @@ class _Registry:
         return maskers
 
 
+_versions = itertools.count()
 _registry = _Registry()
 
 
@@ -538,7 +543,7 @@ def _update_process() -> None:
     if values != _registry.process_values:
         _registry.process_values = values
         _registry.process_masker = masker_for(frozenset(values))
-        _registry.version += 1
+        _registry.changed()
 
 
 class TaskSecrets:
@@ -638,12 +643,6 @@ class TaskSecrets:
         return _mask_data(value, maskers) if maskers else value
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Entered:
-    token: contextvars.Token[TaskSecrets | None]
-    secrets: TaskSecrets
-
-
 _task: contextvars.ContextVar[TaskSecrets | None] = contextvars.ContextVar(
     "tempest_sdk_task_secrets", default=None
 )
@@ -652,24 +651,21 @@ current_task_secrets = _task.get
 """The secrets of the task running in this context, if any."""
 
 
-def enter_task(secrets: TaskSecrets) -> _Entered:
+def enter_task(secrets: TaskSecrets) -> contextvars.Token[TaskSecrets | None]:
     """Make `secrets` the current task's, and mask them everywhere until `leave_task`
     (log records from any thread included)."""
-    with _registry.lock:
-        _registry.tasks[secrets] += 1
-        _registry.version += 1
-    return _Entered(_task.set(secrets), secrets)
+    token = _task.set(secrets)
+    # Lock-free: one dict store and one fresh version (each atomic), on every task.
+    _registry.tasks[id(token)] = secrets
+    _registry.version = next(_versions)
+    return token
 
 
-def leave_task(entered: _Entered) -> None:
+def leave_task(token: contextvars.Token[TaskSecrets | None]) -> None:
     """Undo `enter_task` with what it returned."""
-    _task.reset(entered.token)
-    with _registry.lock:
-        tasks = _registry.tasks
-        tasks[entered.secrets] -= 1
-        if tasks[entered.secrets] <= 0:
-            del tasks[entered.secrets]
-        _registry.version += 1
+    _task.reset(token)
+    _registry.tasks.pop(id(token), None)
+    _registry.version = next(_versions)
 
 
 def active_values() -> tuple[str, ...]:
