@@ -11,7 +11,7 @@ import threading
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tempest_sdk._secrets import (
@@ -65,12 +65,17 @@ def _leaks(secret: str, masked: str) -> list[str]:
     return [form for form in sorted(forms(secret)) if any(form in piece for piece in pieces)]
 
 
+# Enough other secrets that the masker uses its gram index, not one find a pattern.
+FILLERS = [f"filler-secret-{n:03d}" for n in range(40)]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(secret=secret_values, before=surroundings, after=surroundings)
+@given(secret=secret_values, before=surroundings, after=surroundings, indexed=st.booleans())
 def test_every_encoding_of_a_secret_is_masked_wherever_it_stands(
-    secret: str, before: str, after: str
+    secret: str, before: str, after: str, indexed: bool
 ) -> None:
-    masker = Masker([secret])
+    masker = Masker([secret, *FILLERS] if indexed else [secret])
+    assert bool(masker._index) == indexed or len(secret.encode("utf-8", "surrogatepass")) < 7
     for name, encoded in _encodings(secret).items():
         text = f"{before}{encoded}{after}"
         masked = masker.mask(text)
@@ -79,9 +84,15 @@ def test_every_encoding_of_a_secret_is_masked_wherever_it_stands(
 
 
 @settings(max_examples=200, deadline=None)
-@given(secret=secret_values, user=st.text(alphabet="abcdefghij:", max_size=8))
-def test_base64_of_a_secret_or_of_credentials_holding_it_is_masked(secret: str, user: str) -> None:
-    masker = Masker([secret])
+@given(
+    secret=secret_values,
+    user=st.text(alphabet="abcdefghij:", max_size=8),
+    indexed=st.booleans(),
+)
+def test_base64_of_a_secret_or_of_credentials_holding_it_is_masked(
+    secret: str, user: str, indexed: bool
+) -> None:
+    masker = Masker([secret, *FILLERS] if indexed else [secret])
     for payload in (secret, f"{user}:{secret}", f"{user}:{secret}:{user}"):
         data = payload.encode("utf-8")
         if len(data) < 9:
@@ -142,6 +153,22 @@ def test_secrets_under_four_characters_are_masked_only_as_whole_values(
     text: str, expected: str
 ) -> None:
     assert scrub(text, ["ive"]) == expected
+
+
+short_secrets = st.text(alphabet="abcxyz0189_", min_size=1, max_size=3)
+word_characters = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_é", min_size=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=short_secrets, before=word_characters, after=word_characters)
+def test_a_short_secret_is_masked_alone_and_never_inside_a_word(
+    secret: str, before: str, after: str
+) -> None:
+    masker = Masker([secret])
+    for text in (f"{before}{secret}", f"{secret}{after}", f"{before}{secret}{after}"):
+        assert masker.mask(text) == text
+    assume(secret not in (before, after))  # else they are that whole value too
+    assert masker.mask(f"{before} {secret}, {after}") == f"{before} {MASK}, {after}"
 
 
 def test_secrets_of_four_characters_are_masked_inside_words_too() -> None:
