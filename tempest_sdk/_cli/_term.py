@@ -36,7 +36,8 @@ class Out:
         secrets: Iterable[str] = (),
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
-        self._secrets: Masker = masker_for(frozenset(secrets))
+        self._known = tuple(secrets)
+        self._secrets: Masker = masker_for(frozenset(self._known))
         if color is None:
             color = (
                 "NO_COLOR" not in os.environ
@@ -45,6 +46,17 @@ class Out:
                 and self.stream.isatty()
             )
         self.color = color
+
+    def with_secrets(self, secrets: Iterable[str]) -> Out:
+        """This output, masking `secrets` too (a run's tasks' own, once they ended)."""
+        more = Out(self.stream, color=self.color, secrets=secrets)
+        more._secrets = masker_for(frozenset((*self._known, *more._known)))
+        more._known = (*self._known, *more._known)
+        return more
+
+    def mask(self, text: str) -> str:
+        """`text` as this output would write it: before cutting it short, say."""
+        return self._secrets.mask(mask(text))
 
     def style(self, text: str, *styles: str) -> str:
         """`text` wrapped in ANSI styles when colour is on."""
@@ -55,7 +67,7 @@ class Out:
 
     def line(self, text: str = "") -> None:
         """Write one line, secrets masked."""
-        self.stream.write(self._secrets.mask(mask(text)) + "\n")
+        self.stream.write(self.mask(text) + "\n")
 
     def json(self, data: Any) -> None:
         """Write data as indented JSON, secrets masked in every string (keys too)."""
@@ -65,7 +77,7 @@ class Out:
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """Write an aligned table. Cells may carry colour; widths use their visible text.
         Secrets are masked in each cell before widths are measured."""
-        rows = [[self._secrets.mask(mask(cell)) for cell in row] for row in rows]
+        rows = [[self.mask(cell) for cell in row] for row in rows]
         plain = [[_visible(c) for c in row] for row in rows]
         widths = [len(h) for h in headers]
         for plain_cells in plain:

@@ -72,3 +72,19 @@ def test_the_status_line_is_masked(known: object) -> None:
     progress.show(f"running create {SECRET}")
     assert SECRET not in stream.getvalue()
     assert MASK in stream.getvalue()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_the_serve_table_masks_its_steps_secrets_before_cutting_messages(as_json: bool) -> None:
+    """`serve --emulator` prints its table once the steps' tasks (and secrets) ended;
+    a long message is cut to 60 characters, which must not cut a secret in two."""
+    from tempest_sdk._cli._serve import print_results
+    from tempest_sdk.testing import Step, StepResult
+
+    step = Step("app", "v1", "thing", "create", secrets={"KEY": SECRET})
+    message = "x" * 40 + f" key {SECRET}"  # cut at 60: inside the secret
+    stream = io.StringIO()
+    print_results(Out(stream), [StepResult(step, "error", 0.1, message)], json_output=as_json)
+    text = stream.getvalue()
+    assert SECRET[:6] not in text
+    assert "x" * 40 + f" key {MASK}" in text
