@@ -752,7 +752,9 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
 def _mask_record(record: logging.LogRecord, maskers: Sequence[Masker]) -> None:
     message = record.getMessage()
     masked = _mask_text(message, maskers)
-    if masked != message or record.args:
+    if masked != message:
+        # Only then: a record without secrets keeps its template and arguments
+        # (error trackers group records by them).
         record.msg, record.args = masked, None
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)

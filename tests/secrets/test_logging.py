@@ -165,6 +165,10 @@ def test_the_filter_masks_extra_fields_and_never_lets_an_unmaskable_record_out()
         assert MaskingFilter().filter(record)
         assert (record.getMessage(), record.resource_type) == (MASK, f"type-{MASK}")
 
+        clean = logging.LogRecord("x", logging.INFO, __file__, 1, "step %d of %s", (2, "t"), None)
+        assert MaskingFilter().filter(clean)
+        assert (clean.msg, clean.args) == ("step %d of %s", (2, "t"))  # template kept
+
         class Hostile:
             def __str__(self) -> str:
                 raise ValueError("no text")
