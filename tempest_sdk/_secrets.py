@@ -105,7 +105,7 @@ _BASE64_ONLY = bytes(
 )
 _FILL = (b"", b"AAA", b"AA", b"A")
 # Up to this many long forms, a masker looks each up with `bytes.find`.
-_FIND_PATTERNS = 32
+_FIND_PATTERNS = 48
 _WORD = rb"0-9A-Za-z_\x80-\xff"
 _ORDER = sys.byteorder
 # Walks of inputs and lifespan states stop here: deep enough for settings and
