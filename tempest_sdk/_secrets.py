@@ -13,22 +13,27 @@ The rule, the same in the docs (`docs/settings-and-secrets.md`):
 - A secret of `MIN_INSIDE` (4) characters or more is masked wherever it appears,
   inside words too, in each of its encodings (`forms`): raw, URL-encoded (`quote`,
   `quote_plus`), JSON-escaped (with and without `ensure_ascii`, and escaped twice),
-  repr-escaped; and inside base64 text (a run of 12 or more base64 characters whose
-  decoded bytes hold the secret is masked whole: HTTP Basic credentials).
+  repr-escaped (and twice); and inside base64 text (a token of 12 or more base64
+  characters, standard or URL-safe, whose decoded bytes hold the secret is masked
+  whole: HTTP Basic credentials).
 - A shorter secret is masked only where it stands as a whole value, never inside a
-  word (a letter, digit or `_` on either side keeps it), and not inside base64.
+  word (a letter, digit, `_` or non-ASCII character on either side keeps it), and
+  not inside base64.
 - Whitespace-only values are not secrets (masking them would garble every line).
 
 How: a `Masker` is built once per set of secrets and cached. It indexes each secret
 form of 7 or more bytes by its 4-byte grams at offsets 0 to 3, so any occurrence
-holds one of them at a 4-byte-aligned offset of the text: a text is masked by
-taking its aligned grams (a C-level cast), one set intersection with the index,
-then checking only the candidates found there. Its cost does not grow with the
-number of secrets. Shorter forms go in one regular expression.
+holds one of them at a 4-byte-aligned offset of the text: a text (as UTF-8) is
+masked by taking its aligned grams (a C-level cast), one set intersection with the
+index, then checking only the candidates found there. Its cost does not grow with
+the number of secrets. Up to `_FIND_PATTERNS` forms, each is looked up with
+`bytes.find` instead (cheaper for a few); shorter forms go in one regular
+expression. Found spans are merged, then each replaced by one `MASK`.
 
 Which secrets apply where: `mask()` (and `MaskingFilter`, for log records from any
 thread) uses every secret the process knows now: the serving apps', and those of
-every task in flight (registered by `enter_task`, which dispatch calls). A task's
+every task in flight (registered by `enter_task`, which the runner calls from a
+task's claim to its settled report, and dispatch around the handler). A task's
 report is masked with that task's own and the process's (`TaskSecrets.mask`).
 """
 
