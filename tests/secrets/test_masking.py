@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tempest_sdk._secrets import (
+    _FIND_PATTERNS,
     MASK,
     Masker,
     TaskSecrets,
@@ -66,7 +67,7 @@ def _leaks(secret: str, masked: str) -> list[str]:
 
 
 # Enough other secrets that the masker uses its gram index, not one find a pattern.
-FILLERS = [f"filler-secret-{n:03d}" for n in range(40)]
+FILLERS = [f"filler-secret-{n:03d}" for n in range(_FIND_PATTERNS + 1)]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
