@@ -761,8 +761,14 @@ def _mask_record(record: logging.LogRecord, maskers: Sequence[Masker]) -> None:
         # Only then: a record without secrets keeps its template and arguments
         # (error trackers group records by them).
         record.msg, record.args = masked, None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_info:
+        whole = logging.Formatter().formatException(record.exc_info)
+        if not record.exc_text:
+            record.exc_text = whole
+        if _mask_text(whole, maskers) != whole:
+            # The exception object holds a secret: a handler that reads it (an error
+            # tracker) would send it. Its masked text goes on as `exc_text`.
+            record.exc_info = None
     if record.exc_text:
         record.exc_text = _mask_text(record.exc_text, maskers)
     if record.stack_info:

@@ -165,6 +165,21 @@ def test_the_filter_masks_extra_fields_and_never_lets_an_unmaskable_record_out()
         assert MaskingFilter().filter(record)
         assert (record.getMessage(), record.resource_type) == (MASK, f"type-{MASK}")
 
+        try:
+            raise RuntimeError(f"refused {SECRET}")
+        except RuntimeError as error:
+            failed = logging.LogRecord("x", 40, __file__, 1, "failed", None, sys.exc_info())
+            other = logging.LogRecord("x", 40, __file__, 1, "failed", None, sys.exc_info())
+            other.exc_info = (ValueError, ValueError("nothing secret"), error.__traceback__)
+        assert MaskingFilter().filter(failed)
+        assert MaskingFilter().filter(other)
+        # An exception object holding a secret does not go on (an error tracker
+        # would send it); its masked traceback does.
+        assert failed.exc_info is None
+        assert failed.exc_text is not None
+        assert failed.exc_text.endswith(f"RuntimeError: refused {MASK}")
+        assert other.exc_info is not None
+
         clean = logging.LogRecord("x", logging.INFO, __file__, 1, "step %d of %s", (2, "t"), None)
         assert MaskingFilter().filter(clean)
         assert (clean.msg, clean.args) == ("step %d of %s", (2, "t"))  # template kept
