@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._app import TaskError as TaskError
     from ._app import load_settings as load_settings
     from ._logjson import JsonLogFormatter as JsonLogFormatter
+    from ._secrets import MaskingFilter as MaskingFilter
     from ._stopping import Stopping as Stopping
     from .models import Link as Link
     from .models import Resource as Resource
@@ -50,6 +51,7 @@ __all__ = [
     "LifecycleStage",
     "Link",
     "LinkType",
+    "MaskingFilter",
     "Operation",
     "Page",
     "Rate",
@@ -89,6 +91,7 @@ if not TYPE_CHECKING:
                 "load_settings",
             ),
             "._logjson": ("JsonLogFormatter",),
+            "._secrets": ("MaskingFilter",),
             "._stopping": ("Stopping",),
             ".models": ("Link", "Resource"),
         },

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ._secrets import active_values, scrub_data
+from ._secrets import mask_data
 
 __all__ = ["TASK_FIELDS", "JsonLogFormatter"]
 
@@ -40,9 +40,10 @@ class JsonLogFormatter(logging.Formatter):
     `fields`.
 
     The message is the record's own, formatted once: its arguments are never written
-    apart. Secrets the SDK knows of (the running task's sensitive variables and
+    apart. Secrets the SDK knows of (every running task's sensitive variables and
     secret inputs, the serving apps' secret settings, `ctx.mask` values) are masked
-    in every string of the line, whichever logger the record comes from.
+    in every string of the line, in every form (see `MaskingFilter`), whichever
+    logger and thread the record comes from.
 
     Example:
         ```python
@@ -88,10 +89,9 @@ class JsonLogFormatter(logging.Formatter):
             version = attributes.get("version")
             if isinstance(version, str):
                 data["app_version"] = version
-        # Records of the SDK's loggers are masked by its filter already; this covers
-        # the rest (the app's own loggers inside a task) and the extra fields. Masked
-        # before encoding, so that a secret JSON would escape is still found.
-        return json.dumps(scrub_data(data, active_values()), ensure_ascii=False)
+        # Whatever filters the handler has: every string of the line, with every
+        # secret known now (all tasks in flight, any thread), before encoding.
+        return json.dumps(mask_data(data), ensure_ascii=False)
 
 
 def _rfc3339(created: float) -> str:

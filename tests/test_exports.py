@@ -21,6 +21,7 @@ EXPECTED = [
     "LifecycleStage",
     "Link",
     "LinkType",
+    "MaskingFilter",
     "Operation",
     "Page",
     "Rate",

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._secrets import active_values
 from ..models import ConnectRequest, ResourceDefinition
 from ._compare import compare as compare_payloads
 from ._errors import CLIError, UserCodeError
@@ -50,12 +51,13 @@ def health(args: argparse.Namespace) -> int:
         raise CLIError(f"--timeout must be a number of seconds above 0, got {args.timeout}")
 
     async def check() -> Any:
-        return await app.check_health(timeout=args.timeout)
+        # The lifespan's secrets leave the process with it: kept for the output.
+        return await app.check_health(timeout=args.timeout), active_values()
 
-    report = anyio.run(_within_lifespan, app, check)
+    report, known = anyio.run(_within_lifespan, app, check)
     if report is None:
         raise CLIError(f"{app.app_id} {app.version} declares no health check")
-    out = Out()
+    out = Out(secrets=known)
     if args.json:
         out.json(report.to_wire())
     else:
@@ -223,7 +225,8 @@ def invoke(args: argparse.Namespace) -> int:
         )
 
     report = anyio.run(_within_lifespan, app, call)
-    Out().json(report.to_wire())
+    # The task's secrets left the process with the task: masked by name here.
+    Out(secrets=secrets.values()).json(report.to_wire())
     return 0 if report.status == "ok" else 1
 
 

@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler.setFormatter(JsonLogFormatter())
     else:
         handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
+    from .._secrets import MaskingFilter
+
+    # Secrets masked in every logger's records, text and JSON alike.
+    handler.addFilter(MaskingFilter())
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
     # `serve --reload` starts its children with the same command line.
     args.argv = argv

@@ -213,6 +213,8 @@ async def _track(emulator: Emulator, progress: Progress, planned: int, before: s
 
 def print_results(out: Out, results: Sequence[StepResult], *, json_output: bool) -> None:
     """The results of a run: a table and a summary line, or JSON."""
+    # The steps' secrets left the process with their tasks: masked by name here.
+    out = out.with_secrets(v for r in results for v in r.step.secrets.values())
     if json_output:
         out.json([r.to_json() for r in results])
         return
@@ -225,7 +227,7 @@ def print_results(out: Out, results: Sequence[StepResult], *, json_output: bool)
                 out.style(r.status, colours.get(r.status, "red")),
                 f"{r.duration * 1000:.1f} ms",
                 f"{r.wait * 1000:.1f} ms",
-                _short(r.message),
+                _short(out.mask(r.message)),
             ]
             for r in results
         ],

@@ -10,8 +10,10 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
+
+from .._secrets import Masker, mask, mask_data, masker_for
 
 __all__ = ["Out", "Progress"]
 
@@ -19,10 +21,23 @@ _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "
 
 
 class Out:
-    """Where a command writes; decides once whether colour is wanted."""
+    """Where a command writes; decides once whether colour is wanted.
 
-    def __init__(self, stream: TextIO | None = None, *, color: bool | None = None) -> None:
+    Everything written passes the masking owner: the secrets the process knows now
+    (serving apps', tasks in flight) and `secrets` (a command's own: `invoke`'s
+    `--secret` values, which are gone from the process once its task has ended).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        color: bool | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self._known = tuple(secrets)
+        self._secrets: Masker = masker_for(frozenset(self._known))
         if color is None:
             color = (
                 "NO_COLOR" not in os.environ
@@ -32,6 +47,17 @@ class Out:
             )
         self.color = color
 
+    def with_secrets(self, secrets: Iterable[str]) -> Out:
+        """This output, masking `secrets` too (a run's tasks' own, once they ended)."""
+        more = Out(self.stream, color=self.color, secrets=secrets)
+        more._secrets = masker_for(frozenset((*self._known, *more._known)))
+        more._known = (*self._known, *more._known)
+        return more
+
+    def mask(self, text: str) -> str:
+        """`text` as this output would write it: before cutting it short, say."""
+        return self._secrets.mask(mask(text))
+
     def style(self, text: str, *styles: str) -> str:
         """`text` wrapped in ANSI styles when colour is on."""
         if not self.color or not styles:
@@ -40,15 +66,18 @@ class Out:
         return f"\x1b[{codes}m{text}\x1b[0m"
 
     def line(self, text: str = "") -> None:
-        """Write one line."""
-        self.stream.write(text + "\n")
+        """Write one line, secrets masked."""
+        self.stream.write(self.mask(text) + "\n")
 
     def json(self, data: Any) -> None:
-        """Write data as indented JSON."""
+        """Write data as indented JSON, secrets masked in every string (keys too)."""
+        data = self._secrets.mask_data(mask_data(data))
         self.stream.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        """Write an aligned table. Cells may carry colour; widths use their visible text."""
+        """Write an aligned table. Cells may carry colour; widths use their visible text.
+        Secrets are masked in each cell before widths are measured."""
+        rows = [[self.mask(cell) for cell in row] for row in rows]
         plain = [[_visible(c) for c in row] for row in rows]
         widths = [len(h) for h in headers]
         for plain_cells in plain:
@@ -88,7 +117,7 @@ class Progress:
         """Replace the line with `text` (cut to the terminal's width)."""
         if not self.enabled or time.monotonic() < self._shown_after:
             return
-        text = text[: max(shutil.get_terminal_size().columns - 1, 10)]
+        text = mask(text)[: max(shutil.get_terminal_size().columns - 1, 10)]
         with self._lock:
             pad = " " * max(self._width - len(text), 0)
             self.stream.write("\r" + text + pad)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, cast
 
+from .._secrets import mask_strings
 from ._observe import (
     DURATION_BUCKETS,
     HEALTH_STATUSES,
@@ -124,13 +125,16 @@ class PrometheusMetrics(Observer):
         key = (labels, outcome)
         children = self._task_children.get(key)
         if children is None:
-            children = (self._tasks.labels(*labels, outcome), self._durations.labels(*labels))
+            # Bounded labels already (declared names or `other`); masked all the same,
+            # once per child, so that no secret value ever names a series.
+            masked = mask_strings(labels)
+            children = (self._tasks.labels(*masked, outcome), self._durations.labels(*masked))
             self._task_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
 
     def _task_waited(self, labels: TaskLabels, seconds: float) -> None:
-        self._waits.labels(*labels).observe(seconds)
+        self._waits.labels(*mask_strings(labels)).observe(seconds)
 
     def _polled(self, app: str, version: str, outcome: str) -> None:
         self._polls.labels(app, version, outcome).inc()

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Literal
 
+from .._secrets import mask, mask_strings
 from .._version import __version__
 from ._hooks import PollEvent, ReportEvent, TaskCall, TaskInfo
 from ._log import describe
@@ -232,7 +233,7 @@ class OpenTelemetry(Observer):
         trace = self._trace
         waiting = self._waiting_polls.pop(task.task_id, None)
         span = self._tracer.start_span(
-            describe(task),
+            mask(describe(task)),
             kind=trace.SpanKind.CONSUMER,
             attributes=_span_attributes(task),
             start_time=waiting[0] if waiting is not None else None,
@@ -338,20 +339,25 @@ def _failure_outcome(exc: BaseException) -> TaskOutcome:
 
 
 def _span_attributes(task: TaskInfo) -> dict[str, str]:
-    attributes = {
-        "tempest.app_id": task.app_id,
-        "tempest.app_version": task.version,
-        "tempest.task.id": task.task_id,
-        "tempest.task.kind": task.kind,
-        "tempest.resource_type": task.resource_type,
-    }
+    # A task's fields come from the control plane: a secret value sent as its type
+    # or action name is masked before it names anything.
     # str(): an operation's name is an `Operation`, which exporters need not know.
-    attributes["tempest.action" if task.kind == "action" else "tempest.operation"] = str(task.name)
+    app, version, task_id, resource_type, name = mask_strings(
+        (task.app_id, task.version, task.task_id, task.resource_type, str(task.name))
+    )
+    attributes = {
+        "tempest.app_id": app,
+        "tempest.app_version": version,
+        "tempest.task.id": task_id,
+        "tempest.task.kind": task.kind,
+        "tempest.resource_type": resource_type,
+    }
+    attributes["tempest.action" if task.kind == "action" else "tempest.operation"] = name
     return attributes
 
 
 def _metric_attributes(labels: TaskLabels, outcome: str | None) -> dict[str, str]:
-    app, version, resource_type, kind, name = labels
+    app, version, resource_type, kind, name = mask_strings(labels)
     attributes = {
         "tempest.app_id": app,
         "tempest.app_version": version,

@@ -53,8 +53,10 @@ def run(
 
     Logging is the program's unless `log_format` (or `TEMPEST_RUNNER_LOG_FORMAT`) is
     `"text"` or `"json"`: then, if the root logger has no handler yet, `run` adds one
-    on stderr with that format and shows the SDK's records from INFO (other libraries'
-    from WARNING). Otherwise call `logging.basicConfig(level=logging.INFO)` first.
+    on stderr with that format and `tempest_sdk.MaskingFilter` (secrets masked in
+    every logger's records) and shows the SDK's records from INFO (other libraries'
+    from WARNING). Otherwise configure logging first, with a `MaskingFilter` on your
+    handlers (see the docs' "Settings and secrets").
 
     Raises:
         SystemExit: with status 1 and a message saying how to fix it, when the
@@ -97,6 +99,7 @@ def _set_up_logging(log_format: str | None) -> None:
     if log_format is None:
         return
     from .._logjson import JsonLogFormatter
+    from .._secrets import MaskingFilter
 
     root = logging.getLogger()
     if root.handlers:
@@ -112,6 +115,8 @@ def _set_up_logging(log_format: str | None) -> None:
     handler.setFormatter(
         JsonLogFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT)
     )
+    # Every logger's records pass this handler: the app's own, from any thread.
+    handler.addFilter(MaskingFilter())
     root.addHandler(handler)
     sdk = logging.getLogger("tempest_sdk")
     if sdk.level == logging.NOTSET:

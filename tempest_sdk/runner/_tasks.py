@@ -22,6 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from .._logfields import task_fields as task_fields_of
 from .._outcomes import RejectedError
+from .._secrets import TaskSecrets, enter_task, leave_task
 from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
@@ -231,6 +232,9 @@ class TaskKeeper:
     async def _own(self, app: RunnableApp, task: Task, late: bool) -> None:
         task_id = task.task_id
         holding = True  # the slot
+        # The task's secrets are masked everywhere (logs of any thread, spans, labels)
+        # from its claim until its report is settled, not only while dispatch runs.
+        held = enter_task(TaskSecrets(task.task))
         try:
             info = TaskInfo.of(app.app_id, app.version, task)
             # Waiting for a limit holds the slot: it counts against `concurrency`.
@@ -270,6 +274,7 @@ class TaskKeeper:
             finally:
                 self._backlog.release()
         finally:
+            leave_task(held)
             if holding:
                 self._slots.release()
                 if self._ledger.state(task_id) is ClaimKind.RUNNING:
