@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._logfields import task_fields
-from .._secrets import TaskSecrets, active_values, enter_task, leave_task, scrub, scrub_data
+from .._secrets import TaskSecrets, enter_task, leave_task
 from .._tracebacks import handler_traceback
 from ..models import (
     ExecuteResourceActionRequest,
@@ -91,23 +91,36 @@ async def dispatch(
             call = _Call(runtime, task, task_id, subject, secrets)
             handler, values, finish = call.prepare(request)
             result = await _run(handler, values, timeout, thread_limiter, subject, task_id)
-            return finish(result)
+            return _masked(finish(result), secrets)
         except _Failed as failed:
             return _failed_report(runtime, task_id, subject, secrets, failed)
     except Exception as exc:  # a bug of the SDK itself: still report, never raise
-        secret_values = secrets.values()
         _LOGGER.error(
             "task %s: internal error in tempest_sdk\n%s",
-            task_id,
-            scrub("".join(traceback.format_exception(exc)), secret_values),
-            extra=task_fields(runtime.app_id, runtime.version, task_id, subject),
+            secrets.mask(task_id),
+            secrets.mask("".join(traceback.format_exception(exc))),
+            extra=secrets.mask_data(task_fields(runtime.app_id, runtime.version, task_id, subject)),
         )
         return TaskReport.error(
             task_id,
-            scrub(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}", secret_values),
+            secrets.mask(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}"),
         )
     finally:
         leave_task(token)
+
+
+def _masked(report: TaskReport, secrets: TaskSecrets) -> TaskReport:
+    """The report with the task's and the process's secrets masked in its result
+    (properties, a listed page, an action's output, ids and names alike): a handler
+    that echoes a variable or a settings value must not hand it to Tempest's UI."""
+    if not secrets.maskers():
+        return report
+    data = report.to_wire()
+    masked = secrets.mask_data(data)
+    if masked is data:
+        return report
+    masked["task_id"] = report.task_id  # Tempest's own id: the report must find its task
+    return TaskReport.from_wire(masked)
 
 
 async def _run(
@@ -140,12 +153,14 @@ def _failed_report(
     failed: _Failed,
 ) -> TaskReport:
     """The error report of a task that failed, logged once with its task's fields."""
-    values = secrets.values()
-    message = scrub(failed.message, values)
-    fields = task_fields(runtime.app_id, runtime.version, task_id, subject)
+    message = secrets.mask(failed.message)
+    # A hostile task may carry a secret as its type, action or id: masked as well.
+    fields = secrets.mask_data(task_fields(runtime.app_id, runtime.version, task_id, subject))
     error = failed.error
     if error is None:
-        _LOGGER.log(failed.level, "task %s: %s", task_id, message, extra=fields)
+        _LOGGER.log(
+            failed.level, "task %s: %s", fields.get("task_id", task_id), message, extra=fields
+        )
     elif _LOGGER.isEnabledFor(logging.ERROR):
         # The traceback goes with the record as its exception text (a formatter writes
         # it where it writes exceptions: after a text line, as JSON's `exception`),
@@ -157,11 +172,11 @@ def _failed_report(
             __file__,
             0,
             "task %s: %s",
-            (task_id, message),
+            (fields.get("task_id", task_id), message),
             None,
             extra=fields,
         )
-        record.exc_text = scrub(handler_traceback(error).rstrip("\n"), values)
+        record.exc_text = secrets.mask(handler_traceback(error).rstrip("\n"))
         _LOGGER.handle(record)
     return TaskReport.error(task_id, message)
 
@@ -302,9 +317,6 @@ class _Call:
             if output is None:  # pragma: no cover - every action gets an output spec
                 raise _Failed(f"{handler.what} has no output schema")
             data, problems = output.dump(result)
-            # Outputs are masked too: an action that echoes its input or a variable must
-            # not hand a secret to Tempest's UI.
-            data = scrub_data(data, active_values())
             if problems or data is None:
                 message = f"{handler.what} returned invalid data: " + "; ".join(problems)
                 raise _Failed(message, level=logging.ERROR)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .._secrets import mask
 from .._tracebacks import handler_traceback
 from ..models import AppHealthReportItem, AppHealthReportRequest, HealthStatus
 from ._context import Context
@@ -44,8 +45,19 @@ async def check_health(runtime: AppRuntime, *, timeout: float) -> AppHealthRepor
     return AppHealthReportRequest(
         app_id=runtime.app_id,
         version=runtime.version,
-        health_reports=[item for item in items if item is not None],
+        health_reports=[_masked(item) for item in items if item is not None],
     )
+
+
+def _masked(item: AppHealthReportItem) -> AppHealthReportItem:
+    """The item with every secret the process knows masked in its message: a check
+    that returns `Health.disrupted(str(e))` for a 401 quoting its key, or raises it."""
+    if item.message is None:
+        return item
+    message = mask(item.message)
+    if message is item.message:
+        return item
+    return AppHealthReportItem(type=item.type, status=item.status, message=message)
 
 
 async def _check(

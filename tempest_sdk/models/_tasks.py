@@ -189,21 +189,33 @@ class MalformedTaskError(TempestError):
     """A `next` answer that is not a valid task.
 
     `task_id` is set whenever the answer names one, so the task can still be reported.
+    `sensitive` holds the values of the answer's sensitive environment variables, as
+    far as they could be read: whoever writes the message out masks them (the runner
+    does).
     """
 
-    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, task_id: str | None = None, sensitive: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.task_id = task_id
+        self.sensitive = sensitive
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task_id={self.task_id!r})"
 
 
 class UnknownTaskTypeError(MalformedTaskError):
     """A task whose `request_type` this SDK does not know (a newer control plane)."""
 
-    def __init__(self, request_type: object, *, task_id: str | None) -> None:
+    def __init__(
+        self, request_type: object, *, task_id: str | None, sensitive: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(
             f"task {task_id!r} has request_type {request_type!r}; this SDK handles "
             "'execute_resource_operation', 'execute_resource_action' and 'list_resources'",
             task_id=task_id,
+            sensitive=sensitive,
         )
         self.request_type = request_type
 
@@ -235,10 +247,13 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
             if error["type"] == "union_tag_invalid" and error["loc"] == ("task",):
                 inner = raw.get("task")
                 request_type = inner.get("request_type") if isinstance(inner, dict) else None
-                raise UnknownTaskTypeError(request_type, task_id=task_id) from None
+                raise UnknownTaskTypeError(
+                    request_type, task_id=task_id, sensitive=_sensitive(raw)
+                ) from None
         raise MalformedTaskError(
             f"malformed task{f' {task_id!r}' if task_id else ''}: {describe_errors(exc)}",
             task_id=task_id,
+            sensitive=_sensitive(raw),
         ) from None
     except Exception as exc:
         # A limit or a bug of the parser rather than a bad field: the task is still
@@ -248,6 +263,7 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
         raise MalformedTaskError(
             f"task{f' {task_id!r}' if task_id else ''} could not be read: {type(exc).__name__}",
             task_id=task_id,
+            sensitive=_sensitive(raw),
         ) from None
 
 
@@ -268,6 +284,23 @@ def describe_errors(exc: ValidationError) -> str:
         else:
             parts.append(f"{path}: {error['msg']}")
     return "; ".join(parts)
+
+
+def _sensitive(raw: dict[str, Any]) -> tuple[str, ...]:
+    """The values of the sensitive environment variables of an unreadable task, read
+    leniently (a value's type unknown or missing counts as sensitive)."""
+    request = raw.get("task")
+    variables = request.get("environment_variables") if isinstance(request, dict) else None
+    if not isinstance(variables, list):
+        return ()
+    return tuple(
+        variable["value"]
+        for variable in variables
+        if isinstance(variable, dict)
+        and isinstance(variable.get("value"), str)
+        and variable.get("type") != "variable"
+        and variable["value"].strip()
+    )
 
 
 def _loose_json(data: bytes | str | dict[str, Any]) -> dict[str, Any]:

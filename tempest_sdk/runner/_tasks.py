@@ -22,7 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from .._logfields import task_fields as task_fields_of
 from .._outcomes import RejectedError
-from .._secrets import TaskSecrets, enter_task, leave_task
+from .._secrets import TaskSecrets, enter_task, leave_task, mask, scrub
 from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
@@ -126,13 +126,17 @@ class TaskKeeper:
         """
         self._slots.release()
         task_id = exc.task_id
+        # Its message may quote a value the task sent (a request_type, an operation):
+        # masked with the task's own secret variables and every secret known.
+        said = mask(scrub(str(exc), exc.sensitive))
+        shown_id = mask(scrub(task_id, exc.sensitive)) if task_id else None
         logger.error(
             "Tempest sent app %s %s a task that cannot be read: %s%s",
             app.app_id,
             app.version,
-            exc,
+            said,
             "; reporting it as failed" if task_id else "",
-            extra=task_fields_of(app.app_id, app.version, task_id, None),
+            extra=task_fields_of(app.app_id, app.version, shown_id, None),
         )
         if task_id is None:
             return
@@ -140,7 +144,7 @@ class TaskKeeper:
         if claim.kind is not ClaimKind.NEW:
             self._redelivered(app, task_id, claim)
             return
-        report = TaskReport.error(task_id, f"the app could not read this task: {exc}")
+        report = TaskReport.error(task_id, f"the app could not read this task: {said}")
         self._send(Outgoing(report, app.app_id, app.version))
 
     def resend(self, report: TaskReport) -> None:
