@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._errors import CLIError
+from ._errors import CLIError, StartError
 from ._load import load_app
 from ._term import Out, Progress
 
@@ -65,11 +65,42 @@ def serve(args: argparse.Namespace) -> int:
     apps = _load_apps(args)
     options = runner_options(args)
     if not args.emulator:
-        from ..runner import run
-
-        run(*apps, endpoint=args.endpoint, **client_tls(args), **options)
+        _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
         return 0
-    return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+    try:
+        return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+    except Exception as exc:
+        failure = _start_failure(exc)
+        if failure is None:
+            raise
+        raise StartError(str(failure)) from None
+
+
+def _run_standalone(apps: Sequence[App], **options: Any) -> None:
+    """`runner.run(*apps, **options)`, its exit message raised as a `StartError`, so
+    that the command line writes it in the chosen log format."""
+    from ..runner import run
+
+    try:
+        run(*apps, **options)
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        raise StartError(exc.code.removeprefix("tempest_sdk: ")) from None
+
+
+def _start_failure(exc: BaseException) -> Exception | None:
+    """The runner's start failure or configuration error in `exc`, even inside a group."""
+    from ..runner import RunnerConfigError, RunnerStartupError
+
+    if isinstance(exc, RunnerStartupError | RunnerConfigError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _start_failure(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _load_apps(args: argparse.Namespace) -> list[App]:
@@ -88,16 +119,15 @@ def _serve_reload_child(args: argparse.Namespace) -> int:
     With `--emulator` the supervisor owns the emulator and puts its address and
     token in this process's environment.
     """
-    from ..runner import run
     from ._reload import wait_for_go
 
     apps = _load_apps(args)
     if not wait_for_go(apps):
         return 0
     if args.emulator:
-        run(*apps, **{**runner_options(args), "connect": True})
+        _run_standalone(apps, **{**runner_options(args), "connect": True})
     else:
-        run(*apps, endpoint=args.endpoint, **client_tls(args), **runner_options(args))
+        _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **runner_options(args))
     return 0
 
 
