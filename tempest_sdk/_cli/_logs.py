@@ -60,7 +60,7 @@ def _command(argv: Sequence[str]) -> str | None:
 class _UserFrames(logging.Formatter):
     """Formats a record's exception with the user's frames only, secrets masked."""
 
-    def formatException(self, ei: _ExcInfo) -> str:  # noqa: N802 (logging's name)
+    def formatException(self, ei: _ExcInfo) -> str:
         exc = ei[1]
         text = handler_traceback(exc) if exc is not None else super().formatException(ei)
         return scrub(text.rstrip("\n"), active_values())

@@ -176,7 +176,8 @@ def _endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    # Typed as the base: the commands' parsers are `_Parser`s too, made by add_parser.
+    parser: argparse.ArgumentParser = _Parser(
         prog="tempest-sdk",
         description="Describe, test, connect and serve Tempest private apps.",
         epilog="Run 'tempest-sdk COMMAND --help' for a command's options and examples.",
