@@ -22,7 +22,14 @@ from .._tracebacks import handler_traceback
 if TYPE_CHECKING:
     from .._logjson import JsonLogFormatter
 
-__all__ = ["LOG_FORMAT_ENV", "early_log_format", "exit_line", "set_up_logging", "uses_json"]
+__all__ = [
+    "LOG_FORMAT_ENV",
+    "early_log_format",
+    "exit_line",
+    "notice",
+    "set_up_logging",
+    "uses_json",
+]
 
 LOG_FORMAT_ENV = "TEMPEST_RUNNER_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -122,3 +129,17 @@ def exit_line(text: str, *, json_message: str | None = None, traceback: str | No
     if traceback:
         record.exc_text = traceback.rstrip("\n")
     logger.handle(record)
+
+
+def notice(text: str) -> None:
+    """Tell the user something on stderr whatever `--log-level` says: `text` as it
+    is, or with JSON logs one INFO record per line of it."""
+    if not uses_json():
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+        return
+    for line in text.splitlines():
+        if line.strip():
+            logger.handle(
+                logger.makeRecord(logger.name, logging.INFO, __file__, 0, "%s", (line,), None)
+            )

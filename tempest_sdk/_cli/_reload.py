@@ -480,7 +480,7 @@ class _Supervisor:
 
     def _announce(self) -> None:
         target = (
-            f"the local emulator at {self.emulator.url}"
+            f"the local emulator at {self.emulator.url} (token {self.emulator.token})"
             if self.emulator is not None
             else "the API endpoint"
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ import anyio
 
 from ._errors import CLIError, StartError
 from ._load import load_app
+from ._logs import notice
 from ._term import Out, Progress
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ async def _serve_on_emulator(
             if args.keep_serving:
                 from ._enqueue import enqueue_hint
 
-                sys.stderr.write(
+                notice(
                     f"Still serving. Emulator: {emulator.url}  token: {emulator.token}\n"
                     "Enqueue more tasks from another terminal, e.g.:\n"
                     f"  {enqueue_hint(emulator.url, emulator.token, apps)}\n"
