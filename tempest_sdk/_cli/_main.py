@@ -284,6 +284,15 @@ def _parser() -> argparse.ArgumentParser:
             "tasks finish first; needs the 'reload' extra (watchfiles)"
         ),
     )
+    p.add_argument(
+        "--otel",
+        action="store_true",
+        help=(
+            "trace tasks with OpenTelemetry, exported as the OTEL_* variables say "
+            "(default: $TEMPEST_RUNNER_OTEL, or on when OTEL_TRACES_EXPORTER is set); "
+            "needs opentelemetry-sdk"
+        ),
+    )
     p.add_argument("--reload-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(command="serve", run=_run("serve"))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -64,16 +65,36 @@ def serve(args: argparse.Namespace) -> int:
         return supervise(args)
     apps = _load_apps(args)
     options = runner_options(args)
-    if not args.emulator:
-        _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
-        return 0
+    with _tracing(args, apps, options):
+        if not args.emulator:
+            _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
+            return 0
+        try:
+            return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+        except Exception as exc:
+            failure = _start_failure(exc)
+            if failure is None:
+                raise
+            raise StartError(str(failure)) from None
+
+
+@contextlib.contextmanager
+def _tracing(
+    args: argparse.Namespace, apps: Sequence[App], options: dict[str, Any]
+) -> Iterator[None]:
+    """OpenTelemetry for the run when asked (`--otel`, `TEMPEST_RUNNER_OTEL`,
+    `OTEL_TRACES_EXPORTER`): its hook in `options`, its spans flushed at the end."""
+    from ._tracing import set_up_tracing, tracing_wanted
+
+    if not tracing_wanted(args.otel):
+        yield
+        return
+    tracing = set_up_tracing(apps)
+    options["hooks"] = [*options.get("hooks", ()), tracing.hook]
     try:
-        return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
-    except Exception as exc:
-        failure = _start_failure(exc)
-        if failure is None:
-            raise
-        raise StartError(str(failure)) from None
+        yield
+    finally:
+        tracing.shutdown()
 
 
 def _run_standalone(apps: Sequence[App], **options: Any) -> None:
@@ -124,10 +145,12 @@ def _serve_reload_child(args: argparse.Namespace) -> int:
     apps = _load_apps(args)
     if not wait_for_go(apps):
         return 0
-    if args.emulator:
-        _run_standalone(apps, **{**runner_options(args), "connect": True})
-    else:
-        _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **runner_options(args))
+    options = runner_options(args)
+    with _tracing(args, apps, options):
+        if args.emulator:
+            _run_standalone(apps, **{**options, "connect": True})
+        else:
+            _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
     return 0
 
 
