@@ -335,3 +335,35 @@ def test_a_closed_stdout_ends_the_command_quietly_with_141(args, tmp_path):
     result = _with_closed_stdout(*args, cwd=tmp_path)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+def test_keep_serving_says_where_and_the_token_in_json_lines(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPEST_")}
+    args = ["serve", str(HELLOWORLD), "--emulator", "--keep-serving", "--log-format", "json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tempest_sdk", *args],
+        cwd=tmp_path,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "Press Ctrl-C to stop." in line:
+                break
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    records = json_lines("".join(lines))
+    messages = [r["message"] for r in records]
+    (still,) = [m for m in messages if m.startswith("Still serving. Emulator: http://127.0.0.1:")]
+    token = still.rpartition("token: ")[2]
+    assert token.startswith("emu-") and token != "emulator-token"
+    assert any(m.strip().startswith("tempest-sdk enqueue ") and token in m for m in messages)
