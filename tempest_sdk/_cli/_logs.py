@@ -16,9 +16,6 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
 
-from .._secrets import active_values, scrub
-from .._tracebacks import handler_traceback
-
 if TYPE_CHECKING:
     from .._logjson import JsonLogFormatter
 
@@ -68,6 +65,10 @@ class _UserFrames(logging.Formatter):
     """Formats a record's exception with the user's frames only, secrets masked."""
 
     def formatException(self, ei: _ExcInfo) -> str:
+        # Here, not at the top: `--help` must not load what these import.
+        from .._secrets import active_values, scrub
+        from .._tracebacks import handler_traceback
+
         exc = ei[1]
         text = handler_traceback(exc) if exc is not None else super().formatException(ei)
         return scrub(text.rstrip("\n"), active_values())
@@ -92,25 +93,38 @@ def _json_formatter() -> JsonLogFormatter:
     return _JsonFormatter()
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The command line's stderr handler, told apart from a host program's."""
+
+
 def set_up_logging(log_format: str, level: int = logging.WARNING) -> None:
-    """Give the process one stderr handler in `log_format` (replacing the one an
-    earlier call gave it), at `level`."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Give the process one stderr handler in `log_format`, at `level`, replacing the
+    one an earlier call gave it. Like `logging.basicConfig`, it leaves a program that
+    configured logging itself (and runs `main()` in process) as it is."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    if root.handlers:
+        return
+    handler = _Handler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(_json_formatter())
         # Python's warnings would be plain text lines otherwise.
         logging.captureWarnings(True)
     else:
         handler.setFormatter(_TextFormatter(TEXT_FORMAT))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def uses_json() -> bool:
     """Whether the process logs JSON lines (as `set_up_logging` set it up)."""
-    from .._logjson import JsonLogFormatter
-
+    module = sys.modules.get("tempest_sdk._logjson")
+    if module is None:
+        return False  # not even loaded, so no handler uses it
+    json_class: type[logging.Formatter] = module.JsonLogFormatter
     handlers = logging.getLogger().handlers
-    return bool(handlers) and all(isinstance(h.formatter, JsonLogFormatter) for h in handlers)
+    return bool(handlers) and all(isinstance(h.formatter, json_class) for h in handlers)
 
 
 def exit_line(text: str, *, json_message: str | None = None, traceback: str | None = None) -> None:
