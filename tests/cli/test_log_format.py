@@ -367,3 +367,50 @@ def test_keep_serving_says_where_and_the_token_in_json_lines(tmp_path):
     token = still.rpartition("token: ")[2]
     assert token.startswith("emu-") and token != "emulator-token"
     assert any(m.strip().startswith("tempest-sdk enqueue ") and token in m for m in messages)
+
+
+FAILING_HANDLER = """\
+from pydantic import BaseModel
+
+import tempest_sdk as tempest
+
+app = tempest.App("failing", "v1")
+
+
+class Props(BaseModel):
+    name: str = "f"
+
+
+thing = app.resource("thing", description="A thing.", properties=Props)
+
+
+def call_backend() -> None:
+    raise ValueError("the backend said no")
+
+
+@thing.create
+async def create(input: Props) -> tempest.Resource:
+    call_backend()
+    raise AssertionError("unreachable")
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dispatch (tempest_sdk/_app/_dispatch.py, _failed_report) writes the handler's "
+    "traceback into the record's message; it must go in exc_info/exc_text",
+)
+def test_a_handlers_traceback_is_in_exception_not_message(cli, tmp_path):
+    (tmp_path / "failing.py").write_text(FAILING_HANDLER)
+    tasks = [{"type": "thing", "operation": "create"}]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    result = cli(
+        "serve", "failing.py", "--emulator", "--tasks", "tasks.json", "--log-format", "json"
+    )
+    assert result.returncode == 1, result.stderr
+    records = json_lines(result.stderr)
+    (failed,) = [r for r in records if r.get("task_id") and r["level"] == "ERROR"]
+    assert failed["message"].endswith("ValueError: the backend said no"), failed
+    assert "Traceback" not in failed["message"]
+    assert "\nValueError: the backend said no\n" in failed["exception"]
+    assert_users_frames_only(failed["exception"], "failing.py")
