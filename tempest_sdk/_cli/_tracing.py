@@ -85,11 +85,9 @@ class Tracing:
 
     def shutdown(self) -> None:
         """Export what is still buffered and stop the exporters."""
+        # The providers log an exporter's failure themselves (opentelemetry's loggers).
         for shutdown in self._shutdowns:
-            try:
-                shutdown()
-            except Exception:  # an exporter that fails at exit must not hide the run's end
-                logger.warning("OpenTelemetry: shutting an exporter down failed", exc_info=True)
+            shutdown()
 
 
 def set_up_tracing(apps: Sequence[App]) -> Tracing:
@@ -133,7 +131,7 @@ def set_up_tracing(apps: Sequence[App]) -> Tracing:
     else:
         # The app (or `opentelemetry-instrument`) set one up already: theirs is used.
         logger.info("OpenTelemetry: using the tracer provider the process has already")
-    if metric_exporters and isinstance(metrics.get_meter_provider(), metrics.NoOpMeterProvider):
+    if metric_exporters:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
@@ -141,8 +139,13 @@ def set_up_tracing(apps: Sequence[App]) -> Tracing:
             resource=resource,
             metric_readers=[PeriodicExportingMetricReader(e) for e in metric_exporters],
         )
+        # The API has no public "is one set?" for metrics: set it, and see whether it
+        # took (it does not when the process has one already, which is then used).
         metrics.set_meter_provider(meter_provider)
-        shutdowns.append(meter_provider.shutdown)
+        if metrics.get_meter_provider() is meter_provider:
+            shutdowns.append(meter_provider.shutdown)
+        else:
+            meter_provider.shutdown()
     return Tracing(OpenTelemetry(), shutdowns)
 
 

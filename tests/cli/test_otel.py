@@ -198,3 +198,22 @@ def test_serve_against_tempest_flushes_its_spans_when_stopped(tmp_path):
     (create,) = [s for s in spans if s["name"] == "create example"]
     assert create["attributes"]["tempest.task.id"] == task
     assert create["attributes"]["tempest.report.outcome"] == "acked"
+
+
+def test_metrics_are_exported_when_their_exporter_is_named(cli):
+    env = _env(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="console")
+    result = cli("serve", str(HELLOWORLD), "--emulator", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    _, *documents = _documents(result.stdout)
+    exported = [d for d in documents if "resource_metrics" in d]
+    assert exported, "no metrics were exported"
+    totals = [
+        sum(point["value"] for point in metric["data"]["data_points"])
+        for d in exported
+        for rm in d["resource_metrics"]
+        for sm in rm["scope_metrics"]
+        for metric in sm["metrics"]
+        if metric["name"] == "tempest.tasks"
+    ]
+    # Cumulative: the last export counts the run's six tasks.
+    assert totals and totals[-1] == 6, totals
