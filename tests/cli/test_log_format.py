@@ -395,11 +395,6 @@ async def create(input: Props) -> tempest.Resource:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch (tempest_sdk/_app/_dispatch.py, _failed_report) writes the handler's "
-    "traceback into the record's message; it must go in exc_info/exc_text",
-)
 def test_a_handlers_traceback_is_in_exception_not_message(cli, tmp_path):
     (tmp_path / "failing.py").write_text(FAILING_HANDLER)
     tasks = [{"type": "thing", "operation": "create"}]
