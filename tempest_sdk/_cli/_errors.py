@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._errors import TempestError
 
-__all__ = ["CLIError", "UserCodeError"]
+__all__ = ["CLIError", "StartError", "UserCodeError"]
 
 
 class CLIError(TempestError):
@@ -21,3 +21,10 @@ class UserCodeError(TempestError):
     def __init__(self, message: str, traceback: str) -> None:
         super().__init__(message)
         self.traceback = traceback
+
+
+class StartError(TempestError):
+    """The runner could not start or its options are wrong: printed as
+    `tempest_sdk: ...` (as a standalone runner prints it), exit code 1."""
+
+    exit_code = 1

@@ -6,16 +6,17 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from textwrap import dedent, indent
+from typing import NoReturn
 
 from .._version import __version__
-from ._errors import CLIError, UserCodeError
+from ._errors import CLIError, StartError, UserCodeError
+from ._logs import LOG_FORMAT_ENV, early_log_format, exit_line, set_up_logging, uses_json
 from ._options import task_arguments
 
 __all__ = ["main"]
 
-_TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
 
 
@@ -25,24 +26,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["emulator"]:
         from ..emulator import main as emulator_main
 
-        return emulator_main(argv[1:])
+        return _quiet_on_closed_stdout(lambda: emulator_main(argv[1:]))
+    # From here on every line is in the chosen format, a mistake in the arguments too.
+    set_up_logging(early_log_format(argv))
+    return _quiet_on_closed_stdout(lambda: _main(argv))
+
+
+def _main(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        exc.report()
+        return 2
     if args.command is None:
         parser.print_help()
         return 2
-    handler = logging.StreamHandler(sys.stderr)
-    if _log_format(args) == "json":
-        from .._logjson import JsonLogFormatter
-
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
-    from .._secrets import MaskingFilter
-
-    # Secrets masked in every logger's records, text and JSON alike.
-    handler.addFilter(MaskingFilter())
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
+    set_up_logging(_log_format(args), getattr(logging, args.log_level.upper()))
     # `serve --reload` starts its children with the same command line.
     args.argv = argv
     if getattr(args, "full_tracebacks", False):
@@ -50,23 +50,86 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["TEMPEST_FULL_TRACEBACKS"] = "1"
     try:
         code: int = args.run(args)
+    except StartError as exc:
+        exit_line(f"tempest_sdk: {exc}", json_message=str(exc))
+        return exc.exit_code
     except UserCodeError as exc:
-        sys.stderr.write(exc.traceback)
-        sys.stderr.write(f"error: {exc}\n")
+        exit_line(f"error: {exc}", json_message=str(exc), traceback=exc.traceback)
         return exc.exit_code
     except CLIError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        exit_line(f"error: {exc}", json_message=str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        if not uses_json():
+            raise
+        # A bug of the SDK's: still one line in the chosen format, whole traceback.
+        logging.getLogger("tempest_sdk.cli").critical(
+            "tempest-sdk failed: an internal error of the SDK (please report it)", exc_info=True
+        )
+        return 1
     return code
+
+
+# The exit status of a command whose reader went away, as a shell reports one that a
+# SIGPIPE ended (128 + 13): `set -o pipefail` scripts see what they see for `cat`.
+_CLOSED_STDOUT = 141
+
+
+def _quiet_on_closed_stdout(run: Callable[[], int]) -> int:
+    """`run()`, ending quietly when stdout's reader has gone (`... | head`).
+
+    The pattern of Python's documentation (signal module, "Note on SIGPIPE"): on
+    `BrokenPipeError`, point stdout at devnull, so that the interpreter's final flush
+    cannot fail again and print a traceback at exit.
+    """
+    try:
+        try:
+            code = run()
+        except SystemExit:
+            sys.stdout.flush()  # `--help`: what it printed may hit the closed pipe
+            raise
+        sys.stdout.flush()  # inside the try: what is still buffered may hit the pipe
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return _CLOSED_STDOUT
+    return code
+
+
+class _UsageError(Exception):
+    """An argument mistake, raised by `_Parser.error` instead of exiting there."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+    def report(self) -> None:
+        if uses_json():
+            exit_line(
+                "",
+                json_message=f"{self.parser.prog}: {self.message} "
+                f"(see '{self.parser.prog} --help')",
+            )
+            return
+        # As argparse writes it.
+        self.parser.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.parser.prog}: error: {self.message}\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self, message)
 
 
 def _log_format(args: argparse.Namespace) -> str:
     given: str | None = getattr(args, "log_format", None)
     if given is None and args.command == "serve":
         # As `run()` reads it, so that the runner finds the format it would set up.
-        given = os.environ.get("TEMPEST_RUNNER_LOG_FORMAT", "").strip().lower() or None
+        given = os.environ.get(LOG_FORMAT_ENV, "").strip().lower() or None
     return given or "text"
 
 
@@ -113,7 +176,8 @@ def _endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Typed as the base: the commands' parsers are `_Parser`s too, made by add_parser.
+    parser: argparse.ArgumentParser = _Parser(
         prog="tempest-sdk",
         description="Describe, test, connect and serve Tempest private apps.",
         epilog="Run 'tempest-sdk COMMAND --help' for a command's options and examples.",
@@ -218,6 +282,15 @@ def _parser() -> argparse.ArgumentParser:
         help=(
             "restart on changes to the app's files (.py, .json, .yaml), letting running "
             "tasks finish first; needs the 'reload' extra (watchfiles)"
+        ),
+    )
+    p.add_argument(
+        "--otel",
+        action="store_true",
+        help=(
+            "trace tasks with OpenTelemetry, exported as the OTEL_* variables say "
+            "(default: $TEMPEST_RUNNER_OTEL, or on when OTEL_TRACES_EXPORTER is set); "
+            "needs opentelemetry-sdk"
         ),
     )
     p.add_argument("--reload-child", action="store_true", help=argparse.SUPPRESS)

@@ -44,10 +44,18 @@ if TYPE_CHECKING:
     from ..emulator import Emulator
     from ..models import ConnectRequest
 
-__all__ = ["WATCHED_SUFFIXES", "supervise", "wait_for_go"]
+__all__ = [
+    "OUTBOX_ENV",
+    "WATCHED_SUFFIXES",
+    "child_command",
+    "outbox_of",
+    "supervise",
+    "wait_for_go",
+]
 
 # What an app is made of: its code, and the schema and data files it may load.
 WATCHED_SUFFIXES = (".py", ".json", ".yaml", ".yml")
+OUTBOX_ENV = "TEMPEST_RUNNER_OUTBOX"
 _READY = "@@tempest-sdk-reload:ready@@"
 # Seconds a stopped child may take beyond the runner's grace and flush before it is killed.
 _STOP_MARGIN = 10.0
@@ -88,10 +96,23 @@ def supervise(args: argparse.Namespace) -> int:
             "--reload needs watchfiles: pip install 'tempest-sdk[reload]' (or watchfiles)"
         ) from None
     roots = watch_roots(args.apps)
-    ignored = [Path(args.outbox).resolve()] if args.outbox else []
+    outbox = outbox_of(args.outbox)
+    ignored = [outbox] if outbox is not None else []
     supervisor = _Supervisor(args, roots, ignored)
     code: int = anyio.run(supervisor.run)
     return code
+
+
+def outbox_of(flag: str | None) -> Path | None:
+    """The outbox the children will write, however it is set: `--outbox`, else
+    `TEMPEST_RUNNER_OUTBOX` (as the runner reads them; a relative path is the working
+    folder's, which the children share). Its files change with every report, so it is
+    never watched: watching it would reload on every task.
+    """
+    raw = flag if flag else os.environ.get(OUTBOX_ENV, "")
+    if not raw.strip():
+        return None  # the runner keeps no outbox by default
+    return Path(raw).resolve()
 
 
 def watch_roots(references: Iterable[str]) -> list[Path]:
@@ -114,6 +135,26 @@ def watch_roots(references: Iterable[str]) -> list[Path]:
             roots.append(root)
     # A folder inside another is watched already (watching is recursive).
     return [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+
+
+def child_command(argv: Sequence[str]) -> list[str]:
+    """The command that runs `tempest-sdk ARGV` in a child on this very SDK.
+
+    Not `python -m tempest_sdk`: that puts the working folder first on `sys.path`, so a
+    `./tempest_sdk/` there (a checkout, a vendored copy, a folder of that name) would
+    run instead. `-P` (Python 3.11+) leaves the working folder out; the folder this SDK
+    was imported from is added, last, only if nothing else provides the SDK. The app's
+    own modules are found as before: loading a `module:attr` reference puts the
+    working folder on the path once the SDK is imported.
+    """
+    sdk_parent = str(Path(__file__).resolve().parents[2])
+    bootstrap = (
+        "import importlib.util, sys\n"
+        f"if importlib.util.find_spec('tempest_sdk') is None: sys.path.append({sdk_parent!r})\n"
+        "from tempest_sdk._cli import main\n"
+        "raise SystemExit(main())\n"
+    )
+    return [sys.executable, "-P", "-c", bootstrap, *argv]
 
 
 def _watch_filter(ignored: Sequence[Path]) -> Callable[[Any, str], bool]:
@@ -291,7 +332,7 @@ class _Supervisor:
             self.run_wanted.set()
 
     async def _spawn(self) -> _Child:
-        command = [sys.executable, "-m", "tempest_sdk", *self.args.argv, "--reload-child"]
+        command = child_command([*self.args.argv, "--reload-child"])
         process = await anyio.open_process(command, env=self._child_env(), start_new_session=True)
         child = _Child(process)
         assert self.group is not None
@@ -439,7 +480,7 @@ class _Supervisor:
 
     def _announce(self) -> None:
         target = (
-            f"the local emulator at {self.emulator.url}"
+            f"the local emulator at {self.emulator.url} (token {self.emulator.token})"
             if self.emulator is not None
             else "the API endpoint"
         )

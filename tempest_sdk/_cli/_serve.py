@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._errors import CLIError
+from ._errors import CLIError, StartError
 from ._load import load_app
+from ._logs import notice
 from ._term import Out, Progress
 
 if TYPE_CHECKING:
@@ -64,12 +65,63 @@ def serve(args: argparse.Namespace) -> int:
         return supervise(args)
     apps = _load_apps(args)
     options = runner_options(args)
-    if not args.emulator:
-        from ..runner import run
+    with _tracing(args, apps, options):
+        if not args.emulator:
+            _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
+            return 0
+        try:
+            return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+        except Exception as exc:
+            failure = _start_failure(exc)
+            if failure is None:
+                raise
+            raise StartError(str(failure)) from None
 
-        run(*apps, endpoint=args.endpoint, **client_tls(args), **options)
-        return 0
-    return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
+
+@contextlib.contextmanager
+def _tracing(
+    args: argparse.Namespace, apps: Sequence[App], options: dict[str, Any]
+) -> Iterator[None]:
+    """OpenTelemetry for the run when asked (`--otel`, `TEMPEST_RUNNER_OTEL`,
+    `OTEL_TRACES_EXPORTER`): its hook in `options`, its spans flushed at the end."""
+    from ._tracing import set_up_tracing, tracing_wanted
+
+    if not tracing_wanted(args.otel):
+        yield
+        return
+    tracing = set_up_tracing(apps)
+    options["hooks"] = [*options.get("hooks", ()), tracing.hook]
+    try:
+        yield
+    finally:
+        tracing.shutdown()
+
+
+def _run_standalone(apps: Sequence[App], **options: Any) -> None:
+    """`runner.run(*apps, **options)`, its exit message raised as a `StartError`, so
+    that the command line writes it in the chosen log format."""
+    from ..runner import run
+
+    try:
+        run(*apps, **options)
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        raise StartError(exc.code.removeprefix("tempest_sdk: ")) from None
+
+
+def _start_failure(exc: BaseException) -> Exception | None:
+    """The runner's start failure or configuration error in `exc`, even inside a group."""
+    from ..runner import RunnerConfigError, RunnerStartupError
+
+    if isinstance(exc, RunnerStartupError | RunnerConfigError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _start_failure(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _load_apps(args: argparse.Namespace) -> list[App]:
@@ -88,16 +140,17 @@ def _serve_reload_child(args: argparse.Namespace) -> int:
     With `--emulator` the supervisor owns the emulator and puts its address and
     token in this process's environment.
     """
-    from ..runner import run
     from ._reload import wait_for_go
 
     apps = _load_apps(args)
     if not wait_for_go(apps):
         return 0
-    if args.emulator:
-        run(*apps, **{**runner_options(args), "connect": True})
-    else:
-        run(*apps, endpoint=args.endpoint, **client_tls(args), **runner_options(args))
+    options = runner_options(args)
+    with _tracing(args, apps, options):
+        if args.emulator:
+            _run_standalone(apps, **{**options, "connect": True})
+        else:
+            _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
     return 0
 
 
@@ -143,7 +196,7 @@ async def _serve_on_emulator(
             if args.keep_serving:
                 from ._enqueue import enqueue_hint
 
-                sys.stderr.write(
+                notice(
                     f"Still serving. Emulator: {emulator.url}  token: {emulator.token}\n"
                     "Enqueue more tasks from another terminal, e.g.:\n"
                     f"  {enqueue_hint(emulator.url, emulator.token, apps)}\n"

@@ -1,7 +1,9 @@
 """The admin endpoint: enqueue tasks into a running emulator from another process.
 
 It lives outside the contract's paths, under `/_emulator/`, behind the same bearer
-token as the rest, and only ever on the emulator's own loopback server:
+token as the rest, and only ever on the emulator's own loopback server. It answers
+only requests whose `Host` is a loopback name or address (`403` otherwise), so that
+a web page cannot reach it through DNS rebinding:
 
 - `POST /_emulator/tasks` with `{"app_id", "version", "task", "metadata"?, "task_id"?}`
   (`task` as `apps.operations.next` hands it out) enqueues it, as `Emulator.enqueue`
@@ -16,6 +18,7 @@ injected fault and are no contract violations.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     from ._core import Core
     from ._state import TaskRecord
 
-__all__ = ["ADMIN_PREFIX", "TASKS_PATH", "handle_admin", "task_status"]
+__all__ = ["ADMIN_PREFIX", "TASKS_PATH", "handle_admin", "is_loopback_host", "task_status"]
 
 logger = logging.getLogger("tempest_sdk.emulator")
 
@@ -45,6 +48,9 @@ def handle_admin(
     core: Core, method: str, path: str, headers: Mapping[str, str], body: bytes
 ) -> Answer:
     """Answer one request to the admin endpoint (`path` starts with `ADMIN_PREFIX`)."""
+    host = headers.get("host")
+    if not is_loopback_host(host):
+        return _error(403, _refused_host(host))
     raw_id = path[len(TASKS_PATH) + 1 :] if path.startswith(TASKS_PATH + "/") else ""
     task_id = unquote(raw_id)
     if path == TASKS_PATH:
@@ -67,6 +73,52 @@ def handle_admin(
                 return _error(404, f"no task {task_id!r} was enqueued on this emulator")
             return json_answer(200, task_status(record))
     return _enqueue(core, headers, body)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a `Host` header names this machine's loopback: `localhost`, an address
+    in 127.0.0.0/8 or `[::1]`, with or without a port.
+
+    A browser sends the name it resolved: a page whose own name was made to resolve
+    to 127.0.0.1 (DNS rebinding) reaches the port with that name in `Host`, never a
+    loopback one, and is refused.
+    """
+    if not host:
+        return False
+    name = host.strip()
+    if name.startswith("["):
+        name, bracket, rest = name[1:].partition("]")
+        if not bracket or (rest and not _is_port(rest)):
+            return False
+    else:
+        head, colon, port = name.rpartition(":")
+        if colon:
+            if not _is_port(colon + port):
+                return False
+            name = head
+    if name.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _is_port(text: str) -> bool:
+    return text.startswith(":") and text[1:].isdigit() and len(text) <= 6
+
+
+def _refused_host(host: str | None) -> str:
+    said = f"Host {host[:80]!r}" if host else "no Host header"
+    return (
+        f"the admin endpoint answers only requests addressed to this machine's loopback "
+        f"(Host: 127.0.0.1, localhost or [::1], with a port or not); this one came with "
+        f"{said}. A web page whose name resolves to 127.0.0.1 (DNS rebinding) is refused; "
+        "call the emulator by the URL it printed"
+    )
 
 
 def task_status(record: TaskRecord) -> dict[str, Any]:

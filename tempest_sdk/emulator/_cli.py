@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -57,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         emulator = Emulator(
-            token=args.token or f"emu-{secrets.token_urlsafe(18)}",
+            token=args.token,
             base_path=args.base_path,
             lease_timeout=args.lease_timeout,
             seed=args.seed,

@@ -8,6 +8,7 @@ objects), `Inspection` (what happened) and `Waits` (waiting for it).
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Callable
 from typing import Final
@@ -19,10 +20,20 @@ from ._serving import Serving, check_page_size, check_positive
 from ._tasks import DEFAULT_PROJECT
 from ._waits import Waits
 
-__all__ = ["DEFAULT_TOKEN", "Emulator"]
+__all__ = ["DEFAULT_TOKEN", "Emulator", "random_token"]
 
 DEFAULT_TOKEN: Final = "emulator-token"
-"""The bearer token an `Emulator` accepts unless given another."""
+"""A fixed token for tests that must know it in advance: `Emulator(token=DEFAULT_TOKEN)`.
+
+An `Emulator` given no token makes a random one (read it from `Emulator.token`): any
+page a browser opens can send requests to a port on 127.0.0.1, and a known token
+would let it use the emulator.
+"""
+
+
+def random_token() -> str:
+    """A fresh emulator token: unguessable, and recognisable as the emulator's."""
+    return f"emu-{secrets.token_urlsafe(18)}"
 
 
 class Emulator(Serving, ControlPlane, Waits):
@@ -40,7 +51,8 @@ class Emulator(Serving, ControlPlane, Waits):
     its admin endpoint (`tempest-sdk enqueue`). Every method is thread-safe.
 
     Args:
-        token: the bearer token clients must send.
+        token: the bearer token clients must send; default: a random one, made for
+            this emulator (`token` says which).
         base_path: the path the ten endpoints live under.
         lease_timeout: seconds a handed-out task waits for its report before it is
             handed out again.
@@ -53,13 +65,15 @@ class Emulator(Serving, ControlPlane, Waits):
     def __init__(
         self,
         *,
-        token: str = DEFAULT_TOKEN,
+        token: str | None = None,
         base_path: str = "/api/v1",
         lease_timeout: float = 30.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         page_size: int = 50,
     ) -> None:
+        if token is None:
+            token = random_token()
         if not token or token.strip() != token:
             raise ValueError("token must be a non-empty string without surrounding whitespace")
         base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""

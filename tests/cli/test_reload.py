@@ -23,7 +23,7 @@ from typing import IO, Any
 import pytest
 
 from tempest_sdk._cli._errors import CLIError
-from tempest_sdk._cli._reload import _watch_filter, watch_roots
+from tempest_sdk._cli._reload import OUTBOX_ENV, _watch_filter, outbox_of, watch_roots
 from tempest_sdk.emulator import Emulator
 
 pytest.importorskip("watchfiles")
@@ -76,9 +76,15 @@ def _app(generation: str, *, slow: bool, fail: bool = False) -> str:
 class Supervisor:
     """`tempest-sdk serve --reload` in a subprocess, its output collected as it comes."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        python: tuple[str, ...] = ("-m", "tempest_sdk"),
+    ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tempest_sdk", "serve", *args],
+            [sys.executable, *python, "serve", *args],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -374,3 +380,84 @@ def test_the_watch_filter_takes_code_and_data_files_only(tmp_path: Path) -> None
     assert not accept(Change.modified, str(tmp_path / "__pycache__" / "app.cpython-311.pyc"))
     assert not accept(Change.modified, str(tmp_path / ".git" / "index.json"))
     assert not accept(Change.added, str(outbox / "task-1.json"))
+
+
+def test_the_outbox_is_never_watched_however_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(OUTBOX_ENV, raising=False)
+    assert outbox_of(None) is None  # the runner keeps none by default
+    monkeypatch.setenv(OUTBOX_ENV, "state/outbox")
+    assert outbox_of(None) == (tmp_path / "state" / "outbox").resolve()
+    assert outbox_of("flag-outbox") == (tmp_path / "flag-outbox").resolve()
+    monkeypatch.setenv(OUTBOX_ENV, "  ")
+    assert outbox_of(None) is None
+
+
+def test_reports_written_to_an_outbox_set_by_environment_do_not_reload(tmp_path: Path) -> None:
+    """The outbox inside the watched folder, set by TEMPEST_RUNNER_OUTBOX: each report
+    writes and deletes a file there, and none of that is a change of the app."""
+    app = tmp_path / "app.py"
+    app.write_text(_app("gen1", slow=False))
+    outbox = tmp_path / "outbox"
+    tasks = [{"type": "job", "operation": "create", "input": {"name": f"t{i}"}} for i in range(8)]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    env = _env(**{OUTBOX_ENV: "outbox"})
+    args = ["app.py", "--emulator", "--reload", "--tasks", "tasks.json", "--json"]
+    supervisor = Supervisor(args, tmp_path, env)
+    try:
+        supervisor.wait_until(lambda: len(_json_runs(supervisor.stdout)) >= 1, "the first run")
+        # The outbox was used: the runner made it and wrote its reports there.
+        assert outbox.is_dir()
+        # An edit of the app is the barrier: a change of the outbox before it would show
+        # in an earlier notice or in this one.
+        app.write_text(_app("gen2", slow=False))
+        supervisor.wait_for_stderr("loading the new code")
+        supervisor.wait_until(lambda: len(_json_runs(supervisor.stdout)) >= 2, "the second run")
+    finally:
+        code = supervisor.stop()
+    assert code == 0, supervisor.stderr
+    notices = [line for line in supervisor.stderr.splitlines() if "loading the new code" in line]
+    assert notices == ["reload: app.py modified; loading the new code"], supervisor.stderr
+    runs = _json_runs(supervisor.stdout)
+    assert len(runs) == 2
+    assert [[r["status"] for r in run if r["name"] == "create"] for run in runs] == [["ok"] * 8] * 2
+
+
+def test_a_tempest_sdk_folder_in_the_working_directory_does_not_shadow_the_sdk(
+    tmp_path: Path,
+) -> None:
+    decoy = tmp_path / "tempest_sdk"
+    decoy.mkdir()
+    for name in ("__init__.py", "__main__.py"):
+        (decoy / name).write_text(
+            "raise SystemExit('DECOY: the working folder shadowed the SDK')\n"
+        )
+    (tmp_path / "app.py").write_text(_app("gen1", slow=False))
+    # The supervisor starts as the installed `tempest-sdk` script does, working folder
+    # left out of the path; its children must do the same.
+    args = ["app.py", "--emulator", "--reload", "--json"]
+    supervisor = Supervisor(args, tmp_path, _env(), python=("-P", "-m", "tempest_sdk"))
+    try:
+        runs = supervisor.wait_until(lambda: _json_runs(supervisor.stdout), "the first run")
+    finally:
+        code = supervisor.stop()
+    assert code == 0, supervisor.stderr
+    assert "DECOY" not in supervisor.stderr
+    assert runs[0][0]["status"] == "ok", runs  # the create, by the real SDK
+    # And the app's own module next to the decoy still imports, as a module reference.
+    (tmp_path / "myapp.py").write_text(_app("gen1", slow=False))
+    supervisor = Supervisor(
+        ["myapp:app", "--emulator", "--reload", "--json"],
+        tmp_path,
+        _env(),
+        python=("-P", "-m", "tempest_sdk"),
+    )
+    try:
+        runs = supervisor.wait_until(lambda: _json_runs(supervisor.stdout), "the first run")
+    finally:
+        code = supervisor.stop()
+    assert code == 0, supervisor.stderr
+    assert "DECOY" not in supervisor.stderr
+    assert runs[0][0]["status"] == "ok", runs

@@ -43,7 +43,8 @@ def test_a_stopped_server_closes_keep_alive_connections(emulator):
     body = b'{"app_id":"helloworld","version":"v1"}'
     request = (
         b"POST /api/v1/apps.operations.next HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Bearer emulator-token\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {emulator.token}\r\n".encode()
+        + b"Content-Type: application/json\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )

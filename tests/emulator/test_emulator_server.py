@@ -7,14 +7,15 @@ import socket
 import httpx
 import pytest
 
-from tempest_sdk.emulator import Emulator
+from tempest_sdk.emulator import DEFAULT_TOKEN, Emulator
 
 from .conftest import APP, VERSION
 
 
 @pytest.fixture
 def served() -> Emulator:
-    emulator = Emulator()
+    # The fixed token, so that the raw requests below can carry it.
+    emulator = Emulator(token=DEFAULT_TOKEN)
     with emulator.serve_in_thread():
         yield emulator
 

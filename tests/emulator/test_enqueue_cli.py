@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -277,9 +278,13 @@ def test_keep_serving_prints_an_enqueue_command_that_works(tmp_path):
             serve.wait(timeout=10)
 
     assert "Enqueue more tasks from another terminal, e.g.:" in "".join(lines)
-    assert hint.endswith(
-        " --token emulator-token --app helloworld --version v1 list --type example --wait"
+    # A random token, made for this emulator, unless one is given.
+    token = re.search(
+        r" --token (\S+) --app helloworld --version v1 list --type example --wait$", hint
     )
+    assert token is not None, hint
+    assert re.fullmatch(r"emu-[A-Za-z0-9_-]{24}", token[1]), hint
+    assert f"token: {token[1]}" in "".join(lines)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "ok"
