@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from .._secrets import active_values
 from ..models import ConnectRequest, ResourceDefinition
 from ._compare import compare as compare_payloads
 from ._errors import CLIError, UserCodeError
+from ._inputs import client_tls, pairs, read_input, secrets_of
 from ._load import load_app
 from ._options import check_applies, is_action
 from ._scaffold import scaffold
@@ -123,7 +122,6 @@ def _print_definition(out: Out, r: ResourceDefinition) -> None:
 def connect(args: argparse.Namespace) -> int:
     """Show what will be connected, ask, connect, print the app's Tempest URL."""
     from ..client import TempestClient
-    from ._serve import client_tls
 
     app = load_app(args.app)
     payload = app.describe()
@@ -209,8 +207,8 @@ def invoke(args: argparse.Namespace) -> int:
 
     check_applies(args, args.name, action=is_action(args.name))
     app = load_app(args.app)
-    input = _read_input(args.input)
-    env, secrets = _pairs(args.env, "--env"), _secrets(args.secret)
+    input = read_input(args.input)
+    env, secrets = pairs(args.env, "--env"), secrets_of(args.secret)
 
     async def call() -> Any:
         return await ainvoke(
@@ -228,66 +226,6 @@ def invoke(args: argparse.Namespace) -> int:
     # The task's secrets left the process with the task: masked by name here.
     Out(secrets=secrets.values()).json(report.to_wire())
     return 0 if report.status == "ok" else 1
-
-
-def _secrets(items: list[str]) -> dict[str, str]:
-    """`--secret` values: `NAME=VALUE`, `NAME=@file` (the file's content), or `NAME` alone
-    (the environment variable NAME), so a secret need not sit in argv and shell history."""
-    secrets = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not name:
-            raise CLIError("--secret takes NAME=VALUE, NAME=@file or NAME")
-        if not sep:
-            if name not in os.environ:
-                raise CLIError(
-                    f"--secret {name}: no environment variable {name} to read it from "
-                    f"(give NAME=@file or set {name})"
-                )
-            secrets[name] = os.environ[name]
-        elif value.startswith("@"):
-            path = Path(value[1:])
-            try:
-                secrets[name] = path.read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                raise CLIError(
-                    f"cannot read --secret {name} from {str(path)!r}: {exc.strerror}"
-                ) from None
-        else:
-            secrets[name] = value
-    return secrets
-
-
-def _read_input(raw: str | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    source = "--input"
-    if raw.startswith("@"):
-        path = Path(raw[1:])
-        source = str(path)
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CLIError(f"cannot read --input file {source!r}: {exc.strerror}") from None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CLIError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    if not isinstance(value, dict):
-        raise CLIError(f'{source} must be a JSON object, like \'{{"color": "blue"}}\'')
-    return value
-
-
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CLIError(f"{flag} takes KEY=VALUE, got {item.split('=')[0]!r}...")
-        pairs[key] = value
-    return pairs
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -320,3 +258,17 @@ async def _within_lifespan(app: App, call: Callable[[], Awaitable[_T]]) -> _T:
         except Exception as exc:
             raise failed(exc, "ending") from None
     return result
+
+
+def run_command(command: str, args: argparse.Namespace) -> int:
+    """Run the command named `command` (one of this module's commands)."""
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "compare": compare,
+        "connect": connect,
+        "describe": describe,
+        "health": health,
+        "init": init,
+        "invoke": invoke,
+        "serve": serve,
+    }
+    return commands[command](args)

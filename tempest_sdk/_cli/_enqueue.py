@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlsplit
 
 from ._errors import CLIError
+from ._inputs import pairs, read_input, secrets_of
 from ._options import check_applies, task_arguments
 
 if TYPE_CHECKING:
@@ -90,15 +91,13 @@ def enqueue(args: argparse.Namespace) -> int:
     exit 1 when the report is an error (or none came in time)."""
     import httpx
 
-    from ._commands import _pairs, _read_input, _secrets
-
     root = _root_url(args.url)
     _check_options(args)
     task = _build_task(
         args,
-        input=_read_input(args.input),
-        env=_pairs(args.env, "--env"),
-        secrets=_secrets(args.secret),
+        input=read_input(args.input),
+        env=pairs(args.env, "--env"),
+        secrets=secrets_of(args.secret),
     )
     headers = {"authorization": f"Bearer {args.token}"}
     # trust_env=False: a loopback emulator is never reached through a proxy from the env.

@@ -380,9 +380,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(command: str) -> object:
     # Each command's module is imported only when it runs, to keep `--help` fast.
     def run(args: argparse.Namespace) -> int:
-        from . import _commands
+        from ._commands import run_command
 
-        result: int = getattr(_commands, command)(args)
-        return result
+        return run_command(command, args)
 
     return run

@@ -431,7 +431,7 @@ class _Supervisor:
 
     async def _runs(self) -> None:
         from ..models import ConnectRequest
-        from ._serve import plan_steps, print_results, run_with_progress
+        from ._steps import plan_steps, print_results, run_with_progress
 
         assert self.emulator is not None
         count = 0

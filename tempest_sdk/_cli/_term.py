@@ -54,6 +54,12 @@ class Out:
         more._known = (*self._known, *more._known)
         return more
 
+    @property
+    def is_terminal(self) -> bool:
+        """Whether a person reads this output on a terminal (else it is kept: a file,
+        a pipe, a CI log), so long lines may be cut."""
+        return _isatty(self.stream)
+
     def mask(self, text: str) -> str:
         """`text` as this output would write it: before cutting it short, say."""
         return self._secrets.mask(mask(text))

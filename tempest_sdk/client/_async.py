@@ -30,9 +30,26 @@ from ..models import (
     Task,
     TaskReport,
 )
-from . import _calls
 from ._base import BaseClient, Outcome, Send, Sleep, next_cursor
-from ._calls import Call, Item, Listing, P
+from ._calls import (
+    PROJECTS,
+    RECIPES,
+    RESOURCES,
+    Call,
+    Item,
+    Listing,
+    P,
+    connect_app_version_call,
+    get_project_call,
+    get_recipe_call,
+    get_resource_call,
+    list_projects_call,
+    list_recipes_call,
+    list_resources_call,
+    next_task_call,
+    report_call,
+    report_health_call,
+)
 from ._config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -257,7 +274,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         Returns:
             The answer; `metadata.tempest_app_url` links to the app in Tempest.
         """
-        return await self._send(_calls.connect_app_version(request), timeout, max_retries)
+        return await self._send(connect_app_version_call(request), timeout, max_retries)
 
     async def next_task(
         self,
@@ -276,7 +293,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             MalformedTaskError: the answer is not a valid task (`task_id` set when known).
             UnknownTaskTypeError: the task is of a kind this SDK does not know.
         """
-        return await self._send(_calls.next_task(app_id, version), timeout, max_retries)
+        return await self._send(next_task_call(app_id, version), timeout, max_retries)
 
     async def report(
         self,
@@ -290,7 +307,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         Raises:
             NotFoundError: the control plane does not know the task (or its lease expired).
         """
-        return await self._send(_calls.report(report), timeout, max_retries)
+        return await self._send(report_call(report), timeout, max_retries)
 
     async def report_health(
         self,
@@ -300,7 +317,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> StandardResponse:
         """Report the health of an app version's resource types (`/apps.versions.health`)."""
-        return await self._send(_calls.report_health(request), timeout, max_retries)
+        return await self._send(report_health_call(request), timeout, max_retries)
 
     async def get_resource(
         self,
@@ -310,7 +327,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Resource:
         """Fetch one resource by its Tempest id (`/resources.get`)."""
-        return await self._send(_calls.get_resource(id), timeout, max_retries)
+        return await self._send(get_resource_call(id), timeout, max_retries)
 
     async def list_resources(
         self,
@@ -320,7 +337,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ListResourcesResponse:
         """Fetch one page of resources (`/resources.list`); `next` is the page's cursor."""
-        return await self._send(_calls.list_resources(next), timeout, max_retries)
+        return await self._send(list_resources_call(next), timeout, max_retries)
 
     async def get_project(
         self,
@@ -330,7 +347,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Project:
         """Fetch one project by id (`/projects.get`)."""
-        return await self._send(_calls.get_project(id), timeout, max_retries)
+        return await self._send(get_project_call(id), timeout, max_retries)
 
     async def list_projects(
         self,
@@ -340,7 +357,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ListProjectsResponse:
         """Fetch one page of projects (`/projects.list`); `next` is the page's cursor."""
-        return await self._send(_calls.list_projects(next), timeout, max_retries)
+        return await self._send(list_projects_call(next), timeout, max_retries)
 
     async def get_recipe(
         self,
@@ -350,7 +367,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Recipe:
         """Fetch one recipe by id (`/recipes.get`)."""
-        return await self._send(_calls.get_recipe(id), timeout, max_retries)
+        return await self._send(get_recipe_call(id), timeout, max_retries)
 
     async def list_recipes(
         self,
@@ -360,7 +377,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> ListRecipesResponse:
         """Fetch one page of recipes (`/recipes.list`); `next` is the page's cursor."""
-        return await self._send(_calls.list_recipes(next), timeout, max_retries)
+        return await self._send(list_recipes_call(next), timeout, max_retries)
 
     def iter_resources(
         self,
@@ -369,7 +386,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncIterator[Resource]:
         """Every resource, page after page, fetched as the iteration goes."""
-        return self._walk(_calls.RESOURCES, timeout, max_retries)
+        return self._walk(RESOURCES, timeout, max_retries)
 
     def iter_projects(
         self,
@@ -378,7 +395,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncIterator[Project]:
         """Every project, page after page, fetched as the iteration goes."""
-        return self._walk(_calls.PROJECTS, timeout, max_retries)
+        return self._walk(PROJECTS, timeout, max_retries)
 
     def iter_recipes(
         self,
@@ -387,7 +404,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> AsyncIterator[Recipe]:
         """Every recipe, page after page, fetched as the iteration goes."""
-        return self._walk(_calls.RECIPES, timeout, max_retries)
+        return self._walk(RECIPES, timeout, max_retries)
 
     async def aclose(self) -> None:
         """Close the client's own connections (an injected `http_client` is left open).

@@ -31,7 +31,6 @@ from ..models import (
     WireModel,
     parse_task,
 )
-from ..models._base import WIRE_CONTEXT
 
 __all__ = [
     "PROJECTS",
@@ -39,16 +38,16 @@ __all__ = [
     "RESOURCES",
     "Call",
     "Listing",
-    "connect_app_version",
-    "get_project",
-    "get_recipe",
-    "get_resource",
-    "list_projects",
-    "list_recipes",
-    "list_resources",
-    "next_task",
-    "report",
-    "report_health",
+    "connect_app_version_call",
+    "get_project_call",
+    "get_recipe_call",
+    "get_resource_call",
+    "list_projects_call",
+    "list_recipes_call",
+    "list_resources_call",
+    "next_task_call",
+    "report_call",
+    "report_health_call",
 ]
 
 T = TypeVar("T")
@@ -70,7 +69,7 @@ class Call(Generic[T]):
 
 def _reader(model: type[M]) -> Callable[[httpx.Response], M]:
     def parse(response: httpx.Response) -> M:
-        return model.model_validate_json(response.content, context=WIRE_CONTEXT)
+        return model.from_wire(response.content)
 
     return parse
 
@@ -85,22 +84,22 @@ def _task_or_none(response: httpx.Response) -> Task | None:
 _standard = _reader(StandardResponse)
 
 
-def connect_app_version(request: ConnectRequest) -> Call[StandardResponse]:
+def connect_app_version_call(request: ConnectRequest) -> Call[StandardResponse]:
     """`/apps.version.connect`: declare an app version's resource types."""
     return Call("/apps.version.connect", request, _standard)
 
 
-def next_task(app_id: str, version: str) -> Call[Task | None]:
+def next_task_call(app_id: str, version: str) -> Call[Task | None]:
     """`/apps.operations.next`: the next task for an app version, None when there is none."""
     return Call("/apps.operations.next", AppRequest(app_id=app_id, version=version), _task_or_none)
 
 
-def report(report: TaskReport) -> Call[StandardResponse]:
+def report_call(report: TaskReport) -> Call[StandardResponse]:
     """`/apps.operations.report`: the outcome of a task."""
     return Call("/apps.operations.report", report, _standard)
 
 
-def report_health(request: AppHealthReportRequest) -> Call[StandardResponse]:
+def report_health_call(request: AppHealthReportRequest) -> Call[StandardResponse]:
     """`/apps.versions.health`: the health of an app version's resource types."""
     return Call("/apps.versions.health", request, _standard)
 
@@ -110,32 +109,32 @@ def _page(next: str | None) -> RequestPaginatedObjects:
     return RequestPaginatedObjects(next=next) if next else RequestPaginatedObjects()
 
 
-def get_resource(id: str) -> Call[Resource]:
+def get_resource_call(id: str) -> Call[Resource]:
     """`/resources.get`."""
     return Call("/resources.get", RequestObjectById(id=id), _reader(Resource))
 
 
-def list_resources(next: str | None = None) -> Call[ListResourcesResponse]:
+def list_resources_call(next: str | None = None) -> Call[ListResourcesResponse]:
     """`/resources.list`: one page."""
     return Call("/resources.list", _page(next), _reader(ListResourcesResponse))
 
 
-def get_project(id: str) -> Call[Project]:
+def get_project_call(id: str) -> Call[Project]:
     """`/projects.get`."""
     return Call("/projects.get", RequestObjectById(id=id), _reader(Project))
 
 
-def list_projects(next: str | None = None) -> Call[ListProjectsResponse]:
+def list_projects_call(next: str | None = None) -> Call[ListProjectsResponse]:
     """`/projects.list`: one page."""
     return Call("/projects.list", _page(next), _reader(ListProjectsResponse))
 
 
-def get_recipe(id: str) -> Call[Recipe]:
+def get_recipe_call(id: str) -> Call[Recipe]:
     """`/recipes.get`."""
     return Call("/recipes.get", RequestObjectById(id=id), _reader(Recipe))
 
 
-def list_recipes(next: str | None = None) -> Call[ListRecipesResponse]:
+def list_recipes_call(next: str | None = None) -> Call[ListRecipesResponse]:
     """`/recipes.list`: one page."""
     return Call("/recipes.list", _page(next), _reader(ListRecipesResponse))
 
@@ -160,9 +159,11 @@ class Listing(Generic[P, Item]):
 
 
 RESOURCES: Listing[ListResourcesResponse, Resource] = Listing(
-    list_resources, lambda page: page.resources
+    list_resources_call, lambda page: page.resources
 )
 PROJECTS: Listing[ListProjectsResponse, Project] = Listing(
-    list_projects, lambda page: page.projects
+    list_projects_call, lambda page: page.projects
 )
-RECIPES: Listing[ListRecipesResponse, Recipe] = Listing(list_recipes, lambda page: page.recipes)
+RECIPES: Listing[ListRecipesResponse, Recipe] = Listing(
+    list_recipes_call, lambda page: page.recipes
+)

@@ -16,7 +16,6 @@ from ..models import (
     WireModel,
     describe_errors,
 )
-from ..models._base import WIRE_CONTEXT
 from ._core import ENDPOINTS, Core
 from ._faults import DropWhen, Fault, MalformedKind
 from ._state import TaskStore
@@ -245,6 +244,6 @@ M = TypeVar("M", bound=WireModel)
 
 def _checked(model: type[M], data: dict[str, Any], what: str) -> M:
     try:
-        return model.model_validate(data, context=WIRE_CONTEXT)
+        return model.from_wire(data)
     except ValidationError as exc:
         raise ValueError(f"invalid {what}: {describe_errors(exc)}") from None

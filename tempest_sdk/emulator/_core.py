@@ -25,7 +25,6 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from ..models import MalformedTaskError, TaskMetadata, parse_task
-from ._admin import ADMIN_PREFIX, handle_admin
 from ._answer import Answer
 from ._faults import Fault, FaultSet, malformed_body
 from ._state import TaskRecord, TaskStore
@@ -82,6 +81,10 @@ class _Seeded:
         return result
 
 
+AdminHandler = Callable[["Core", str, str, Mapping[str, str], bytes], Answer]
+"""Answers a request of the admin API: `(core, method, path, headers, body)`."""
+
+
 class Core:
     """State and request handling of one emulator. Thread-safe: one lock guards it all."""
 
@@ -94,8 +97,12 @@ class Core:
         rng: random.Random,
         clock: Callable[[], float],
         page_size: int,
+        admin: tuple[str, AdminHandler] | None = None,
     ) -> None:
         self.lock = threading.Lock()
+        # The admin API's prefix and handler (the emulator's `_admin`), given by
+        # whoever builds the core: requests under that prefix go there.
+        self._admin = admin
         # Notified whenever a report, connect or health report arrives.
         self.changed = threading.Condition(self.lock)
         self.token = token
@@ -186,8 +193,8 @@ class Core:
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         path = target.partition("?")[0]
-        if path.startswith(ADMIN_PREFIX):
-            return handle_admin(self, method, path, headers, body)
+        if self._admin is not None and path.startswith(self._admin[0]):
+            return self._admin[1](self, method, path, headers, body)
         endpoint = path[len(self._prefix) :] if path.startswith(self._prefix) else ""
         with self.lock:
             self._requests += 1

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ._admin import ADMIN_PREFIX
+from ._admin import ADMIN_PREFIX, handle_admin
 from ._control import ControlPlane
 from ._core import Core
 from ._serving import Serving, check_page_size, check_positive
@@ -88,6 +88,7 @@ class Emulator(Serving, ControlPlane, Waits):
             rng=random.Random(seed),
             clock=clock,
             page_size=page_size,
+            admin=(ADMIN_PREFIX, handle_admin),
         )
         self.add_project(DEFAULT_PROJECT)
 

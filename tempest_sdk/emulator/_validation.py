@@ -25,7 +25,6 @@ from ..models import (
     WireModel,
     describe_errors,
 )
-from ..models._base import WIRE_CONTEXT
 from ._shape import Shape, compile_model, describe_value
 
 __all__ = ["APP_ID_PATTERN", "ENDPOINT_MODELS", "VERSION_PATTERN", "BodyError", "check_body"]
@@ -89,7 +88,7 @@ def check_body(endpoint: str, body: bytes) -> dict[str, Any]:
     if problems:
         raise BodyError(problems)
     try:
-        model.model_validate(data, context=WIRE_CONTEXT)
+        model.from_wire(data)
     except ValidationError as exc:
         # The strict shape should have caught it; the model is the last word.
         raise BodyError([describe_errors(exc)]) from None

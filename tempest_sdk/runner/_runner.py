@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
 import anyio
 from anyio.abc import TaskStatus
 
-from .. import _stopping as stopping
 from .._logfields import app_fields
+from .._stopping import enter as enter_stopping
+from .._stopping import leave as leave_stopping
 from ..models import TaskReport
 from ._config import RunnerOptions, RunnerOptionsKwargs
 from ._dedup import TaskLedger
@@ -248,7 +249,7 @@ class Runner:
         self._state = "starting"
         events = self._events()
         # Every task started from here inherits it: `ctx.stopping` of its handlers.
-        marked = stopping.enter(events.stop)
+        marked = enter_stopping(events.stop)
         try:
             await self._run(events)
         except BaseExceptionGroup as group:
@@ -261,7 +262,7 @@ class Runner:
             self._failure = exc
             raise
         finally:
-            stopping.leave(marked)
+            leave_stopping(marked)
             self._state = "stopped"
             events.settled.set()
             events.stopped.set()
