@@ -40,12 +40,9 @@ ENCODINGS = {
     "base64": lambda t: base64.b64encode(t.encode()).decode(),
 }
 
-_LATER = pytest.mark.xfail(strict=True, reason="encodings land with the secrets module")
 # Marked where `scrub` does not handle the encoding yet (checked when written): they
 # pass, and must then lose their mark, once tempest_sdk/_secrets.py learns the encoding.
-ENCODING_PARAMS = [
-    pytest.param(name, marks=() if name == "raw" else _LATER, id=name) for name in ENCODINGS
-]
+ENCODING_PARAMS = [pytest.param(name, id=name) for name in ENCODINGS]
 
 
 def _strings(value: object) -> list[str]:
