@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from tempest_sdk._backoff import Backoff
-from tempest_sdk.client import InternalServerError, RateLimitError, RequestRejectedError
+from tempest_sdk.client import InternalServerError, RequestRejectedError
 from tempest_sdk.models import ReportStatus, Task, TaskReport, parse_task
 from tempest_sdk.runner import PollEvent, Runner, RunnerHook
 
