@@ -85,7 +85,7 @@ async def _deliver(
                 budget.failed(
                     topic,
                     exc,
-                    "the health report of app %s",
+                    "the health report of app %s {failed}",
                     app,
                     fields={**fields, "failures": retrier.failures + 1},
                 )

@@ -263,7 +263,7 @@ class VersionPoller:
         self._budget.failed(
             self._topic,
             exc,
-            "polling for app %s %s",
+            "polling for app %s %s {failed}",
             self._app_id,
             self._version,
             fields=self._fields(failures=self._error_streak),

@@ -115,7 +115,7 @@ class Reporter:
                     self._budget.failed(
                         _TOPIC,
                         exc,
-                        "report of task %s (attempt %d)",
+                        "report of task %s {failed} (attempt %d)",
                         item.report.task_id,
                         attempt,
                         fields=item.fields(failures=attempt),

@@ -339,7 +339,8 @@ class FailureLog:
         fields: Mapping[str, Any],
     ) -> None:
         """Count a failure of `topic`; log it if it opens an episode (as
-        `headline % args`, followed by the error) or a summary is due."""
+        `headline % args`, `{failed}` in it replaced by "failed" or "was refused",
+        followed by the error) or a summary is due."""
         level = _level(exc)
         kind_key = (type(exc).__name__, _status(exc))
         episode = self._episodes.get(topic)
@@ -348,8 +349,8 @@ class FailureLog:
             verb = "was refused" if isinstance(exc, AccessRefusedError) else "failed"
             logger.log(
                 level,
-                f"{headline} {verb}: %s; retrying (further failures of {topic} are counted "
-                f"and logged every {self.interval:g}s)",
+                f"{headline.replace('{failed}', verb)}: %s; retrying (further failures of "
+                f"{topic} are counted and logged every {self.interval:g}s)",
                 *args,
                 describe_error(exc),
                 extra={**fields, "failures": 1},

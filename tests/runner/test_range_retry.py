@@ -80,7 +80,7 @@ def test_a_dry_budget_paces_retries_by_answers_and_reports_go_first(backend):
 
         async def fail_then_wait(name: str, priority: str) -> None:
             retrier = budget.retrier(SLOW, priority)  # type: ignore[arg-type]
-            budget.failed("t", unavailable(), "call %s", name)
+            budget.failed("t", unavailable(), "call %s {failed}", name)
             await retrier.pause(unavailable())
             woken.append(name)
             retrier.close()
@@ -116,7 +116,7 @@ def test_recovery_after_an_outage_wakes_every_waiting_and_pausing_caller(backend
         async def fail_then_pause(name: str, failures: int) -> None:
             retrier = budget.retrier(SLOW, "report" if name.startswith("r") else "other")
             retrier.failures = failures  # a long run of its own failures: a long pause
-            budget.failed("t", unavailable(), "call %s", name)
+            budget.failed("t", unavailable(), "call %s {failed}", name)
             await retrier.pause(unavailable())
             woken.append(name)
             retrier.close()
@@ -332,7 +332,7 @@ def test_the_failure_log_summarises_per_kind_per_interval_and_logs_the_end(caplo
     slow = RateLimitError("429", endpoint=REPORT, status_code=429)
 
     def fail(exc: BaseException, now: float) -> None:
-        log.failed("reports", exc, now, "report of task %s", ("t1",), {"task_id": "t1"})
+        log.failed("reports", exc, now, "report of task %s {failed}", ("t1",), {"task_id": "t1"})
 
     fail(busy, 0.0)
     assert [r.getMessage() for r in caplog.records] == [
