@@ -203,7 +203,7 @@ class VersionPoller:
         self.polls += 1
         try:
             # The first call keeps the source's own retries: a blip at start is no
-            # reason to fail. Later, `retry_delay` is the only retry policy.
+            # reason to fail. Later, the runner's retry policy (`_retry.py`) is the only one.
             if probe:
                 task = await self._source.next_task(self._app_id, self._version)
             else:

@@ -65,7 +65,7 @@ class Reporter:
 
     Args:
         source: where reports go.
-        backoff: the pauses between attempts (see `retry_delay`).
+        backoff: the pauses between attempts (see `_retry.py`).
         budget: the retry budget shared with the pollers.
         hooks: notified of every attempt.
         senders: the most `report` calls in flight.
