@@ -17,11 +17,12 @@ process) that holds every answer back L ms and answers a fraction of `next` and
    worst run <= 1 s; the 250 ms window is included, so a perfect recovery reads about
    0.25 s).
 
-Throughput is acknowledged reports per second over a 3 s window that starts after a
-1 s warm-up (calls in flight grow by doubling; the warm-up keeps the ramp out of the
-figure). The runner's client gets a pool of `connection_limit(options, 1)`
-connections: what the runner asks for once `AsyncTempestClient` takes
-`max_connections` (until then, an httpx-aiohttp transport of that size is passed in).
+Throughput is acknowledged reports per second over a 3 s window that starts once
+every slot is busy (at least 1 s, at most 10 s after ready: calls in flight grow by
+doubling each round trip, so the warm-up keeps the ramp out of the figure). The
+runner's client gets a pool of `connection_limit(options, 1)` connections: what the
+runner asks for once `AsyncTempestClient` takes `max_connections` (until then, an
+httpx-aiohttp transport of that size is passed in).
 The runner's log records are counted, not printed.
 
     python benchmarks/bench_range.py                 # every figure (about 4 minutes)
@@ -105,12 +106,13 @@ class Run:
 async def runner_rate(
     server: LeanServer, version: str, concurrency: int, latency: float, warmup: float, window: float
 ) -> Run:
-    """Tasks per second of a runner at `concurrency` over `window` s after `warmup` s."""
+    """Tasks per second of a runner at `concurrency` over `window` s once its slots are
+    busy (after `warmup` s at least)."""
     options = RunnerOptions(
         concurrency=concurrency, health_interval=3600.0, blocked_loop_warning=None
     )
     best = min(ideal(concurrency, latency), CPU_CEILING)
-    tasks = int(best * (warmup + window) * 1.2) + concurrency
+    tasks = int(best * (10.0 + window) * 1.2) + concurrency
     server.set_latency(latency)
     server.enqueue(version, tasks)
     most_pending = 0
@@ -122,16 +124,22 @@ async def runner_rate(
                 await runner.ready()
             logs = LOGS.count
             began = time.perf_counter()
-            started = began + warmup
+            # Warm-up: until every slot is busy (calls in flight grow by doubling each
+            # round trip, slower on a loaded loop), at least `warmup` s, at most 10 s.
+            keeper = runner._keeper
+            assert keeper is not None
+            while time.perf_counter() - began < 10.0 and runner.delivered < tasks:
+                busy = keeper.free_slots <= 0.1 * concurrency  # taken by a call or a task
+                if busy and time.perf_counter() - began >= warmup:
+                    break
+                await anyio.sleep(0.005)
+            at_start, started = runner.delivered, time.perf_counter()
             deadline = started + window
-            at_start: int | None = None
             while time.perf_counter() < deadline and runner.delivered < tasks:
                 most_pending = max(most_pending, runner.pending_reports)
-                if at_start is None and time.perf_counter() >= started:
-                    at_start, started = runner.delivered, time.perf_counter()
                 await anyio.sleep(0.005)
             ended = time.perf_counter()
-            delivered = runner.delivered - (at_start or 0)
+            delivered = runner.delivered - at_start
             logged = LOGS.count - logs
             with anyio.fail_after(60):
                 await runner.shutdown()

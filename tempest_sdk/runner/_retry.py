@@ -92,7 +92,6 @@ class RetryBudget:
         self._tokens = capacity
         self.log = FailureLog(summary_interval)
         self._in_a_row = 0  # failed calls in a row, whoever made them
-        self._last_answer: float | None = None  # when a call last succeeded
         self._failing_since: float | None = None  # first failure after the last success
         self._prober: Retrier | None = None
         self._waiting: dict[Priority, deque[anyio.Event]] = {"report": deque(), "other": deque()}
@@ -141,7 +140,6 @@ class RetryBudget:
         waiting for an answer learn of it."""
         now = anyio.current_time()
         self.deposit()
-        self._last_answer = now
         self._failing_since = None
         outage = self._in_a_row >= OUTAGE_AFTER
         failed = self._in_a_row
