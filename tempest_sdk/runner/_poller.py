@@ -87,6 +87,7 @@ class VersionPoller:
         self._empty_streak = 0
         self._error_streak = 0
         self._last_error: Exception | None = None
+        self._topic = f"polling for app {self._app_id} {self._version}"  # of failure logs
         self._callers = 0
         self._group: TaskGroup | None = None
         self._stopping = False
@@ -239,10 +240,6 @@ class VersionPoller:
         self._empty_streak = 0
         await self._event(outcome, started, task.task_id, None)
         return "task"
-
-    @property
-    def _topic(self) -> str:
-        return f"polling for app {self._app_id} {self._version}"
 
     def _succeeded(self, retrier: Retrier | None) -> None:
         if retrier is not None:
