@@ -7,7 +7,8 @@ Scheduling rules:
   passes to the task with the hand-off to the task keeper.
 - Growth: every call that brings a task starts one more caller while slots are free,
   up to `pollers` callers, so the calls in flight double each round trip under load
-  (on a network, throughput depends on calls in flight, not on CPU).
+  (on a network, throughput depends on calls in flight, not on CPU). The first task
+  after an outage starts every caller the free slots allow at once.
 - Shrinking: a call that comes back empty ends its caller, except the last one, the
   scout, which polls alone after a pause. Idle polling therefore costs one request
   per pause per app version.
@@ -88,6 +89,7 @@ class VersionPoller:
         self._error_streak = 0
         self._last_error: Exception | None = None
         self._topic = f"polling for app {self._app_id} {self._version}"  # of failure logs
+        self._recoveries_seen = budget.recoveries if budget is not None else 0
         self._callers = 0
         self._group: TaskGroup | None = None
         self._stopping = False
@@ -141,8 +143,17 @@ class VersionPoller:
         self._group.start_soon(self._caller)
 
     def _grow(self) -> None:
-        """A call brought a task: one more caller, if a slot is free for it."""
-        if self._callers < self._max_callers and self._keeper.free_slots > 0:
+        """A call brought a task: one more caller, if a slot is free for it; after an
+        outage, every caller that the free slots allow at once."""
+        room = min(self._max_callers - self._callers, self._keeper.free_slots)
+        if self._budget.recoveries != self._recoveries_seen:
+            # The callers that ended in the outage come back at once rather than by
+            # doubling round trip by round trip: recovery within a round trip or two.
+            self._recoveries_seen = self._budget.recoveries
+            extra = room
+        else:
+            extra = min(1, room)
+        for _ in range(extra):
             self._spawn()
 
     async def _caller(self) -> None:

@@ -15,9 +15,10 @@ One policy for `next`, `report` and health calls, shared by all of a runner's ca
   a few round trips (the woken double each round trip) while retries stay bounded by
   the successes. Nobody sleeps for seconds while the control plane answers.
 - **One prober when nothing answers.** One of the waiting callers retries on its own,
-  after a pause of a tenth of the time the control plane has not answered (at least
-  `base / 4`, at most `cap`, jittered): a control plane that is down sees about one
-  call now and then per runner, and recovering costs about a tenth of the outage.
+  after a pause of a twentieth of the time the control plane has not answered (at
+  least `base / 4`, at most `cap`, jittered down to half): a control plane that is
+  down sees one call now and then per runner, and recovering costs about a twentieth
+  of the outage.
 - **Recovery wakes everyone.** The first success after an outage (ten failed calls in
   a row, whoever made them) wakes every waiting and pausing caller at once, so pending
   reports and pollers do not sleep through the recovery.
@@ -49,8 +50,9 @@ __all__ = ["FailureLog", "Retrier", "RetryBudget", "quick_delay"]
 # Failed calls in a row, whoever made them, that make an outage: random faults at
 # 30 % give ten in a row about once in 170,000 calls.
 OUTAGE_AFTER = 10
-# The prober's pause is this fraction of the time without an answer.
-PROBE_FRACTION = 0.1
+# The prober's pause is at most this fraction of the time without an answer: after a
+# 5 s outage the runner probes every 0.125-0.25 s, so recovering costs 1/20 of it.
+PROBE_FRACTION = 0.05
 # Seconds between two summaries of the same kind of failure.
 SUMMARY_INTERVAL = 10.0
 # Waiting callers one success wakes once the budget is dry: two, so that a backlog of

@@ -380,3 +380,49 @@ def test_an_outage_ends_every_episode_with_one_record(caplog):
     caplog.clear()
     log.succeeded("reports", 6.0)
     assert caplog.records == []  # the episode ended with the outage
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_after_an_outage_the_next_callers_come_back_at_once(backend):
+    """The first task after an outage starts every caller the free slots allow, where
+    growth would otherwise double round trip by round trip."""
+    source, app = FakeSource(), FakeApp()
+    source.next_delay = 0.01
+    outage = False
+    next_task = source.next_task
+    report = source.report
+
+    async def flaky_next(app_id, version, /, **kwargs):  # type: ignore[no-untyped-def]
+        if outage:
+            await anyio.lowlevel.checkpoint()
+            raise unavailable(NEXT)
+        return await next_task(app_id, version, **kwargs)
+
+    async def flaky_report(item, /, **kwargs):  # type: ignore[no-untyped-def]
+        if outage:
+            await anyio.lowlevel.checkpoint()
+            raise unavailable()
+        return await report(item, **kwargs)
+
+    source.next_task = flaky_next  # type: ignore[method-assign]
+    source.report = flaky_report  # type: ignore[method-assign]
+    source.push("shop", "v1", *(make_task(f"t{i}") for i in range(400)))
+    options = {**FAST, "retry_backoff": Backoff(base=0.02, cap=0.1, rng=random.Random(6))}
+
+    async def scenario() -> None:
+        nonlocal outage
+        async with Runner(app, source, concurrency=16, **options) as runner:
+            [poller] = runner._pollers
+            budget = runner._budget
+            assert budget is not None
+            await wait_until(lambda: poller.callers >= 8, "the callers to grow")
+            outage = True
+            await wait_until(lambda: budget.down and poller.callers == 1, "one scout left")
+            source.next_log.clear()
+            outage = False
+            await wait_until(lambda: len(source.next_log) >= 8, "eight calls after it")
+            # Doubling would have at most 4 calls in flight among the first 8.
+            assert max(in_flight for in_flight, _ in source.next_log[:8]) >= 6, source.next_log
+            await wait_until(lambda: len(source.acked) == 400, "every report", timeout=20)
+
+    run_on(backend, scenario)
