@@ -103,12 +103,14 @@ class Reporter:
                     async with self._sending:
                         await self._source.report(item.report, max_retries=0)
                 except GoneError as exc:
+                    attempts = retrier.failures
                     retrier.succeeded(_TOPIC)  # the control plane answered
-                    await self._event(item, "gone", retrier.failures, started, exc)
+                    await self._event(item, "gone", attempts, started, exc)
                     return Delivery("gone", exc)
                 except RejectedError as exc:
+                    attempts = retrier.failures
                     retrier.succeeded(_TOPIC)
-                    await self._event(item, "rejected", retrier.failures, started, exc)
+                    await self._event(item, "rejected", attempts, started, exc)
                     return Delivery("rejected", exc)
                 except Exception as exc:
                     attempt = retrier.failures + 1

@@ -426,3 +426,34 @@ def test_after_an_outage_the_next_callers_come_back_at_once(backend):
             await wait_until(lambda: len(source.acked) == 400, "every report", timeout=20)
 
     run_on(backend, scenario)
+
+
+def test_report_events_count_the_failed_attempts_before_the_answer():
+    from tempest_sdk.client import NotFoundError
+    from tempest_sdk.runner import ReportEvent, RunnerHook
+
+    class Events(RunnerHook):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str, int]] = []
+
+        async def on_report(self, event: ReportEvent) -> None:
+            self.seen.append((event.task_id, event.outcome, event.attempt))
+
+    source, app, hook = FakeSource(), FakeApp(), Events()
+    source.report_errors["t1"].extend([unavailable(), unavailable()])
+    gone = NotFoundError("404", endpoint=REPORT, status_code=404)
+    source.report_errors["t2"].extend([unavailable(), gone])
+    source.push("shop", "v1", make_task("t1"), make_task("t2"))
+
+    async def scenario() -> None:
+        async with Runner(app, source, concurrency=1, hooks=[hook], **FAST):
+            await wait_until(lambda: len(hook.seen) == 5, "five report events")
+
+    anyio.run(scenario)
+    assert hook.seen == [
+        ("t1", "retrying", 0),
+        ("t1", "retrying", 1),
+        ("t1", "acked", 2),
+        ("t2", "retrying", 0),
+        ("t2", "gone", 1),
+    ]
