@@ -152,6 +152,7 @@ class Recovery:
     calls_before: float  # calls per second before the outage
     calls_during: float  # calls per second in the outage's last 4 s
     seconds: float | None  # from the end of the outage to 0.9 of `before`
+    first: float | None  # from the end of the outage to the first task handed out
     logs: int  # WARNING and ERROR records from the outage's start to the recovery
 
 
@@ -193,10 +194,14 @@ async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Rec
             server.set_faults(0.0)
             samples: list[tuple[float, int]] = []
             seconds: float | None = None
+            first: float | None = None
             need = 0.9 * before * RECOVERY_WINDOW
+            at_end, _ = _handed_out(server, version)
             while time.perf_counter() - ended < limit:
                 now = time.perf_counter()
                 handed, _ = _handed_out(server, version)
+                if first is None and handed > at_end:
+                    first = now - ended
                 samples.append((now, handed))
                 back = [count for at, count in samples if at <= now - RECOVERY_WINDOW]
                 if back and handed - back[-1] >= need:
@@ -206,7 +211,7 @@ async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Rec
             logged = LOGS.count - logs
             with anyio.fail_after(60):
                 await runner.shutdown()
-    return Recovery(before, calls_before, calls_during, seconds, logged)
+    return Recovery(before, calls_before, calls_during, seconds, first, logged)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -234,7 +239,8 @@ async def main(args: argparse.Namespace) -> int:
             f"{sys.version.split()[0]}, httpx-aiohttp "
             f"{importlib.metadata.version('httpx-aiohttp')}, event loop: {LOOP}\n"
             f"  lean server ({server.loop}) in a separate process at {server.url}; "
-            f"{ms(HANDLER)} async handler; {window:g} s windows after {warmup:g} s warm-up"
+            f"{ms(HANDLER)} async handler; {window:g} s windows once every slot is busy (after "
+            f"{warmup:g} s at least)"
         )
 
         print("\n1. Concurrency x latency (tasks/s, and the fraction of c / (handler + 2 L)):")
@@ -302,8 +308,10 @@ async def main(args: argparse.Namespace) -> int:
         found_recoveries = [await recovery(server, next(versions)) for _ in range(runs)]
         for i, rec in enumerate(found_recoveries, 1):
             shown = f"{rec.seconds:.2f} s" if rec.seconds is not None else "not within 10 s"
+            first = f"{rec.first:.2f} s" if rec.first is not None else "none"
             print(
-                f"  run {i}: back to 0.9 of {rec.before:.0f} tasks/s in {shown}; calls/s "
+                f"  run {i}: first task after {first}, back to 0.9 of {rec.before:.0f} tasks/s "
+                f"in {shown}; calls/s "
                 f"during the outage {rec.calls_during:.1f} (before it {rec.calls_before:.0f}); "
                 f"{rec.logs} WARNING/ERROR records"
             )

@@ -4,7 +4,7 @@ One policy for `next`, `report` and health calls, shared by all of a runner's ca
 (`RetryBudget`) and applied by one `Retrier` per calling loop:
 
 - **Quick retries while the control plane mostly answers.** A failed call is retried
-  after a short jittered pause (full jitter: the ceiling is `retry_backoff.base / 4`,
+  after a short jittered pause (full jitter: the ceiling is `retry_backoff.base / 16`,
   doubling with the caller's consecutive failures up to `retry_backoff.cap`), paid
   from a token budget that successes refill (as the AWS SDKs' standard retry mode):
   a quick retry costs 2 tokens and a success returns 1, so quick retries go on while
@@ -64,8 +64,10 @@ Priority = Literal["report", "other"]
 
 def quick_delay(backoff: Backoff, failures: int) -> float:
     """A quick retry's pause after a caller's `failures`-th failure in a row (1: the
-    first): full jitter up to `base / 4`, doubling per failure, at most `cap`."""
-    ceiling = min(backoff.cap, backoff.base / 4 * 2.0 ** min(failures - 1, 62))
+    first): full jitter up to `base / 16`, doubling per failure, at most `cap`."""
+    # A free slot stays idle while its `next` caller pauses, and a report that waits
+    # fills the backlog: so the first pauses last about a round trip (31 ms by default).
+    ceiling = min(backoff.cap, backoff.base / 16 * 2.0 ** min(failures - 1, 62))
     return backoff.rng.uniform(0.0, ceiling)
 
 
