@@ -20,9 +20,8 @@ process) that holds every answer back L ms and answers a fraction of `next` and
 Throughput is acknowledged reports per second over a 3 s window that starts once
 every slot is busy (at least 1 s, at most 10 s after ready: calls in flight grow by
 doubling each round trip, so the warm-up keeps the ramp out of the figure). The
-runner's client gets a pool of `connection_limit(options, 1)` connections: what the
-runner asks for once `AsyncTempestClient` takes `max_connections` (until then, an
-httpx-aiohttp transport of that size is passed in).
+runner's client gets a pool of `connection_limit(options, 1)` connections
+(`max_connections=`), as the runner sizes a client it builds itself.
 The runner's log records are counted, not printed.
 
     python benchmarks/bench_range.py                 # every figure (about 4 minutes)
@@ -45,7 +44,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
 from _lean_server import LeanServer
 from bench_runner import bench_app
 
@@ -86,14 +84,8 @@ LOGS = LogCounter()
 
 def make_client(server: LeanServer, options: RunnerOptions) -> AsyncTempestClient:
     """The SDK's client with the pool the runner sizes for `options`."""
-    pool = pool_keywords(AsyncTempestClient, options, 1, environ={})
-    if pool:
-        return AsyncTempestClient(server.token, endpoint=server.url, **pool)
-    from httpx_aiohttp import AiohttpTransport
-
-    size = connection_limit(options, 1)
-    transport = AiohttpTransport(limits=httpx.Limits(max_connections=size))
-    return AsyncTempestClient(server.token, endpoint=server.url, transport=transport)
+    pool = pool_keywords(options, 1, environ={})
+    return AsyncTempestClient(server.token, endpoint=server.url, **pool)
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -382,23 +381,15 @@ def connection_limit(options: RunnerOptions, versions: int) -> int:
 
 
 def pool_keywords(
-    client_type: Any,
     options: RunnerOptions,
     versions: int,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments that size the pool of a client the runner builds itself:
-    `{"max_connections": connection_limit(...)}`, or nothing when the user chose the
-    size (`TEMPEST_MAX_CONNECTIONS`, which the client reads) or `client_type` takes no
-    `max_connections`.
+    """The keyword arguments that size the pool of an `AsyncTempestClient` the runner
+    builds itself: `{"max_connections": connection_limit(...)}`, or nothing when the
+    user chose the size with `TEMPEST_MAX_CONNECTIONS` (the client reads it).
     """
     env = os.environ if environ is None else environ
     if env.get(MAX_CONNECTIONS_ENV, "").strip():
-        return {}
-    try:
-        parameters = inspect.signature(client_type).parameters
-    except (TypeError, ValueError):
-        return {}
-    if "max_connections" not in parameters:
         return {}
     return {"max_connections": connection_limit(options, versions)}

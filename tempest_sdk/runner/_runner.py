@@ -371,8 +371,8 @@ class Runner:
     def _make_client(self, factory: Callable[[], TaskSource] | None) -> TaskSource:
         from ..client import AsyncTempestClient, TempestConfigError
 
-        # Issue 26: the pool follows what the runner may have in flight.
-        pool = pool_keywords(AsyncTempestClient, self.options, len(self.apps))
+        # The pool follows what the runner may have in flight.
+        pool = pool_keywords(self.options, len(self.apps))
         try:
             return factory() if factory is not None else AsyncTempestClient(**pool)
         except TempestConfigError as exc:

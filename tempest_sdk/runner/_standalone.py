@@ -69,8 +69,9 @@ def run(
         if client is None:
             from ..client import AsyncTempestClient, TempestConfigError
 
-            # Issue 26: the pool follows what the runner may have in flight.
-            pool = pool_keywords(AsyncTempestClient, resolved, len(apps))
+            # The pool follows what the runner may have in flight; a transport given
+            # brings its own pool.
+            pool = pool_keywords(resolved, len(apps)) if transport is None else {}
             try:
                 owned = AsyncTempestClient(
                     token, endpoint=endpoint, transport=transport, verify=verify, cert=cert, **pool

@@ -26,11 +26,6 @@ class PooledClient:
         PooledClient.made.append({"max_connections": max_connections, **kwargs})
 
 
-class UnpooledClient:
-    def __init__(self, token: str | None = None, **kwargs: Any) -> None:
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
@@ -54,12 +49,16 @@ def test_the_pool_holds_every_call_the_runner_may_have_in_flight():
 def test_pool_keywords_size_the_client_unless_the_user_did():
     options = RunnerOptions(concurrency=512)
     size = connection_limit(options, 2)
-    assert pool_keywords(PooledClient, options, 2, environ={}) == {"max_connections": size}
+    assert pool_keywords(options, 2, environ={}) == {"max_connections": size}
     # The user's TEMPEST_MAX_CONNECTIONS wins: the client reads it itself.
-    chosen = {"TEMPEST_MAX_CONNECTIONS": "40"}
-    assert pool_keywords(PooledClient, options, 2, environ=chosen) == {}
-    # A client without the keyword is built as before.
-    assert pool_keywords(UnpooledClient, options, 2, environ={}) == {}
+    assert pool_keywords(options, 2, environ={"TEMPEST_MAX_CONNECTIONS": "40"}) == {}
+
+
+def test_the_real_client_gets_the_pool_size(monkeypatch):
+    runner = Runner(FakeApp(), concurrency=200, reporters=20)
+    monkeypatch.setenv("TEMPEST_TOKEN", "test-token")
+    client = runner._make_client(None)
+    assert client.max_connections == 200 + 20 + 1 + CONNECTION_MARGIN  # type: ignore[attr-defined]
 
 
 def test_a_runner_building_its_own_client_sizes_its_pool(monkeypatch):
