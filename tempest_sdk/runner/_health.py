@@ -12,9 +12,9 @@ import anyio
 
 from .._backoff import Backoff
 from ..models import AppHealthReportRequest
-from ._log import logger
+from ._log import describe_error, logger
 from ._protocols import RunnableApp, TaskSource
-from ._retry import RetryBudget, retry_delay
+from ._retry import RetryBudget
 
 __all__ = ["health_loop"]
 
@@ -33,7 +33,7 @@ async def health_loop(
 
     All of the app's checks run concurrently, each under `timeout` (the app's
     `check_health` does that) and their results go out in one `apps.versions.health`
-    call. A report that fails is tried again by the runner's retry rule (`retry_delay`,
+    call. A report that fails is tried again by the runner's retry policy (`_retry.py`,
     with the shared `budget`) until it goes through or the next round is due (which
     checks afresh). Returns at once if the app has no health checks. `on_checked`
     gets each round's results (the metrics show them).
@@ -74,37 +74,39 @@ async def _deliver(
     """Send one health report, retrying with backoff until it is acknowledged or the
     next round is due."""
     app = f"{request.app_id} {request.version}"
-    failures = 0
-    while True:
-        try:
-            # One attempt: this loop is the only retry policy, as for `next` and `report`.
-            await source.report_health(request, max_retries=0)
-        except Exception as exc:
-            failures += 1
-            delay = retry_delay(backoff, failures, budget, exc)
-            if anyio.current_time() + delay >= due:
+    topic = f"health reports of app {app}"
+    retrier = budget.retrier(backoff)
+    try:
+        while True:
+            try:
+                # One attempt: this loop is the only retry policy, as for `next` and `report`.
+                await source.report_health(request, max_retries=0)
+            except Exception as exc:
+                budget.failed(
+                    topic,
+                    exc,
+                    "the health report of app %s {failed}",
+                    app,
+                    fields={**fields, "failures": retrier.failures + 1},
+                )
+                with anyio.move_on_after(max(0.0, due - anyio.current_time())):
+                    await retrier.pause(exc)
+                    continue
                 logger.warning(
                     "could not report the health of app %s: %s; the next round checks "
                     "and reports afresh",
                     app,
-                    exc,
-                    extra={**fields, "failures": failures},
+                    describe_error(exc),
+                    extra={**fields, "failures": retrier.failures},
                 )
                 return
-            logger.warning(
-                "could not report the health of app %s: %s; retrying in %.1fs",
+            retrier.succeeded(topic)
+            logger.debug(
+                "reported the health of app %s: %s",
                 app,
-                exc,
-                delay,
-                extra={**fields, "failures": failures},
+                ", ".join(f"{item.type}={item.status}" for item in request.health_reports),
+                extra=fields,
             )
-            await anyio.sleep(delay)
-            continue
-        budget.deposit()
-        logger.debug(
-            "reported the health of app %s: %s",
-            app,
-            ", ".join(f"{item.type}={item.status}" for item in request.health_reports),
-            extra=fields,
-        )
-        return
+            return
+    finally:
+        retrier.close()

@@ -195,7 +195,7 @@ class _StateCollector:
         )
         yield gauge(
             "tempest_retry_budget_tokens",
-            "Tokens left in the retry budget (100 when full; quick retries stop below 3).",
+            "Tokens left in the retry budget (100 when full; quick retries stop below 2).",
             sum(s.retry_budget for s in samples) if observed else None,
         )
         health = GaugeMetricFamily(

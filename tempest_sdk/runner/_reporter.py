@@ -2,7 +2,10 @@
 
 The reporter knows nothing of tasks, slots or the outbox: the runner's task keeper
 owns a report's life and decides what follows each outcome. Calls in flight follow
-the backlog: every pending report is sent at once, up to `senders` calls.
+the backlog: every pending report is sent at once, up to `senders` calls. A failed
+report is retried by the runner's retry policy (`_retry.py`) with priority: when the
+control plane answers again, waiting reports go before waiting `next` calls, since a
+report finishes work that fetching would only add to.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from typing import Literal, TypeVar
 import anyio
 
 from .._backoff import Backoff
-from .._outcomes import AccessRefusedError, GoneError, RejectedError
+from .._outcomes import GoneError, RejectedError
 from ..models import TaskReport
 from ._hooks import ReportEvent, ReportOutcome, RunnerHook
-from ._log import describe_error, logger
+from ._log import logger
 from ._protocols import TaskSource
-from ._retry import RetryBudget, retry_delay
+from ._retry import RetryBudget
 
 __all__ = ["Delivery", "Outgoing", "Reporter", "call_hook"]
 
@@ -54,6 +57,7 @@ class Delivery:
 
 
 _ACKED = Delivery("acked")
+_TOPIC = "reports"
 
 
 class Reporter:
@@ -61,7 +65,7 @@ class Reporter:
 
     Args:
         source: where reports go.
-        backoff: the pauses between attempts (see `retry_delay`).
+        backoff: the pauses between attempts (see `_retry.py`).
         budget: the retry budget shared with the pollers.
         hooks: notified of every attempt.
         senders: the most `report` calls in flight.
@@ -91,31 +95,43 @@ class Reporter:
     async def deliver(self, item: Outgoing) -> Delivery:
         """Send `item` until it is acknowledged, gone or rejected; never raises for a
         failed call (cancellation passes through)."""
-        failures = 0
-        while True:
-            started = anyio.current_time()
-            try:
-                async with self._sending:
-                    await self._source.report(item.report, max_retries=0)
-            except GoneError as exc:
-                self._budget.deposit()  # the control plane answered
-                await self._event(item, "gone", failures, started, exc)
-                return Delivery("gone", exc)
-            except RejectedError as exc:
-                self._budget.deposit()
-                await self._event(item, "rejected", failures, started, exc)
-                return Delivery("rejected", exc)
-            except Exception as exc:
-                failures += 1
-                delay = retry_delay(self._backoff, failures, self._budget, exc)
-                await self._event(item, "retrying", failures - 1, started, exc)
-                _log_retry(item, failures, exc, delay)
-                await anyio.sleep(delay)
-                continue
-            self._budget.deposit()
-            self.delivered += 1
-            await self._event(item, "acked", failures, started, None)
-            return _ACKED
+        retrier = self._budget.retrier(self._backoff, "report")
+        try:
+            while True:
+                started = anyio.current_time()
+                try:
+                    async with self._sending:
+                        await self._source.report(item.report, max_retries=0)
+                except GoneError as exc:
+                    attempts = retrier.failures
+                    retrier.succeeded(_TOPIC)  # the control plane answered
+                    await self._event(item, "gone", attempts, started, exc)
+                    return Delivery("gone", exc)
+                except RejectedError as exc:
+                    attempts = retrier.failures
+                    retrier.succeeded(_TOPIC)
+                    await self._event(item, "rejected", attempts, started, exc)
+                    return Delivery("rejected", exc)
+                except Exception as exc:
+                    attempt = retrier.failures + 1
+                    self._budget.failed(
+                        _TOPIC,
+                        exc,
+                        "report of task %s {failed} (attempt %d)",
+                        item.report.task_id,
+                        attempt,
+                        fields=item.fields(failures=attempt),
+                    )
+                    await self._event(item, "retrying", attempt - 1, started, exc)
+                    await retrier.pause(exc)
+                    continue
+                attempts = retrier.failures
+                retrier.succeeded(_TOPIC)
+                self.delivered += 1
+                await self._event(item, "acked", attempts, started, None)
+                return _ACKED
+        finally:
+            retrier.close()
 
     async def abandoned(self, item: Outgoing) -> None:
         """Tell the hooks that `item` was still undelivered when the runner stopped."""
@@ -141,26 +157,6 @@ class Reporter:
         )
         for hook in self._hooks:
             await call_hook(hook.on_report, event)
-
-
-def _log_retry(item: Outgoing, failures: int, exc: BaseException, delay: float) -> None:
-    if isinstance(exc, AccessRefusedError):
-        logger.error(
-            "cannot report task %s: %s; retrying in %.1fs",
-            item.report.task_id,
-            exc,
-            delay,
-            extra=item.fields(failures=failures),
-        )
-    else:
-        logger.warning(
-            "report of task %s failed (attempt %d): %s; retrying in %.1fs",
-            item.report.task_id,
-            failures,
-            describe_error(exc),
-            delay,
-            extra=item.fields(failures=failures),
-        )
 
 
 async def call_hook(method: Callable[[_E], Awaitable[None]], event: _E) -> None:

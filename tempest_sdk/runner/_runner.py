@@ -30,7 +30,7 @@ from .._logfields import app_fields
 from .._stopping import enter as enter_stopping
 from .._stopping import leave as leave_stopping
 from ..models import TaskReport
-from ._config import RunnerOptions, RunnerOptionsKwargs
+from ._config import RunnerOptions, RunnerOptionsKwargs, options_from_env, pool_keywords
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
@@ -76,11 +76,14 @@ class Runner:
             zero-argument callable returning a client is called when `run()` starts,
             in the runner's own event loop, and the client it returns is closed at the
             end: use it with `start_in_thread()`, whose loop lives in another thread.
-        options: all options at once; keyword arguments override single ones
-            (see `RunnerOptions` for each option and its default).
+        options: all options at once; when not given, the `TEMPEST_RUNNER_*` variables
+            and the defaults, as `run()` reads them (`options_from_env()`). Keyword
+            arguments override single ones (see `RunnerOptions` for each option and
+            its default).
 
     Raises:
-        RunnerConfigError: an option has an invalid value.
+        RunnerConfigError: an option or a `TEMPEST_RUNNER_*` variable has an invalid
+            value.
         ValueError: no app, or an app version given twice.
     """
 
@@ -93,7 +96,8 @@ class Runner:
         **overrides: Unpack[RunnerOptionsKwargs],
     ) -> None:
         self.apps: tuple[RunnableApp, ...] = _as_apps(apps)
-        base = options if options is not None else RunnerOptions()
+        # Options not given come from TEMPEST_RUNNER_* variables, as for `run()`.
+        base = options if options is not None else options_from_env()
         self.options: RunnerOptions = base.replace(**overrides) if overrides else base
         self._client = client
         self._state: _State = "new"
@@ -367,8 +371,10 @@ class Runner:
     def _make_client(self, factory: Callable[[], TaskSource] | None) -> TaskSource:
         from ..client import AsyncTempestClient, TempestConfigError
 
+        # The pool follows what the runner may have in flight.
+        pool = pool_keywords(self.options, len(self.apps))
         try:
-            return factory() if factory is not None else AsyncTempestClient()
+            return factory() if factory is not None else AsyncTempestClient(**pool)
         except TempestConfigError as exc:
             raise RunnerStartupError(f"cannot build the API client: {exc}") from None
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Unpack
 import anyio
 
 from .._threads import stuck_threads
-from ._config import RunnerOptionsKwargs, options_from_env
+from ._config import RunnerOptionsKwargs, options_from_env, pool_keywords
 from ._errors import RunnerConfigError, RunnerStartupError
 from ._log import logger
 from ._protocols import RunnableApp, TaskSource
@@ -69,9 +69,12 @@ def run(
         if client is None:
             from ..client import AsyncTempestClient, TempestConfigError
 
+            # The pool follows what the runner may have in flight; a transport given
+            # brings its own pool.
+            pool = pool_keywords(resolved, len(apps)) if transport is None else {}
             try:
                 owned = AsyncTempestClient(
-                    token, endpoint=endpoint, transport=transport, verify=verify, cert=cert
+                    token, endpoint=endpoint, transport=transport, verify=verify, cert=cert, **pool
                 )
             except TempestConfigError as exc:
                 raise RunnerStartupError(f"cannot build the API client: {exc}") from None

@@ -1,0 +1,352 @@
+"""The runner across the whole range: concurrency and latency, fault rates, an outage.
+
+Against the lean local control plane (`benchmarks/_lean_server.py`, 127.0.0.1, its own
+process) that holds every answer back L ms and answers a fraction of `next` and
+`report` calls 503 at random, with a 50 ms async handler:
+
+1. concurrency 64 / 256 / 1024 at L = 0 / 20 / 50 / 100 ms, against the ideal
+   `concurrency / (handler + 2 L)` (target: >= 0.9 of it at concurrency 256, 100 ms);
+2. random 503s on 0 / 10 / 20 / 25 / 30 % of calls at L = 20 ms, concurrency 64, three
+   runs each (seeds 1-3), each run against the fault-free run of its round (targets:
+   every run >= 0.7 at 20 %, >= 0.5 at 30 %); with the runner's WARNING and ERROR
+   records per second, and the most reports pending at once;
+3. a 5 s outage (every `next` and `report` answered 503) at L = 20 ms, concurrency 64,
+   three runs: the calls per second the runner made during the outage (against its
+   calls per second before it), and the time from the end of the outage until the
+   tasks handed out in the last 250 ms reach 0.9 of the rate before it (target: the
+   worst run <= 1 s; the 250 ms window is included, so a perfect recovery reads about
+   0.25 s).
+
+Throughput is acknowledged reports per second over a 3 s window that starts once
+every slot is busy (at least 1 s, at most 10 s after ready: calls in flight grow by
+doubling each round trip, so the warm-up keeps the ramp out of the figure). The
+runner's client gets a pool of `connection_limit(options, 1)` connections
+(`max_connections=`), as the runner sizes a client it builds itself.
+The runner's log records are counted, not printed.
+
+    python benchmarks/bench_range.py                 # every figure (about 4 minutes)
+    python benchmarks/bench_range.py --quick         # shorter windows, fewer points
+    python benchmarks/bench_range.py --loop uvloop   # the runner on uvloop
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from _lean_server import LeanServer
+from bench_runner import bench_app
+
+from tempest_sdk.client import AsyncTempestClient
+from tempest_sdk.runner import Runner, RunnerOptions
+from tempest_sdk.runner._config import connection_limit, pool_keywords
+
+HANDLER = 0.05
+CONCURRENCIES = (64, 256, 1024)
+LATENCIES = (0.0, 0.02, 0.05, 0.1)
+FAULT_RATES = (0.0, 0.1, 0.2, 0.25, 0.3)
+FAULT_LATENCY = 0.02
+FAULT_CONCURRENCY = 64
+OUTAGE = 5.0
+RECOVERY_WINDOW = 0.25
+CPU_CEILING = 3000.0  # tasks/s; sizes queues where the ideal rate is beyond one core
+LOOP = "asyncio"
+
+
+def ideal(concurrency: int, latency: float, handler: float = HANDLER) -> float:
+    """Tasks per second when every slot is always busy: a `next`, the handler, a `report`."""
+    return concurrency / (handler + 2 * latency)
+
+
+class LogCounter(logging.Handler):
+    """Counts the runner's WARNING and ERROR records (the volume an operator reads)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+LOGS = LogCounter()
+
+
+def make_client(server: LeanServer, options: RunnerOptions) -> AsyncTempestClient:
+    """The SDK's client with the pool the runner sizes for `options`."""
+    pool = pool_keywords(options, 1, environ={})
+    return AsyncTempestClient(server.token, endpoint=server.url, **pool)
+
+
+@dataclass
+class Run:
+    rate: float  # acknowledged reports per second over the window
+    logs_per_second: float  # WARNING and ERROR records per second over warm-up and window
+    most_pending: int  # the most reports pending at once
+
+
+async def runner_rate(
+    server: LeanServer, version: str, concurrency: int, latency: float, warmup: float, window: float
+) -> Run:
+    """Tasks per second of a runner at `concurrency` over `window` s once its slots are
+    busy (after `warmup` s at least)."""
+    options = RunnerOptions(
+        concurrency=concurrency, health_interval=3600.0, blocked_loop_warning=None
+    )
+    best = min(ideal(concurrency, latency), CPU_CEILING)
+    tasks = int(best * (10.0 + window) * 1.2) + concurrency
+    server.set_latency(latency)
+    server.enqueue(version, tasks)
+    most_pending = 0
+    async with make_client(server, options) as client:
+        runner = Runner(bench_app(version, HANDLER), client, options=options)
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            with anyio.fail_after(60):
+                await runner.ready()
+            logs = LOGS.count
+            began = time.perf_counter()
+            # Warm-up: until every slot is busy (calls in flight grow by doubling each
+            # round trip, slower on a loaded loop), at least `warmup` s, at most 10 s.
+            keeper = runner._keeper
+            assert keeper is not None
+            while time.perf_counter() - began < 10.0 and runner.delivered < tasks:
+                busy = keeper.free_slots <= 0.1 * concurrency  # taken by a call or a task
+                if busy and time.perf_counter() - began >= warmup:
+                    break
+                await anyio.sleep(0.005)
+            at_start, started = runner.delivered, time.perf_counter()
+            deadline = started + window
+            while time.perf_counter() < deadline and runner.delivered < tasks:
+                most_pending = max(most_pending, runner.pending_reports)
+                await anyio.sleep(0.005)
+            ended = time.perf_counter()
+            delivered = runner.delivered - at_start
+            logged = LOGS.count - logs
+            with anyio.fail_after(60):
+                await runner.shutdown()
+    return Run(delivered / (ended - started), logged / (ended - began), most_pending)
+
+
+@dataclass
+class Recovery:
+    before: float  # tasks handed out per second before the outage
+    calls_before: float  # calls per second before the outage
+    calls_during: float  # calls per second in the outage's last 4 s
+    seconds: float | None  # from the end of the outage to 0.9 of `before`
+    first: float | None  # from the end of the outage to the first task handed out
+    logs: int  # WARNING and ERROR records from the outage's start to the recovery
+
+
+def _handed_out(server: LeanServer, version: str) -> tuple[int, int]:
+    counts = server.counts(version)
+    calls = sum(counts.values())
+    return counts["next 200"], calls
+
+
+async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Recovery:
+    """Run at full rate, answer every call 503 for `OUTAGE` s, and time the way back."""
+    options = RunnerOptions(
+        concurrency=FAULT_CONCURRENCY, health_interval=3600.0, blocked_loop_warning=None
+    )
+    server.set_latency(FAULT_LATENCY)
+    server.enqueue(version, int(ideal(FAULT_CONCURRENCY, FAULT_LATENCY) * (OUTAGE + 20)))
+    async with make_client(server, options) as client:
+        runner = Runner(bench_app(version, HANDLER), client, options=options)
+        async with anyio.create_task_group() as group:
+            group.start_soon(runner.run)
+            with anyio.fail_after(60):
+                await runner.ready()
+            await anyio.sleep(1.5)
+            tasks0, calls0 = _handed_out(server, version)
+            t0 = time.perf_counter()
+            await anyio.sleep(1.0)
+            tasks1, calls1 = _handed_out(server, version)
+            before = (tasks1 - tasks0) / (time.perf_counter() - t0)
+            calls_before = (calls1 - calls0) / (time.perf_counter() - t0)
+            logs = LOGS.count
+            server.set_faults(1.0, seed=7)
+            await anyio.sleep(OUTAGE - 4.0)
+            _, outage_calls0 = _handed_out(server, version)
+            mid = time.perf_counter()
+            await anyio.sleep(4.0)
+            _, outage_calls1 = _handed_out(server, version)
+            calls_during = (outage_calls1 - outage_calls0) / (time.perf_counter() - mid)
+            ended = time.perf_counter()
+            server.set_faults(0.0)
+            samples: list[tuple[float, int]] = []
+            seconds: float | None = None
+            first: float | None = None
+            need = 0.9 * before * RECOVERY_WINDOW
+            at_end, _ = _handed_out(server, version)
+            while time.perf_counter() - ended < limit:
+                now = time.perf_counter()
+                handed, _ = _handed_out(server, version)
+                if first is None and handed > at_end:
+                    first = now - ended
+                samples.append((now, handed))
+                back = [count for at, count in samples if at <= now - RECOVERY_WINDOW]
+                if back and handed - back[-1] >= need:
+                    seconds = now - ended
+                    break
+                await anyio.sleep(0.01)
+            logged = LOGS.count - logs
+            with anyio.fail_after(60):
+                await runner.shutdown()
+    return Recovery(before, calls_before, calls_during, seconds, first, logged)
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms"
+
+
+async def main(args: argparse.Namespace) -> int:
+    quick: bool = args.quick
+    warmup, window = (0.5, 1.5) if quick else (1.0, 3.0)
+    runs = 1 if quick else 3
+    concurrencies = (64, 256) if quick else CONCURRENCIES
+    versions = iter(f"v{i}" for i in range(1, 1000))
+    failures: list[str] = []
+    began = time.perf_counter()
+    logging.getLogger("tempest_sdk").addHandler(LOGS)
+    server = LeanServer(lifetime=1200.0)
+    try:
+        # Every line fits 78 columns, so that docs/runner.md can show the output as is.
+        print(
+            f"bench_range: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{platform.machine()}, {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f}\n"
+            f"  Python {sys.version.split()[0]}, httpx-aiohttp "
+            f"{importlib.metadata.version('httpx-aiohttp')}, event loop: {LOOP}; lean\n"
+            f"  server ({server.loop}) in its own process on 127.0.0.1; "
+            f"{ms(HANDLER)} async handler;\n"
+            f"  {window:g} s windows once every slot is busy (after {warmup:g} s at least)"
+        )
+
+        print("\n1. Concurrency c x latency L: tasks/s (fraction of c / (handler + 2 L))")
+        header = (
+            "  "
+            + f"{'c (connections)':<15}"
+            + "".join(f"{'L = ' + ms(lat):>15}" for lat in LATENCIES)
+        )
+        print(header)
+        for concurrency in concurrencies:
+            pool = connection_limit(RunnerOptions(concurrency=concurrency), 1)
+            cells = []
+            for latency in LATENCIES:
+                run = await runner_rate(
+                    server, next(versions), concurrency, latency, warmup, window
+                )
+                fraction = run.rate / ideal(concurrency, latency)
+                cells.append(f"{run.rate:5.0f} ({fraction:4.2f})")
+                if concurrency == 256 and latency == 0.1 and fraction < 0.9:
+                    failures.append(f"c=256 at 100 ms is {fraction:.2f} of ideal, below 0.9")
+            label = f"{concurrency} ({pool})"
+            print("  " + f"{label:<15}" + "".join(f"{cell:>15}" for cell in cells))
+        print("  target: c = 256 at L = 100 ms >= 0.90")
+
+        print(
+            f"\n2. Random 503s at L = {ms(FAULT_LATENCY)}, concurrency {FAULT_CONCURRENCY}, "
+            f"{runs} run(s) each:"
+        )
+        by_rate: dict[float, list[Run]] = {rate: [] for rate in FAULT_RATES}
+        for seed in range(1, runs + 1):
+            for rate in FAULT_RATES:
+                server.set_faults(rate, seed)
+                try:
+                    run = await runner_rate(
+                        server, next(versions), FAULT_CONCURRENCY, FAULT_LATENCY, warmup, window
+                    )
+                finally:
+                    server.set_faults(0.0)
+                by_rate[rate].append(run)
+        # Each run against the fault-free run of its own round (run just before it): the
+        # machine's load drifts less within a round than across the benchmark.
+        free = [run.rate for run in by_rate[0.0]]
+        print(
+            f"  {'503s':>4} {'min tasks/s':>11} {'min ratio':>9} {'ratio of each run':>18} "
+            f"{'logs/s':>7} {'pending':>8}"
+        )
+        for rate, found in by_rate.items():
+            ratios = [run.rate / base for run, base in zip(found, free, strict=True)]
+            low = min(ratios)
+            every = " ".join(f"{ratio:.2f}" for ratio in ratios)
+            target = {0.2: 0.7, 0.3: 0.5}.get(rate)
+            if target is not None and low < target:
+                failures.append(f"{rate:.0%} faults: a run at {low:.2f}, below {target}")
+            print(
+                f"  {rate:>4.0%} {min(run.rate for run in found):>11.0f} {low:>9.2f} "
+                f"{every:>18} {max(run.logs_per_second for run in found):>7.1f} "
+                f"{max(run.most_pending for run in found):>8}"
+            )
+        shown = " ".join(f"{rate:.0f}" for rate in free)
+        print(
+            f"  ratio: of the fault-free run of the same round ({shown} tasks/s);\n"
+            "  logs/s: WARNING+ records a second (most of all runs); pending: the most\n"
+            "  reports pending at once; targets: every run >= 0.7 at 20 %, >= 0.5 at 30 %"
+        )
+
+        print(
+            f"\n3. A {OUTAGE:g} s outage (every next and report answered 503) at "
+            f"L = {ms(FAULT_LATENCY)},\n   concurrency {FAULT_CONCURRENCY}, {runs} run(s):"
+        )
+        found_recoveries = [await recovery(server, next(versions)) for _ in range(runs)]
+        for i, rec in enumerate(found_recoveries, 1):
+            shown = f"{rec.seconds:.2f} s" if rec.seconds is not None else "not within 10 s"
+            first = f"{rec.first:.2f} s" if rec.first is not None else "none"
+            print(
+                f"  run {i}: first task {first} after it, 0.9 of {rec.before:.0f} tasks/s "
+                f"after {shown};\n"
+                f"    calls/s during it {rec.calls_during:.1f} (before it "
+                f"{rec.calls_before:.0f}); {rec.logs} WARNING+ records"
+            )
+        worst = [rec.seconds for rec in found_recoveries]
+        if any(seconds is None for seconds in worst):
+            failures.append("no recovery within 10 s after the outage")
+            print("  worst recovery: none within 10 s (target <= 1 s)")
+        else:
+            slowest = max(seconds for seconds in worst if seconds is not None)
+            print(f"  worst recovery: {slowest:.2f} s (target <= 1 s, with the 250 ms window)")
+            if slowest > 1.0:
+                failures.append(f"recovery took {slowest:.2f} s, over 1 s")
+    finally:
+        server.close()
+        logging.getLogger("tempest_sdk").removeHandler(LOGS)
+    print(f"\n({time.perf_counter() - began:.0f} s)")
+    if failures:
+        print("BELOW TARGET:\n" + "\n".join(f"  {failure}" for failure in failures))
+        return 1
+    print("All targets met.")
+    return 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    global LOOP
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter windows, one run each")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    args = parser.parse_args(argv)
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        parser.error("--loop uvloop needs uvloop: pip install uvloop")
+    LOOP = args.loop
+    # The records are counted by LogCounter; nothing reaches stderr.
+    logging.getLogger("tempest_sdk").propagate = False
+    main_: Callable[[], Any] = lambda: main(args)  # noqa: E731
+    return int(anyio.run(main_, backend_options={"use_uvloop": args.loop == "uvloop"}))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
