@@ -35,7 +35,6 @@ ENCODINGS = {
     "url-quote-default": urllib.parse.quote,
     "url-quote-plus": urllib.parse.quote_plus,
     "json-escaped": lambda t: json.dumps(t)[1:-1],
-    "json-unicode": lambda t: "".join(f"\\u{ord(c):04x}" for c in t),
     "repr-escaped": lambda t: repr(t)[1:-1],
     "base64": lambda t: base64.b64encode(t.encode()).decode(),
 }
