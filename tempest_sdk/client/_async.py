@@ -121,6 +121,10 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             attempt fails with `APIAttemptTimeoutError` (and is retried like any
             timeout). `float("inf")` for no deadline. Default:
             `TEMPEST_ATTEMPT_TIMEOUT`, else 60 s.
+        mask_token: mask the token (and each one re-read from `TEMPEST_TOKEN_FILE`)
+            wherever the SDK writes, log records of every logger included, for the
+            rest of the process. What a runner does with the client it builds;
+            off by default, so a local emulator's token stays readable.
 
     Raises:
         TempestConfigError: no token, an unreadable token file or CA bundle, a bad
@@ -143,6 +147,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_connections: int | None = None,
         attempt_timeout: float | None = None,
+        mask_token: bool = False,
     ) -> None:
         super().__init__(
             token,
@@ -158,6 +163,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
             max_response_size=max_response_size,
             max_connections=max_connections,
             attempt_timeout=attempt_timeout,
+            mask_token=mask_token,
         )
         self._given_http = http_client
         # What the client's own requests go to: a transport (straight), or an httpx

@@ -23,6 +23,7 @@ import httpx
 import pydantic
 
 from .._backoff import Backoff
+from .._secrets import register_process_secrets
 from ..models import MalformedTaskError, describe_errors
 from ._calls import Call, Item, Listing, P
 from ._config import (
@@ -173,6 +174,7 @@ class BaseClient(Generic[HttpT]):
         max_response_size: int,
         max_connections: int | None,
         attempt_timeout: float | None,
+        mask_token: bool = False,
     ) -> None:
         # Everything is checked before an HTTP client exists, so a bad configuration
         # never leaves a connection pool behind.
@@ -194,6 +196,9 @@ class BaseClient(Generic[HttpT]):
                 "to this client: an injected client already has its TLS settings"
             )
         self._token = resolve_token(token)
+        self._mask_token = mask_token
+        if mask_token:
+            register_process_secrets([self._token.reveal()])
         # Every token sent so far (the first, and each one re-read from the file): none
         # of them may come back inside an error, whatever a server echoes.
         self._sent_tokens: list[Secret] = [self._token]
@@ -311,6 +316,8 @@ class BaseClient(Generic[HttpT]):
         # One assignment each: a sync client shared by threads sees old or new, whole.
         self._sent_tokens = [*self._sent_tokens, token]
         self._token = token
+        if self._mask_token:
+            register_process_secrets([token.reveal()])
         self._headers = self._headers_for(token)
         log.info("the API token was refused; %s holds a new one, used from now on", path)
         return True

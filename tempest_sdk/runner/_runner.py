@@ -374,7 +374,10 @@ class Runner:
         # The pool follows what the runner may have in flight.
         pool = pool_keywords(self.options, len(self.apps))
         try:
-            return factory() if factory is not None else AsyncTempestClient(**pool)
+            if factory is not None:
+                return factory()
+            # Built from the environment: its token is Tempest's, masked everywhere.
+            return AsyncTempestClient(**pool, mask_token=True)
         except TempestConfigError as exc:
             raise RunnerStartupError(f"cannot build the API client: {exc}") from None
 

@@ -73,8 +73,15 @@ def run(
             # brings its own pool.
             pool = pool_keywords(resolved, len(apps)) if transport is None else {}
             try:
+                # Its token is masked wherever the SDK writes, log records included.
                 owned = AsyncTempestClient(
-                    token, endpoint=endpoint, transport=transport, verify=verify, cert=cert, **pool
+                    token,
+                    endpoint=endpoint,
+                    transport=transport,
+                    verify=verify,
+                    cert=cert,
+                    mask_token=True,
+                    **pool,
                 )
             except TempestConfigError as exc:
                 raise RunnerStartupError(f"cannot build the API client: {exc}") from None
