@@ -420,6 +420,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         if not self._closed and self._own is not None:
             await self._own.aclose()
         self._closed = True
+        self._unmask()
 
     async def __aenter__(self) -> Self:
         return self

@@ -23,7 +23,7 @@ import httpx
 import pydantic
 
 from .._backoff import Backoff
-from .._secrets import register_process_secrets
+from .._secrets import register_process_secrets, unregister_process_secrets
 from ..models import MalformedTaskError, describe_errors
 from ._calls import Call, Item, Listing, P
 from ._config import (
@@ -197,8 +197,8 @@ class BaseClient(Generic[HttpT]):
             )
         self._token = resolve_token(token)
         self._mask_token = mask_token
-        if mask_token:
-            register_process_secrets([self._token.reveal()])
+        # The tokens registered as process secrets, released when the client closes.
+        self._masked: list[str] = []
         # Every token sent so far (the first, and each one re-read from the file): none
         # of them may come back inside an error, whatever a server echoes.
         self._sent_tokens: list[Secret] = [self._token]
@@ -234,6 +234,8 @@ class BaseClient(Generic[HttpT]):
                 "token and every task travel in clear; use https",
                 self._endpoint,
             )
+        # Last: a client that failed to build leaves nothing registered.
+        self._mask(self._token)
 
     @property
     def endpoint(self) -> str:
@@ -277,6 +279,17 @@ class BaseClient(Generic[HttpT]):
             return timeout
         return _capped(timeout, self._attempt_timeout)
 
+    def _mask(self, token: Secret) -> None:
+        """With `mask_token`, mask `token` wherever the SDK writes until the client closes."""
+        if self._mask_token:
+            register_process_secrets([token.reveal()])
+            self._masked.append(token.reveal())
+
+    def _unmask(self) -> None:
+        """Release what `_mask` registered (the client closes: its tokens go with it)."""
+        masked, self._masked = self._masked, []
+        unregister_process_secrets(masked)
+
     def _secrets(self) -> tuple[str, ...]:
         """The tokens this client has sent, to clear from anything a server quotes."""
         return tuple(token.reveal() for token in self._sent_tokens)
@@ -316,8 +329,7 @@ class BaseClient(Generic[HttpT]):
         # One assignment each: a sync client shared by threads sees old or new, whole.
         self._sent_tokens = [*self._sent_tokens, token]
         self._token = token
-        if self._mask_token:
-            register_process_secrets([token.reveal()])
+        self._mask(token)
         self._headers = self._headers_for(token)
         log.info("the API token was refused; %s holds a new one, used from now on", path)
         return True

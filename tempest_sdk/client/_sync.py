@@ -422,6 +422,7 @@ class TempestClient(BaseClient[httpx.Client]):
         if not self._closed and self._own is not None:
             self._own.close()
         self._closed = True
+        self._unmask()
 
     def __enter__(self) -> Self:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import anyio
 import pytest
 
 import tempest_sdk.client
@@ -59,20 +60,23 @@ def test_the_real_client_gets_the_pool_size(monkeypatch):
     monkeypatch.setenv("TEMPEST_TOKEN", "test-token")
     client = runner._make_client(None)
     assert client.max_connections == 200 + 20 + 1 + CONNECTION_MARGIN  # type: ignore[attr-defined]
+    anyio.run(client.aclose)  # type: ignore[attr-defined]  # it masked its token till now
 
 
 def test_a_runner_building_its_own_client_sizes_its_pool(monkeypatch):
     monkeypatch.setattr(tempest_sdk.client, "AsyncTempestClient", PooledClient)
     runner = Runner(FakeApp(), concurrency=300, reporters=50)
     runner._make_client(None)
-    assert PooledClient.made == [{"max_connections": 300 + 50 + 1 + CONNECTION_MARGIN}]
+    assert PooledClient.made == [
+        {"max_connections": 300 + 50 + 1 + CONNECTION_MARGIN, "mask_token": True}
+    ]
 
 
 def test_a_runner_leaves_the_pool_to_tempest_max_connections(monkeypatch):
     monkeypatch.setattr(tempest_sdk.client, "AsyncTempestClient", PooledClient)
     monkeypatch.setenv("TEMPEST_MAX_CONNECTIONS", "24")
     Runner(FakeApp(), concurrency=300)._make_client(None)
-    assert PooledClient.made == [{"max_connections": None}]
+    assert PooledClient.made == [{"max_connections": None, "mask_token": True}]
 
 
 def test_run_sizes_the_pool_of_the_client_it_builds(monkeypatch):

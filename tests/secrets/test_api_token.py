@@ -74,8 +74,10 @@ def test_the_runners_own_client_masks_its_token_in_every_log(
 
 def test_a_client_built_by_hand_masks_its_token_only_when_asked() -> None:
     plain = "tk-" + "Ij7Kl8" * 4
-    AsyncTempestClient(plain, endpoint="http://127.0.0.1:9/api/v1")
+    anyio.run(AsyncTempestClient(plain, endpoint="http://127.0.0.1:9/api/v1").aclose)
     assert mask(f"x {plain}") == f"x {plain}"  # a local emulator's token stays readable
     asked = "tk-" + "Mn9Op0" * 4
-    AsyncTempestClient(asked, endpoint="http://127.0.0.1:9/api/v1", mask_token=True)
+    client = AsyncTempestClient(asked, endpoint="http://127.0.0.1:9/api/v1", mask_token=True)
     assert mask(f"x {asked}") == "x **********"
+    anyio.run(client.aclose)  # closing releases it
+    assert mask(f"x {asked}") == f"x {asked}"
