@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import httpx
@@ -207,16 +207,10 @@ def resolve_max_connections(
     Raises:
         TempestConfigError: the value is not a positive integer.
     """
-    env = os.environ if environ is None else environ
-    if max_connections is not None:
-        value: object = max_connections
-        source = "max_connections="
-    elif env.get(MAX_CONNECTIONS_ENV, "").strip():
-        text = env[MAX_CONNECTIONS_ENV].strip()
-        source = MAX_CONNECTIONS_ENV
-        value = int(text) if text.isdigit() else text
-    else:
+    given = _given_or_env(max_connections, "max_connections=", MAX_CONNECTIONS_ENV, environ, int)
+    if given is None:
         return DEFAULT_MAX_CONNECTIONS
+    value, source = given
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TempestConfigError(
             f"{source} must be a whole number of connections >= 1, got {value!r}; size it "
@@ -234,19 +228,10 @@ def resolve_attempt_timeout(
     Raises:
         TempestConfigError: the value is not a positive number of seconds.
     """
-    env = os.environ if environ is None else environ
-    if attempt_timeout is not None:
-        value: object = attempt_timeout
-        source = "attempt_timeout="
-    elif env.get(ATTEMPT_TIMEOUT_ENV, "").strip():
-        text = env[ATTEMPT_TIMEOUT_ENV].strip()
-        source = ATTEMPT_TIMEOUT_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            value = text
-    else:
+    given = _given_or_env(attempt_timeout, "attempt_timeout=", ATTEMPT_TIMEOUT_ENV, environ, float)
+    if given is None:
         return DEFAULT_ATTEMPT_TIMEOUT
+    value, source = given
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -257,6 +242,27 @@ def resolve_attempt_timeout(
             f"{source} must be a positive number of seconds (inf for no deadline), got {value!r}"
         )
     return None if math.isinf(value) else float(value)
+
+
+def _given_or_env(
+    given: object,
+    keyword: str,
+    variable: str,
+    environ: Mapping[str, str] | None,
+    parse: Callable[[str], object],
+) -> tuple[object, str] | None:
+    """An option's value and where it came from: the keyword when given, else the
+    environment variable (parsed when it parses, else the text, for the message); None
+    when neither says anything."""
+    if given is not None:
+        return given, keyword
+    text = (os.environ if environ is None else environ).get(variable, "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text), variable
+    except ValueError:
+        return text, variable
 
 
 def user_agent() -> str:

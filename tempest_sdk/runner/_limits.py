@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ._hooks import TaskInfo
-from ._log import describe, logger, task_fields
+from ._log import describe, logger
 
 if TYPE_CHECKING:
     from .._limits import Limits, Rate
@@ -208,7 +208,7 @@ class TaskLimiter:
                 info.task_id,
                 describe(info),
                 what,
-                extra=task_fields(info),
+                extra=info.fields(),
             )
         started = self._clock()
         locked: list[_Gate] = []
@@ -253,7 +253,7 @@ class TaskLimiter:
                 describe(info),
                 admission.waited,
                 what,
-                extra=task_fields(info, waited=admission.waited),
+                extra=info.fields(waited=admission.waited),
             )
         return admission
 

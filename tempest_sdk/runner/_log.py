@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ._hooks import TaskInfo
 
-__all__ = ["describe", "describe_error", "logger", "task_fields"]
+__all__ = ["describe", "describe_error", "logger"]
 
 logger = logging.getLogger("tempest_sdk.runner")
-
-
-def task_fields(info: TaskInfo, **more: Any) -> dict[str, Any]:
-    """The `extra=` fields of a record about one task: ids and kind, never its input."""
-    return dict(info.fields(**more))
 
 
 def describe(info: TaskInfo) -> str:

@@ -28,7 +28,7 @@ from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
 from ._hooks import PollOutcome, RunnerHook, TaskInfo, run_with_hooks
 from ._limits import TaskLimiter
-from ._log import describe, logger, task_fields
+from ._log import describe, logger
 from ._outbox import Outbox
 from ._protocols import RunnableApp
 from ._reporter import Delivery, Outgoing, Reporter
@@ -251,7 +251,7 @@ class TaskKeeper:
                     "not started, left unreported to be handed out again",
                     task_id,
                     describe(info),
-                    extra=task_fields(info),
+                    extra=info.fields(),
                 )
                 return
             if admission.waited:
@@ -295,9 +295,7 @@ class TaskKeeper:
         report: TaskReport | None = None
         try:
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "task %s started: %s", task_id, describe(info), extra=task_fields(info)
-                )
+                logger.debug("task %s started: %s", task_id, describe(info), extra=info.fields())
             with scope:
                 if self._hooks:
                     report = await run_with_hooks(
@@ -318,7 +316,7 @@ class TaskKeeper:
                     "task %s was fetched while stopping and did not finish within the "
                     "grace period; left unreported, to be handed out again",
                     task_id,
-                    extra=task_fields(info),
+                    extra=info.fields(),
                 )
                 return None
             report = TaskReport.error(
@@ -363,7 +361,7 @@ class TaskKeeper:
                 "delivered from memory only",
                 report.task_id,
                 exc,
-                extra=task_fields(info),
+                extra=info.fields(),
             )
 
     # -- the life of one report -------------------------------------------------------
@@ -454,7 +452,7 @@ def _log_outcome(info: TaskInfo, report: TaskReport, duration: float) -> None:
                 info.task_id,
                 describe(info),
                 duration,
-                extra=task_fields(info, status="ok", duration=duration),
+                extra=info.fields(status="ok", duration=duration),
             )
     elif logger.isEnabledFor(logging.WARNING):
         logger.warning(
@@ -463,5 +461,5 @@ def _log_outcome(info: TaskInfo, report: TaskReport, duration: float) -> None:
             describe(info),
             duration,
             report.message,
-            extra=task_fields(info, status="error", duration=duration),
+            extra=info.fields(status="error", duration=duration),
         )
