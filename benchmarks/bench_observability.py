@@ -7,7 +7,7 @@ Two measurements, each a median of interleaved rounds:
   `PrometheusMetrics`, with `OpenTelemetry` (the SDK's providers: each span handed
   to an exporter that drops it, metrics to an in-memory reader), and with
   both; shown as a ratio of the no-hook rate and as microseconds added per task;
-- the hooks alone, without HTTP: one task's events (`around_task`, `on_poll`,
+- the hooks alone, without HTTP: one task's events (`intercept_task`, `on_poll`,
   `on_report`) through the hooks, in microseconds of CPU per task, so the cost is
   seen apart from the network calls that dominate the first figure.
 
@@ -31,15 +31,17 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from tempest_sdk.models import ExecuteResourceActionResponse, TaskReport
+from tempest_sdk.models import ExecuteResourceActionResponse, TaskReport, parse_task
 from tempest_sdk.runner import (
+    InterceptedTask,
+    Interceptor,
     OpenTelemetry,
     PollEvent,
     PrometheusMetrics,
     ReportEvent,
-    RunnerHook,
     TaskInfo,
 )
+from tempest_sdk.runner._hooks import run_chain
 
 
 class DroppingExporter(SpanExporter):
@@ -64,7 +66,7 @@ def otel_hook() -> tuple[OpenTelemetry, Callable[[], None]]:
     return OpenTelemetry(tracer_provider, meter_provider), close
 
 
-def hook_sets() -> dict[str, tuple[list[RunnerHook], Callable[[], None]]]:
+def hook_sets() -> dict[str, tuple[list[Interceptor], Callable[[], None]]]:
     otel, close_otel = otel_hook()
     otel_both, close_both = otel_hook()
     return {
@@ -91,6 +93,24 @@ async def through_runner(emulator: EmulatorProcess, tasks: int, rounds: int) -> 
 async def hooks_alone(tasks: int, rounds: int) -> dict[str, float]:
     """Microseconds of one task's events through each hook set, no I/O."""
     report = TaskReport.ok("t", ExecuteResourceActionResponse(output={}))
+    owner = {"email": "a@example.com", "name": "A", "type": "user"}
+    resource = {"type": "thing", "external_id": "x", "display_name": "x"}
+    task = parse_task(
+        {
+            "task_id": "t",
+            "task": {
+                "request_type": "execute_resource_action",
+                "action": "work",
+                "resource": resource,
+            },
+            "metadata": {
+                "owners": [owner],
+                "author": owner,
+                "project_id": "p",
+                "project_name": "P",
+            },
+        }
+    )
 
     async def call_next() -> TaskReport:
         return report
@@ -113,23 +133,13 @@ async def hooks_alone(tasks: int, rounds: int) -> dict[str, float]:
                 acked = ReportEvent(task_id, "ok", "acked", 0, 0.001)
                 for hook in hooks:
                     await hook.on_poll(poll)
-                call = call_next
-                for hook in reversed(hooks):
-                    call = _wrap(hook, info, call)
-                await call()
+                await run_chain(hooks, InterceptedTask.of(info, task), call_next)
                 for hook in hooks:
                     await hook.on_report(acked)
             elapsed = time.process_time() - started
             close()
             results.setdefault(label, []).append(elapsed / tasks * 1e6)
     return {label: statistics.median(values) for label, values in results.items()}
-
-
-def _wrap(hook: RunnerHook, info: TaskInfo, call_next: Any) -> Any:
-    async def call() -> TaskReport:
-        return await hook.around_task(info, call_next)
-
-    return call
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from ._stopping import Stopping as Stopping
     from .models import Link as Link
     from .models import Resource as Resource
+    from .runner import InterceptedTask as InterceptedTask
+    from .runner import Interceptor as Interceptor
 
 __all__ = [
     "App",
@@ -45,6 +47,8 @@ __all__ = [
     "EnvironmentVariableType",
     "Health",
     "HealthStatus",
+    "InterceptedTask",
+    "Interceptor",
     "InvalidInputError",
     "JSONSchema",
     "JsonLogFormatter",
@@ -94,5 +98,6 @@ if not TYPE_CHECKING:
             "._secrets": ("MaskingFilter",),
             "._stopping": ("Stopping",),
             ".models": ("Link", "Resource"),
+            ".runner": ("InterceptedTask", "Interceptor"),
         },
     )

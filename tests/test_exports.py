@@ -15,6 +15,8 @@ EXPECTED = [
     "EnvironmentVariableType",
     "Health",
     "HealthStatus",
+    "InterceptedTask",
+    "Interceptor",
     "InvalidInputError",
     "JSONSchema",
     "JsonLogFormatter",

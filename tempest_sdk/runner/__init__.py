@@ -9,9 +9,11 @@ outbox), reports health on an interval, and shuts down gracefully.
   `runner.start_in_thread()`.
 - `run(*apps, **options)`: standalone and blocking, with SIGINT/SIGTERM handling
   (what `App.run()` calls).
-- `RunnerHook`: observe polls and reports, wrap task execution (metrics, tracing).
+- `Interceptor` (formerly `RunnerHook`): the one chain around each task (see it
+  before dispatch, wrap the handler, see the report before it is sent), and every
+  poll and report attempt: audit records, quotas, metrics, tracing.
 - `PrometheusMetrics` (the `prometheus` extra) and `OpenTelemetry` (the `otel` extra):
-  the runner's metrics and traces, as hooks. `operations_address=` serves `/livez`,
+  the runner's metrics and traces, as interceptors. `operations_address=` serves `/livez`,
   `/readyz` and `/metrics`; `Runner.liveness()`/`readiness()` give the same `Probe`s.
 - `Backoff`: the pauses between retries (`retry_backoff=`).
 - `TaskSource` and its outcome types (`RetryLaterError`, `AccessRefusedError`,
@@ -30,6 +32,8 @@ from ._config import RunnerOptionsKwargs as RunnerOptionsKwargs
 from ._config import options_from_env as options_from_env
 from ._errors import RunnerConfigError as RunnerConfigError
 from ._errors import RunnerStartupError as RunnerStartupError
+from ._hooks import InterceptedTask as InterceptedTask
+from ._hooks import Interceptor as Interceptor
 from ._hooks import ObservedRunner as ObservedRunner
 from ._hooks import PollEvent as PollEvent
 from ._hooks import PollOutcome as PollOutcome
@@ -52,6 +56,8 @@ __all__ = [
     "AccessRefusedError",
     "Backoff",
     "GoneError",
+    "InterceptedTask",
+    "Interceptor",
     "Limits",
     "ObservedRunner",
     "OpenTelemetry",

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 
 from .._backoff import Backoff
 from ._errors import RunnerConfigError
-from ._hooks import RunnerHook
+from ._hooks import Interceptor
 from ._outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_REPORTS
 
 __all__ = [
@@ -59,7 +59,8 @@ class RunnerOptions:
         dedup_size: how many reported tasks are remembered to answer redeliveries.
         blocked_loop_warning: warn when the event loop was blocked this many seconds
             (an async handler calling blocking code); `None` disables the check.
-        hooks: observers and middleware around tasks, polls and reports.
+        hooks: the interceptors (`Interceptor`, formerly `RunnerHook`) around tasks,
+            polls and reports, the first outermost.
         operations_address: serve the operations endpoint (`/livez`, `/readyz`,
             `/metrics`) on `"HOST:PORT"`; a port alone (`"8081"` or `":8081"`) listens on
             127.0.0.1 only, so in a container use `"0.0.0.0:8081"`. `None`: off.
@@ -86,7 +87,7 @@ class RunnerOptions:
     outbox_max_bytes: int = DEFAULT_MAX_BYTES
     dedup_size: int = 4096
     blocked_loop_warning: float | None = 1.0
-    hooks: tuple[RunnerHook, ...] = ()
+    hooks: tuple[Interceptor, ...] = ()
     operations_address: str | None = None
     log_format: Literal["text", "json"] | None = None
 
@@ -131,6 +132,12 @@ class RunnerOptions:
             object.__setattr__(self, "outbox", Path(self.outbox))
         if not isinstance(self.hooks, tuple):
             object.__setattr__(self, "hooks", tuple(self.hooks))
+        for index, hook in enumerate(self.hooks):
+            if not isinstance(hook, Interceptor):
+                problems.append(
+                    f"hooks[{index}] must be a tempest_sdk.runner.Interceptor (subclass it), "
+                    f"got {type(hook).__name__}"
+                )
         if self.log_format not in (None, "text", "json"):
             problems.append(f"log_format must be 'text', 'json' or None, got {self.log_format!r}")
         if self.operations_address is not None:
@@ -189,7 +196,7 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     outbox_max_bytes: int
     dedup_size: int
     blocked_loop_warning: float | None
-    hooks: Sequence[RunnerHook]
+    hooks: Sequence[Interceptor]
     operations_address: str | None
     log_format: Literal["text", "json"] | None
 

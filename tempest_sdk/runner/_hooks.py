@@ -1,36 +1,48 @@
-"""Hooks: the one kind of runner extension (metrics, tracing, audit, your own).
+"""Interceptors: the one kind of runner extension (metrics, tracing, audit, your own).
 
-A hook subclasses `RunnerHook` and overrides what it needs: wrap each task, see
-each poll and report attempt, and be bound to the runners it serves (to read their
-`sample()` when metrics are collected). The SDK's `PrometheusMetrics` and
-`OpenTelemetry` are hooks like any other. A hook that raises is logged and ignored;
-it never loses a task.
+An interceptor subclasses `Interceptor` and overrides what it needs: wrap each task
+(`intercept_task`: before the handler, around it, and the report before it is sent),
+see each poll and report attempt, and be bound to the runners it serves (to read
+their `sample()` when metrics are collected). The SDK's `PrometheusMetrics` and
+`OpenTelemetry` are interceptors like any other; `RunnerHook` is the former name,
+whose `around_task` is still honoured.
+
+The chain (modelled on Temporal's worker interceptors, pull-based here): each task's
+interceptors run in the task's own context, the first outermost, each calling
+`call_next()` once. A failing interceptor becomes the task's error report at its own
+link, so the interceptors outside it see that report like any other.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._logfields import task_fields
+from .._secrets import TaskSecrets
 from ..models import Task, TaskKind, TaskReport, TaskSubject
 
 if TYPE_CHECKING:
     from ._protocols import RunnableApp
 
 __all__ = [
+    "InterceptedTask",
+    "Interceptor",
+    "ObservedRunner",
     "PollEvent",
     "PollOutcome",
     "ReportEvent",
     "ReportOutcome",
-    "ObservedRunner",
     "RunnerHook",
     "RunnerSample",
     "TaskCall",
     "TaskInfo",
-    "run_with_hooks",
+    "overriding",
+    "run_chain",
+    "task_interceptors",
 ]
 
 logger = logging.getLogger("tempest_sdk.runner")
@@ -127,10 +139,6 @@ class ReportEvent:
     error: BaseException | None = None
 
 
-TaskCall = Callable[[], Awaitable[TaskReport]]
-"""What `RunnerHook.around_task` calls to run the rest of the chain and the task."""
-
-
 @dataclass(frozen=True, slots=True)
 class RunnerSample:
     """A runner's state at one moment, as metrics show it (`Runner.sample()`).
@@ -167,27 +175,95 @@ class ObservedRunner(Protocol):
         ...
 
 
-class RunnerHook:
-    """Base class of runner hooks; every method does nothing until overridden.
+TaskCall = Callable[[], Awaitable[TaskReport]]
+"""What an interceptor calls to run the rest of the chain and the task: `call_next()`."""
+
+
+@dataclass(frozen=True, slots=True)
+class InterceptedTask:
+    """One task as the interceptor chain sees it.
+
+    Attributes:
+        info: what the task is, without its input or environment: safe to log.
+        task: the task as Tempest sent it, input and environment variables included
+            (their secret values too: never log or store it unmasked; `mask_data`).
+        started: when the chain began for this task, in seconds since the epoch
+            (`time.time()`), once the task's limits let it start (`info.waited`
+            seconds after it was fetched). Measure durations with a monotonic clock.
+    """
+
+    info: TaskInfo
+    task: Task = field(repr=False)
+    started: float
+    secrets: TaskSecrets = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, info: TaskInfo, task: Task, secrets: TaskSecrets | None = None) -> InterceptedTask:
+        """`task` described by `info`, starting now; `secrets` are the task's own (the
+        runner passes those it masks everywhere while the task runs)."""
+        if secrets is None:
+            secrets = TaskSecrets(task.task)
+        return cls(info, task, time.time(), secrets)
+
+    def mask(self, text: str) -> str:
+        """`text` with this task's secrets and the process's masked."""
+        return self.secrets.mask(text)
+
+    def mask_data(self, value: Any) -> Any:
+        """`value` (JSON-like data: `task.to_wire()`, `report.to_wire()`) with every
+        secret of this task (its secret, certificate and key variables) and of the
+        process (the API token, the serving apps' settings) masked in every string,
+        keys included. What a recorder or an audit log writes goes through this."""
+        return self.secrets.mask_data(value)
+
+
+class Interceptor:
+    """Base class of the runner's interceptors; every method does nothing until overridden.
+
+    The runner's one kind of extension: metrics, tracing, audit records, quotas, your
+    own. Pass them in `hooks=`; the first is outermost. An interceptor may serve
+    several runners at once.
+
+    `intercept_task` wraps each task: what it does before `call_next()` happens before
+    the handler runs, in the task's own context (a `contextvars.ContextVar` set there
+    is seen by the handler, async or plain `def`); the report `call_next()` returns is
+    the one the inner chain produced, and the report it returns is the one sent.
+
+    Errors: an interceptor that raises (or returns something else than a report of
+    its task) makes the task fail with an error report naming the interceptor (the
+    exception's type, never its text), logged once at ERROR with its traceback; the
+    task is never lost and the runner goes on. Raised before `call_next()`, the
+    handler does not run; raised after it, the handler's report is replaced.
+    Interceptors outside the failing one see that error report. Cancellation (a
+    shutdown past its grace) propagates through `call_next()` like any exception.
+    `on_poll` and `on_report` failures are logged and ignored.
 
     Example, counting outcomes:
 
-        class Counting(RunnerHook):
+        class Counting(Interceptor):
             def __init__(self) -> None:
                 self.counts: Counter[str] = Counter()
 
-            async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+            async def intercept_task(
+                self, task: InterceptedTask, call_next: TaskCall
+            ) -> TaskReport:
                 report = await call_next()
                 self.counts[report.status] += 1
                 return report
     """
 
-    async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
-        """Wrap the execution of one task; call `call_next()` once and return its report.
+    async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
+        """Wrap one task: call `call_next()` at most once and return the report to send.
 
-        Cancellation (task timeouts are reports, but a shutdown past its grace
-        cancels) propagates through `call_next()` like any exception.
+        Returning a report of this task without calling `call_next()` skips the handler
+        (and the interceptors inside this one): a quota refusing a task, say.
         """
+        return await call_next()
+
+    async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+        """Deprecated: override `intercept_task`. Honoured when a subclass overrides it
+        (and not `intercept_task`), with the old contract: a failure in it is logged
+        and ignored, and the task runs on without it."""
         return await call_next()
 
     async def on_poll(self, event: PollEvent) -> None:
@@ -197,71 +273,151 @@ class RunnerHook:
         """Called after each attempt to deliver a report."""
 
     def bind(self, runner: ObservedRunner) -> None:
-        """Called when a runner that has this hook starts, before its first poll."""
+        """Called when a runner that has this interceptor starts, before its first poll."""
 
     def unbind(self, runner: ObservedRunner) -> None:
         """Called when that runner has stopped."""
 
 
-def overriding(hooks: Sequence[RunnerHook], method: str) -> tuple[RunnerHook, ...]:
-    """The hooks that override `method`, so the runner skips the no-op ones."""
-    base = getattr(RunnerHook, method)
+RunnerHook = Interceptor
+"""The former name of `Interceptor`, kept: `RunnerHook` subclasses and their
+`around_task` work as before."""
+
+
+def overriding(hooks: Sequence[Interceptor], method: str) -> tuple[Interceptor, ...]:
+    """The interceptors that override `method`, so the runner skips the no-op ones."""
+    base = getattr(Interceptor, method)
     return tuple(hook for hook in hooks if getattr(type(hook), method, base) is not base)
 
 
-async def run_with_hooks(
-    hooks: Sequence[RunnerHook], task: TaskInfo, innermost: TaskCall
-) -> TaskReport:
-    """Run `innermost` inside every hook's `around_task`, the first hook outermost.
+def task_interceptors(hooks: Sequence[Interceptor]) -> tuple[Interceptor, ...]:
+    """The interceptors that wrap tasks: those overriding `intercept_task` or, the old
+    way, `around_task`."""
+    return tuple(
+        hook
+        for hook in hooks
+        if _overrides(hook, "intercept_task") or _overrides(hook, "around_task")
+    )
 
-    A hook that raises, returns something else than a report of this task, or never
-    calls `call_next` is logged; the task's own report is then used (the task is run
-    without hooks if it did not run yet).
+
+def _overrides(hook: Interceptor, method: str) -> bool:
+    return getattr(type(hook), method) is not getattr(Interceptor, method)
+
+
+async def run_chain(
+    interceptors: Sequence[Interceptor], task: InterceptedTask, innermost: TaskCall
+) -> TaskReport:
+    """Run `innermost` inside every interceptor, the first outermost.
+
+    Must be awaited in the task's own context: what the interceptors set in it before
+    `call_next()` is what the handler sees.
     """
+    call = innermost
+    for interceptor in reversed(interceptors):
+        call = _link(interceptor, task, call)
+    return await call()
+
+
+class _Once:
+    """`call_next` of one link: refuses a second call, and remembers whether it ran."""
+
+    __slots__ = ("_call", "called")
+
+    def __init__(self, call: TaskCall) -> None:
+        self._call = call
+        self.called = False
+
+    def __call__(self) -> Awaitable[TaskReport]:
+        if self.called:
+            raise RuntimeError("call_next() was called more than once")
+        self.called = True
+        return self._call()
+
+
+def _link(interceptor: Interceptor, task: InterceptedTask, call_next: TaskCall) -> TaskCall:
+    legacy = not _overrides(interceptor, "intercept_task")
+
+    async def call() -> TaskReport:
+        once = _Once(call_next)
+        try:
+            if legacy:
+                return await _around_task(interceptor, task, once)
+            report = await interceptor.intercept_task(task, once)
+        except Exception as exc:
+            return _failed(interceptor, task, once.called, exc)
+        if isinstance(report, TaskReport) and report.task_id == task.info.task_id:
+            return report
+        return _failed(interceptor, task, once.called, None, report)
+
+    return call
+
+
+def _failed(
+    interceptor: Interceptor,
+    task: InterceptedTask,
+    ran: bool,
+    exc: Exception | None,
+    returned: object = None,
+) -> TaskReport:
+    """The error report of a task whose interceptor failed; logged once."""
+    info = task.info
+    name = task.mask(type(interceptor).__qualname__)
+    if exc is not None:
+        what = f"raised {type(exc).__name__}"
+    elif isinstance(returned, TaskReport):
+        what = "returned the report of another task"
+    else:
+        what = f"returned {type(returned).__name__} instead of a report"
+    when = "after the task ran; its report was replaced" if ran else "before the task ran"
+    logger.error(
+        "interceptor %s %s around task %s (%s), %s: the task is reported as failed",
+        name,
+        what,
+        info.task_id,
+        info.subject.describe(),
+        when,
+        exc_info=exc,
+        extra=info.fields(interceptor=name),
+    )
+    return TaskReport.error(
+        info.task_id,
+        f"internal error in the app's runner: interceptor {name} {what} {when}; see the app's logs",
+    )
+
+
+async def _around_task(hook: Interceptor, task: InterceptedTask, call_next: _Once) -> TaskReport:
+    """A hook's `around_task`, with its old contract: a failure in it is logged, and
+    the task's own report is used (the task runs without the hook if it did not yet)."""
+    info = task.info
     produced: list[TaskReport] = []
-    started = False
 
     async def inner() -> TaskReport:
-        nonlocal started
-        if started:
-            raise RuntimeError("call_next() was called more than once")
-        started = True
-        report = await innermost()
+        report = await call_next()
         produced.append(report)
         return report
 
-    call: TaskCall = inner
-    for hook in reversed(hooks):
-        call = _bind(hook, task, call)
     try:
-        report = await call()
+        report: object = await hook.around_task(info, inner)
     except Exception:
         logger.exception(
             "a runner hook failed around task %s; its report is used as is",
-            task.task_id,
-            extra=task.fields(),
+            info.task_id,
+            extra=info.fields(),
         )
         report = None
-    if isinstance(report, TaskReport) and report.task_id == task.task_id:
+    if isinstance(report, TaskReport) and report.task_id == info.task_id:
         return report
     if report is not None:
         logger.error(
             "a runner hook returned %r instead of the report of task %s; ignored",
             type(report).__name__,
-            task.task_id,
-            extra=task.fields(),
+            info.task_id,
+            extra=info.fields(),
         )
     if produced:
         return produced[0]
-    if not started:
-        return await innermost()
-    # `innermost` started but produced nothing: only possible if it was cancelled,
+    if not call_next.called:
+        return await call_next()
+    # `call_next` started but produced nothing: only possible if it was cancelled,
     # and a cancellation does not reach this line.
-    raise RuntimeError(f"task {task.task_id} produced no report")  # pragma: no cover
-
-
-def _bind(hook: RunnerHook, task: TaskInfo, call_next: TaskCall) -> TaskCall:
-    async def call() -> TaskReport:
-        return await hook.around_task(task, call_next)
-
-    return call
+    raise RuntimeError(f"task {info.task_id} produced no report")  # pragma: no cover

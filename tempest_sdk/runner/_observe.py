@@ -1,6 +1,6 @@
 """What the SDK's metric hooks share: probes, the runner's state, bounded labels.
 
-`Observer` is the base of `PrometheusMetrics` and `OpenTelemetry`, a `RunnerHook`
+`Observer` is the base of `PrometheusMetrics` and `OpenTelemetry`, an `Interceptor`
 like any other: the runner binds it when it starts and unbinds it when it stops, so
 that gauges (tasks in flight, report backlog, outbox, retry budget, health) are read
 from the runners' public `sample()` when metrics are collected, on whatever thread
@@ -21,10 +21,11 @@ import anyio
 
 from ..models import Operation, ReportStatus, TaskReport
 from ._hooks import (
+    InterceptedTask,
+    Interceptor,
     ObservedRunner,
     PollEvent,
     ReportEvent,
-    RunnerHook,
     RunnerSample,
     TaskCall,
     TaskInfo,
@@ -110,7 +111,7 @@ class _Declared:
             self.actions[resource.type] = frozenset(name for name in names if name)
 
 
-class Observer(RunnerHook):
+class Observer(Interceptor):
     """Base of the SDK's metric hooks: counts task, poll and report events, and reads
     the state of the runners it is bound to when metrics are collected.
 
@@ -182,13 +183,14 @@ class Observer(RunnerHook):
             self._labels[key] = labels  # a key of declared values: the cache stays bounded
         return labels
 
-    # -- RunnerHook ---------------------------------------------------------------------
+    # -- Interceptor --------------------------------------------------------------------
 
-    async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+    async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
         """Time the task and count its outcome."""
-        labels = self.labels(task)
-        if task.waited:
-            self._task_waited(labels, task.waited)
+        info = task.info
+        labels = self.labels(info)
+        if info.waited:
+            self._task_waited(labels, info.waited)
         started = time.perf_counter()
         try:
             report = await call_next()

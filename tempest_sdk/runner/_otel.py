@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .._secrets import mask, mask_strings
 from .._version import __version__
-from ._hooks import PollEvent, ReportEvent, TaskCall, TaskInfo
+from ._hooks import InterceptedTask, PollEvent, ReportEvent, TaskCall, TaskInfo
 from ._log import describe
 from ._observe import (
     DURATION_BUCKETS,
@@ -228,24 +228,25 @@ class OpenTelemetry(Observer):
 
     # -- traces -------------------------------------------------------------------------
 
-    async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+    async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
         """Run the task inside its span (the current span while the handler runs)."""
         trace = self._trace
-        waiting = self._waiting_polls.pop(task.task_id, None)
+        info = task.info
+        waiting = self._waiting_polls.pop(info.task_id, None)
         span = self._tracer.start_span(
-            mask(describe(task)),
+            mask(describe(info)),
             kind=trace.SpanKind.CONSUMER,
-            attributes=_span_attributes(task),
+            attributes=_span_attributes(info),
             start_time=waiting[0] if waiting is not None else None,
         )
         if waiting is not None:
             self._next_span(span, *waiting)
-        self._hold(task.task_id, span)
+        self._hold(info.task_id, span)
         token = self._context.attach(trace.set_span_in_context(span))
         try:
-            report = await super().around_task(task, call_next)
+            report = await super().intercept_task(task, call_next)
         except BaseException as exc:
-            self._open.pop(task.task_id, None)
+            self._open.pop(info.task_id, None)
             span.set_attribute("tempest.task.outcome", _failure_outcome(exc))
             span.set_attribute("error.type", type(exc).__name__)
             span.set_status(trace.StatusCode.ERROR, type(exc).__name__)

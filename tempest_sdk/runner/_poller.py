@@ -36,7 +36,7 @@ from .._outcomes import AccessRefusedError, TaskSourceError
 from ..models import MalformedTaskError
 from ._config import RunnerOptions
 from ._errors import RunnerStartupError
-from ._hooks import PollEvent, PollOutcome, RunnerHook
+from ._hooks import Interceptor, PollEvent, PollOutcome
 from ._log import describe_error
 from ._protocols import RunnableApp, TaskSource
 from ._reporter import call_hook
@@ -69,7 +69,7 @@ class VersionPoller:
         options: RunnerOptions,
         keeper: TaskKeeper,
         budget: RetryBudget,
-        hooks: Sequence[RunnerHook],
+        hooks: Sequence[Interceptor],
     ) -> None:
         self.app = app
         self._app_id = app.app_id

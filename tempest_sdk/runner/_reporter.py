@@ -19,7 +19,7 @@ import anyio
 from .._backoff import Backoff
 from .._outcomes import GoneError, RejectedError
 from ..models import TaskReport
-from ._hooks import ReportEvent, ReportOutcome, RunnerHook
+from ._hooks import Interceptor, ReportEvent, ReportOutcome
 from ._log import logger
 from ._protocols import TaskSource
 from ._retry import RetryBudget
@@ -76,7 +76,7 @@ class Reporter:
         source: TaskSource,
         backoff: Backoff,
         budget: RetryBudget,
-        hooks: Sequence[RunnerHook],
+        hooks: Sequence[Interceptor],
         *,
         senders: int,
     ) -> None:

@@ -34,7 +34,7 @@ from ._config import RunnerOptions, RunnerOptionsKwargs, options_from_env, pool_
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
-from ._hooks import RunnerHook, RunnerSample, overriding
+from ._hooks import Interceptor, RunnerSample, overriding, task_interceptors
 from ._log import describe_error, logger
 from ._observe import Probe
 from ._outbox import Outbox
@@ -423,7 +423,7 @@ class Runner:
                 TaskLedger(options.dedup_size),
                 outbox,
                 reporter,
-                overriding(hooks, "around_task"),
+                task_interceptors(hooks),
             )
             self._reporter, self._keeper = reporter, keeper
             poll_hooks = overriding(hooks, "on_poll")
@@ -561,7 +561,7 @@ class Runner:
         with scope:
             await self._watchdog.run()
 
-    def _hooks_with_metrics(self) -> tuple[RunnerHook, ...]:
+    def _hooks_with_metrics(self) -> tuple[Interceptor, ...]:
         """The hooks, plus a `PrometheusMetrics` of the runner's own when the operations
         endpoint is on, none was given and prometheus-client is installed: so `/metrics`
         serves the runner's metrics whenever it can."""
@@ -578,7 +578,7 @@ class Runner:
             return hooks  # /metrics answers 501, naming the extra to install
 
     def _serve_operations(
-        self, stack: contextlib.AsyncExitStack, hooks: tuple[RunnerHook, ...], host: str, port: int
+        self, stack: contextlib.AsyncExitStack, hooks: tuple[Interceptor, ...], host: str, port: int
     ) -> None:
         from ._metrics import PrometheusMetrics
         from ._operations import OperationsServer

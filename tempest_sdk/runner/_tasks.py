@@ -26,7 +26,7 @@ from .._secrets import TaskSecrets, enter_task, leave_task, mask, scrub
 from ..models import MalformedTaskError, ReportStatus, Task, TaskReport
 from ._config import RunnerOptions
 from ._dedup import Claim, ClaimKind, TaskLedger
-from ._hooks import PollOutcome, RunnerHook, TaskInfo, run_with_hooks
+from ._hooks import InterceptedTask, Interceptor, PollOutcome, TaskInfo, run_chain
 from ._limits import TaskLimiter
 from ._log import describe, logger
 from ._outbox import Outbox
@@ -44,7 +44,7 @@ class TaskKeeper:
         ledger: deduplicates redelivered tasks.
         outbox: where reports are kept until acknowledged, or None.
         reporter: delivers reports.
-        task_hooks: the hooks that wrap each task.
+        interceptors: the interceptors that wrap each task, the first outermost.
     """
 
     def __init__(
@@ -53,7 +53,7 @@ class TaskKeeper:
         ledger: TaskLedger,
         outbox: Outbox | None,
         reporter: Reporter,
-        task_hooks: tuple[RunnerHook, ...],
+        interceptors: tuple[Interceptor, ...],
     ) -> None:
         self._concurrency = options.concurrency
         self._timeout = options.task_timeout
@@ -61,7 +61,7 @@ class TaskKeeper:
         self._ledger = ledger
         self._outbox = outbox
         self._reporter = reporter
-        self._hooks = task_hooks
+        self._interceptors = interceptors
         self._slots = anyio.Semaphore(options.concurrency)
         self._backlog = anyio.Semaphore(options.concurrency)
         self.thread_limiter = anyio.CapacityLimiter(options.concurrency)
@@ -238,7 +238,8 @@ class TaskKeeper:
         holding = True  # the slot
         # The task's secrets are masked everywhere (logs of any thread, spans, labels)
         # from its claim until its report is settled, not only while dispatch runs.
-        held = enter_task(TaskSecrets(task.task))
+        secrets = TaskSecrets(task.task)
+        held = enter_task(secrets)
         try:
             info = TaskInfo.of(app.app_id, app.version, task)
             # Waiting for a limit holds the slot: it counts against `concurrency`.
@@ -257,7 +258,7 @@ class TaskKeeper:
             if admission.waited:
                 info = dataclasses.replace(info, waited=admission.waited)
             try:
-                report = await self._execute(app, task, info, late)
+                report = await self._execute(app, task, info, secrets, late)
             finally:
                 admission.release()
             if report is None:
@@ -285,7 +286,7 @@ class TaskKeeper:
                     self._ledger.release(task_id)
 
     async def _execute(
-        self, app: RunnableApp, task: Task, info: TaskInfo, late: bool
+        self, app: RunnableApp, task: Task, info: TaskInfo, secrets: TaskSecrets, late: bool
     ) -> TaskReport | None:
         """Run the handler; the report, or None when the task is left for redelivery."""
         task_id = task.task_id
@@ -297,9 +298,11 @@ class TaskKeeper:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("task %s started: %s", task_id, describe(info), extra=info.fields())
             with scope:
-                if self._hooks:
-                    report = await run_with_hooks(
-                        self._hooks, info, lambda: self._dispatch(app, task)
+                if self._interceptors:
+                    report = await run_chain(
+                        self._interceptors,
+                        InterceptedTask.of(info, task, secrets),
+                        lambda: self._dispatch(app, task),
                     )
                 else:
                     report = await self._dispatch(app, task)

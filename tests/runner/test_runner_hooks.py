@@ -10,7 +10,7 @@ import pytest
 from tempest_sdk.client import InternalServerError
 from tempest_sdk.models import TaskReport
 from tempest_sdk.runner import PollEvent, ReportEvent, Runner, RunnerHook, TaskCall, TaskInfo
-from tempest_sdk.runner._hooks import run_with_hooks
+from tempest_sdk.runner._hooks import InterceptedTask, run_chain
 
 from .fakes import FAST, FakeApp, FakeSource, make_task, ok_report, wait_until
 
@@ -78,6 +78,7 @@ class Order(RunnerHook):
 
 
 INFO = TaskInfo("shop", "v1", "t1", "operation", "example", "create")
+TASK = InterceptedTask.of(INFO, make_task("t1"))
 
 
 async def test_the_first_hook_is_outermost():
@@ -87,7 +88,7 @@ async def test_the_first_hook_is_outermost():
         log.append("task")
         return ok_report(make_task("t1"))
 
-    await run_with_hooks([Order("a", log), Order("b", log)], INFO, inner)
+    await run_chain([Order("a", log), Order("b", log)], TASK, inner)
     assert log == ["a before", "b before", "task", "b after", "a after"]
 
 
@@ -122,7 +123,7 @@ async def test_a_broken_hook_never_loses_the_task(hook, caplog):
         runs.append("task")
         return ok_report(make_task("t1"))
 
-    report = await run_with_hooks([hook], INFO, inner)
+    report = await run_chain([hook], TASK, inner)
     assert report.task_id == "t1"
     assert runs == ["task"]
     assert caplog.records

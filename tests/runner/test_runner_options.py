@@ -23,6 +23,8 @@ def test_public_names_are_pinned():
         "AccessRefusedError",
         "Backoff",
         "GoneError",
+        "InterceptedTask",
+        "Interceptor",
         "Limits",
         "OpenTelemetry",
         "Probe",
