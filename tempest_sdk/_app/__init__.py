@@ -15,21 +15,3 @@ from ._results import Page as Page
 from ._schema import JSONSchema as JSONSchema
 from ._settings import SettingsError as SettingsError
 from ._settings import load_settings as load_settings
-
-__all__ = [
-    "App",
-    "Context",
-    "DefinitionError",
-    "Environment",
-    "Health",
-    "InvalidInputError",
-    "ResourceConflictError",
-    "JSONSchema",
-    "Page",
-    "Rate",
-    "ResourceNotFoundError",
-    "ResourceType",
-    "SettingsError",
-    "TaskError",
-    "load_settings",
-]

@@ -175,6 +175,14 @@ def _endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _full_tracebacks_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--full-tracebacks",
+        action="store_true",
+        help="log handlers' tracebacks whole, with the SDK's own frames",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     # Typed as the base: the commands' parsers are `_Parser`s too, made by add_parser.
     parser: argparse.ArgumentParser = _Parser(
@@ -265,11 +273,7 @@ def _parser() -> argparse.ArgumentParser:
             "the external system they call"
         ),
     )
-    p.add_argument(
-        "--full-tracebacks",
-        action="store_true",
-        help="log handlers' tracebacks whole, with the SDK's own frames",
-    )
+    _full_tracebacks_argument(p)
     p.add_argument(
         "--log-format",
         choices=["text", "json"],
@@ -308,11 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("app", help=_APP_HELP)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds each check may take")
     p.add_argument("--json", action="store_true", help="print the health report as JSON")
-    p.add_argument(
-        "--full-tracebacks",
-        action="store_true",
-        help="log handlers' tracebacks whole, with the SDK's own frames",
-    )
+    _full_tracebacks_argument(p)
     p.set_defaults(command="health", run=_run("health"))
 
     p = _command(
@@ -333,11 +333,7 @@ def _parser() -> argparse.ArgumentParser:
         help="create, read, update, delete, list or an action",
     )
     task_arguments(p)
-    p.add_argument(
-        "--full-tracebacks",
-        action="store_true",
-        help="log handlers' tracebacks whole, with the SDK's own frames",
-    )
+    _full_tracebacks_argument(p)
     p.set_defaults(command="invoke", run=_run("invoke"))
 
     p = _command(

@@ -48,29 +48,7 @@ from .._outcomes import (
     RetryLaterError,
     TaskSourceError,
 )
-from .._secrets import scrub
-
-__all__ = [
-    "APIAttemptTimeoutError",
-    "APIConnectionError",
-    "APIError",
-    "APIResponseTooLargeError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITLSError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "InternalServerError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestRejectedError",
-    "TempestConfigError",
-    "redact",
-    "redact_data",
-    "status_error",
-]
+from .._secrets import scrub, scrub_data
 
 # Server text quoted in a message is cut here, so one odd answer cannot flood a log.
 _QUOTE_LIMIT = 500
@@ -309,15 +287,7 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 def redact_data(value: Any, secrets: Sequence[str]) -> Any:
     """`value` (decoded JSON, or text) with `redact` applied to every string, keys too."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {redact_data(k, secrets): redact_data(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_data(item, secrets) for item in value]
-    return value
+    return scrub_data(value, secrets) if secrets else value
 
 
 def quote(text: str) -> str:

@@ -17,7 +17,7 @@ import urllib.request
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 import httpx
 
@@ -195,29 +195,36 @@ def build_async_http(
     aiohttp = library == "asyncio"
     limits = pool_limits(max_connections)
     if trust_env and environment_has_proxies():
+        client = httpx.AsyncClient
         if aiohttp:
             from httpx_aiohttp import HttpxAiohttpClient
 
-            return HttpxAiohttpClient(
-                verify=context,
-                trust_env=trust_env,
-                timeout=timeout,
-                follow_redirects=False,
-                limits=limits,
-            )
-        return httpx.AsyncClient(
-            verify=context,
-            trust_env=trust_env,
-            timeout=timeout,
-            follow_redirects=False,
-            limits=limits,
-        )
+            client = HttpxAiohttpClient
+        return client(**_proxied_client_options(context, timeout, limits))
     if aiohttp:
         from httpx_aiohttp import AiohttpTransport
 
         # Its connector's `limit` is taken from `limits.max_connections`.
         return AiohttpTransport(verify=context, trust_env=trust_env, limits=limits)
     return httpx.AsyncHTTPTransport(verify=context, trust_env=trust_env, limits=limits)
+
+
+class _ClientOptions(TypedDict):
+    verify: ssl.SSLContext
+    trust_env: bool
+    timeout: httpx.Timeout
+    follow_redirects: bool
+    limits: httpx.Limits
+
+
+def _proxied_client_options(
+    context: ssl.SSLContext, timeout: httpx.Timeout, limits: httpx.Limits
+) -> _ClientOptions:
+    """One client's options, either kind: only built when the environment has a proxy,
+    so `trust_env` is on; redirects are never followed (the API has none)."""
+    return _ClientOptions(
+        verify=context, trust_env=True, timeout=timeout, follow_redirects=False, limits=limits
+    )
 
 
 def environment_has_proxies() -> bool:
@@ -239,13 +246,7 @@ def build_sync_http(
     (the same choice, for the same reasons, as `build_async_http`)."""
     limits = pool_limits(max_connections)
     if trust_env and environment_has_proxies():
-        return httpx.Client(
-            verify=context,
-            trust_env=trust_env,
-            timeout=timeout,
-            follow_redirects=False,
-            limits=limits,
-        )
+        return httpx.Client(**_proxied_client_options(context, timeout, limits))
     return httpx.HTTPTransport(verify=context, trust_env=trust_env, limits=limits)
 
 

@@ -10,18 +10,6 @@ from pydantic import ConfigDict
 from ._base import WireModel
 from ._enums import ReportStatus
 
-__all__ = [
-    "ErrorResponse",
-    "ListProjectsResponse",
-    "ListRecipesResponse",
-    "Metadata",
-    "Project",
-    "Recipe",
-    "RequestObjectById",
-    "RequestPaginatedObjects",
-    "StandardResponse",
-]
-
 
 class Metadata(WireModel):
     """Extra facts in a `StandardResponse`; `tempest_app_url` links to the app in Tempest."""

@@ -8,15 +8,6 @@ from ._base import WireModel
 from ._enums import HealthStatus
 from ._resources import Links
 
-__all__ = [
-    "ActionDefinition",
-    "AppHealthReportItem",
-    "AppHealthReportRequest",
-    "AppRequest",
-    "ConnectRequest",
-    "ResourceDefinition",
-]
-
 
 class ActionDefinition(WireModel):
     """A named action of a resource type, with its input and output schemas."""

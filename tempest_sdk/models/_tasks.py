@@ -14,23 +14,6 @@ from ._base import WIRE_CONTEXT, WireModel
 from ._enums import EnvironmentVariableType, Operation, OwnerType
 from ._resources import Resource
 
-__all__ = [
-    "EnvironmentVariable",
-    "ExecuteResourceActionRequest",
-    "ExecuteResourceOperationRequest",
-    "ListResourcesRequest",
-    "MalformedTaskError",
-    "Owner",
-    "Task",
-    "TaskMetadata",
-    "TaskKind",
-    "TaskRequest",
-    "TaskSubject",
-    "UnknownTaskTypeError",
-    "parse_task",
-    "subject_of",
-]
-
 _MASK = "**********"
 
 
