@@ -11,7 +11,6 @@ import contextlib
 import ssl
 import threading
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Self, TypeVar, cast
 
 import httpx
@@ -425,10 +424,5 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -12,7 +12,6 @@ import contextlib
 import ssl
 import threading
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Self, TypeVar, cast
 
 import httpx
@@ -427,10 +426,5 @@ class TempestClient(BaseClient[httpx.Client]):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

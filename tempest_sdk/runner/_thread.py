@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio.from_thread
@@ -119,10 +118,5 @@ class RunnerThread(Generic[R]):
     def __enter__(self) -> RunnerThread[R]:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
