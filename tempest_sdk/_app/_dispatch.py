@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -235,10 +235,9 @@ class _Call:
         name = self.subject.resource_type
         resource_type = definition.types.get(name)
         if resource_type is None:
-            known = ", ".join(repr(t) for t in definition.types) or "none"
             raise _Failed(
                 f"resource type {name!r} is not part of app {definition.app_id} "
-                f"{definition.version}; its resource types: {known}"
+                f"{definition.version}; its resource types: {_listed(definition.types)}"
             )
         match request:
             case ExecuteResourceOperationRequest():
@@ -310,10 +309,9 @@ class _Call:
         action = request.action
         handler = resource_type.actions.get(action)
         if handler is None:
-            actions = ", ".join(repr(a) for a in resource_type.actions) or "none"
             raise _Failed(
                 f"resource type {resource_type.name!r} has no action {action!r}; "
-                f"its actions: {actions}"
+                f"its actions: {_listed(resource_type.actions)}"
             )
         value = self._input(handler, request.input)
         values = self._values(handler, request, request.resource, value, None)
@@ -450,3 +448,8 @@ def _finish(
         if checked is not current:
             updates["properties"] = checked
     return resource.model_copy(update=updates) if updates else resource
+
+
+def _listed(names: Iterable[str]) -> str:
+    """`names` for a message saying what exists: quoted, or `none`."""
+    return ", ".join(repr(name) for name in names) or "none"
