@@ -230,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk serve examples/helloworld/app.py --emulator --keep-serving
         tempest-sdk serve examples/helloworld/app.py --emulator --reload
         TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --connect --concurrency 32
+        TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --once --idle-after 30
         """,
     )
     p.add_argument("apps", nargs="+", metavar="app", help=_APP_HELP)
@@ -262,6 +263,22 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--connect", action="store_true", help="connect each app version first")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help=(
+            "a one-shot run (CronJobs, CI, back-fills): stop once the queue is empty, "
+            "deliver the reports, exit 0, or 1 when any task failed "
+            "(default: $TEMPEST_RUNNER_UNTIL_IDLE)"
+        ),
+    )
+    p.add_argument(
+        "--idle-after",
+        type=float,
+        metavar="S",
+        help="with --once: seconds without a task after which the queue counts as empty "
+        "(default: $TEMPEST_RUNNER_IDLE_AFTER or 10)",
+    )
     _endpoint_arguments(p)
     p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
     p.add_argument(

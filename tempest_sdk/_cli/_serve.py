@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,15 @@ def serve(args: argparse.Namespace) -> int:
             raise CLIError(
                 "--tasks, --keep-serving, --json and --act-on-existing-resources go with --emulator"
             )
+    elif args.once:
+        raise CLIError("--once does not go with --emulator, which stops by itself after its tasks")
     elif args.endpoint or args.ca_bundle or args.client_cert or args.client_key:
         raise CLIError(
             "--endpoint, --ca-bundle, --client-cert and --client-key do not go with "
             "--emulator, which serves its own endpoint on loopback"
         )
+    if args.once and args.reload:
+        raise CLIError("--once does not go with --reload, which serves until stopped")
     if args.reload:
         # The user's code is imported by the children only, never here.
         from ._reload import supervise
@@ -48,10 +53,10 @@ def serve(args: argparse.Namespace) -> int:
         return supervise(args)
     apps = _load_apps(args)
     options = runner_options(args)
+    _show_summary()
     with _tracing(args, apps, options):
         if not args.emulator:
-            _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
-            return 0
+            return _run_standalone(apps, endpoint=args.endpoint, **client_tls(args), **options)
         try:
             return anyio.run(functools.partial(_serve_on_emulator, apps, args, options))
         except Exception as exc:
@@ -80,17 +85,30 @@ def _tracing(
         tracing.shutdown()
 
 
-def _run_standalone(apps: Sequence[App], **options: Any) -> None:
-    """`runner.run(*apps, **options)`, its exit message raised as a `StartError`, so
-    that the command line writes it in the chosen log format."""
+def _show_summary() -> None:
+    """Show the line a one-shot run ends with (`--once`, `TEMPEST_RUNNER_UNTIL_IDLE`)
+    at the default log level too: the rest of the SDK's INFO records stay hidden."""
+    from ..runner._log import SUMMARY_LOGGER
+
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        logging.getLogger(SUMMARY_LOGGER).setLevel(logging.INFO)
+
+
+def _run_standalone(apps: Sequence[App], **options: Any) -> int:
+    """`runner.run(*apps, **options)` and its exit code (1: a one-shot run had failed
+    tasks), its exit message raised as a `StartError`, so that the command line writes
+    it in the chosen log format."""
     from ..runner import run
 
     try:
         run(*apps, **options)
     except SystemExit as exc:
+        if isinstance(exc.code, int):
+            return exc.code
         if not isinstance(exc.code, str):
             raise
         raise StartError(exc.code.removeprefix("tempest_sdk: ")) from None
+    return 0
 
 
 def _start_failure(exc: BaseException) -> Exception | None:
@@ -147,6 +165,8 @@ def runner_options(args: argparse.Namespace) -> dict[str, Any]:
         "operations_address": args.operations_address,
         # Only when given: without the flag, TEMPEST_RUNNER_CONNECT still decides.
         "connect": True if args.connect else None,
+        "until_idle": True if args.once else None,
+        "idle_after": args.idle_after,
     }
     return {name: value for name, value in given.items() if value is not None}
 

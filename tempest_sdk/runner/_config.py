@@ -64,6 +64,13 @@ class RunnerOptions:
         operations_address: serve the operations endpoint (`/livez`, `/readyz`,
             `/metrics`) on `"HOST:PORT"`; a port alone (`"8081"` or `":8081"`) listens on
             127.0.0.1 only, so in a container use `"0.0.0.0:8081"`. `None`: off.
+        until_idle: a one-shot run: stop once the queue is empty, i.e. no task came
+            for `idle_after` seconds after the last one ended (and every app version's
+            last `next` found nothing), then drain and deliver the reports. `run()`
+            then exits with status 1 when any report was an error (or could not be
+            delivered); `Runner.run()` returns, and its counts say how it went.
+        idle_after: the quiet period of `until_idle`, in seconds (default 10: at
+            least two `next` calls at the longest `poll_interval_max` pause).
         log_format: for `run()` only, which sets up the process's logging when asked:
             `"text"` or `"json"` (one JSON object a line, see `JsonLogFormatter`) on
             stderr, the SDK's records from INFO; `None` leaves logging to the program.
@@ -89,6 +96,8 @@ class RunnerOptions:
     blocked_loop_warning: float | None = 1.0
     hooks: tuple[Interceptor, ...] = ()
     operations_address: str | None = None
+    until_idle: bool = False
+    idle_after: float = 10.0
     log_format: Literal["text", "json"] | None = None
 
     def __post_init__(self) -> None:
@@ -103,7 +112,13 @@ class RunnerOptions:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 problems.append(f"{name} must be None or an integer of at least 1, got {value!r}")
-        positive = ["poll_interval_min", "poll_interval_max", "health_interval", "health_timeout"]
+        positive = [
+            "poll_interval_min",
+            "poll_interval_max",
+            "health_interval",
+            "health_timeout",
+            "idle_after",
+        ]
         optional_positive = ["task_timeout", "blocked_loop_warning"]
         for name in positive + optional_positive:
             value = getattr(self, name)
@@ -138,6 +153,8 @@ class RunnerOptions:
                     f"hooks[{index}] must be a tempest_sdk.runner.Interceptor (subclass it), "
                     f"got {type(hook).__name__}"
                 )
+        if not isinstance(self.until_idle, bool):
+            problems.append(f"until_idle must be True or False, got {self.until_idle!r}")
         if self.log_format not in (None, "text", "json"):
             problems.append(f"log_format must be 'text', 'json' or None, got {self.log_format!r}")
         if self.operations_address is not None:
@@ -198,6 +215,8 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     blocked_loop_warning: float | None
     hooks: Sequence[Interceptor]
     operations_address: str | None
+    until_idle: bool
+    idle_after: float
     log_format: Literal["text", "json"] | None
 
 
@@ -316,6 +335,8 @@ _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "OUTBOX_MAX_REPORTS": ("outbox_max_reports", _env_int),
     "OUTBOX_MAX_BYTES": ("outbox_max_bytes", _env_bytes),
     "OPERATIONS_ADDRESS": ("operations_address", _env_address),
+    "UNTIL_IDLE": ("until_idle", _env_bool),
+    "IDLE_AFTER": ("idle_after", _env_seconds),
     "LOG_FORMAT": ("log_format", _env_log_format),
 }
 
@@ -326,8 +347,8 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
     Read variables: `TEMPEST_RUNNER_CONCURRENCY`, `_TASK_TIMEOUT` (`none` disables),
     `_POLL_INTERVAL_MAX`, `_SHUTDOWN_GRACE`, `_HEALTH_INTERVAL`, `_CONNECT` (`1`/`0`),
     `_OUTBOX` (a directory), `_OUTBOX_MAX_REPORTS`, `_OUTBOX_MAX_BYTES` (bytes, or with
-    `Ki`/`Mi`/`Gi`), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_LOG_FORMAT`
-    (`text` or `json`).
+    `Ki`/`Mi`/`Gi`), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_UNTIL_IDLE` (`1`/`0`),
+    `_IDLE_AFTER` (seconds), `_LOG_FORMAT` (`text` or `json`).
 
     Raises:
         RunnerConfigError: a variable or option has an invalid value.

@@ -6,9 +6,14 @@ import logging
 
 from ._hooks import TaskInfo
 
-__all__ = ["describe", "describe_error", "logger"]
+__all__ = ["SUMMARY_LOGGER", "describe", "describe_error", "logger", "summary_logger"]
 
 logger = logging.getLogger("tempest_sdk.runner")
+
+SUMMARY_LOGGER = "tempest_sdk.runner.summary"
+summary_logger = logging.getLogger(SUMMARY_LOGGER)
+"""The one line a one-shot run ends with: its own logger, so that a program (the
+command line) can show it at INFO while it shows the rest of the SDK from WARNING."""
 
 
 def describe(info: TaskInfo) -> str:

@@ -96,6 +96,9 @@ class VersionPoller:
         self._wait_scopes: set[anyio.CancelScope] = set()
         self.polls = 0
         self.most_callers = 0
+        #: When the last `next` call that answered there is no task began; None once a
+        #: call failed since (`until_idle` stops only on an empty queue).
+        self.last_empty: float | None = None
         self._refused: AccessRefusedError | None = None
 
     @property
@@ -241,6 +244,7 @@ class VersionPoller:
             self._failed(exc)
             return "error"
         if task is None:
+            self.last_empty = started  # the queue was empty after this moment
             self._keeper.unreserve()
             self._succeeded(retrier)
             self._empty_streak += 1
@@ -262,6 +266,7 @@ class VersionPoller:
 
     def _failed(self, exc: Exception, *, log: bool = True) -> None:
         self._empty_streak = 0
+        self.last_empty = None  # a failed call: whether the queue is empty is unknown
         self._error_streak += 1
         self._last_error = exc
         if isinstance(exc, AccessRefusedError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TypeVar, Unpack, cast
@@ -35,7 +36,7 @@ from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
 from ._health import health_loop
 from ._hooks import Interceptor, RunnerSample, overriding, task_interceptors
-from ._log import describe_error, logger
+from ._log import describe_error, logger, summary_logger
 from ._observe import Probe
 from ._outbox import Outbox
 from ._poller import VersionPoller
@@ -148,6 +149,23 @@ class Runner:
     def pending_reports(self) -> int:
         """Reports queued or being delivered."""
         return self._keeper.reporting if self._keeper is not None else 0
+
+    @property
+    def ok_reports(self) -> int:
+        """Reports of status ok settled so far (acknowledged, or dropped by Tempest)."""
+        return self._keeper.settled_ok if self._keeper is not None else 0
+
+    @property
+    def error_reports(self) -> int:
+        """Reports of status error settled so far: tasks that failed, timed out, could
+        not be read, or whose result Tempest refused."""
+        return self._keeper.settled_errors if self._keeper is not None else 0
+
+    @property
+    def failed(self) -> bool:
+        """Whether any report was an error, or could not be delivered (a one-shot run
+        then exits with status 1)."""
+        return self.error_reports > 0 or self.undelivered_reports > 0
 
     @property
     def undelivered_reports(self) -> int:
@@ -475,6 +493,8 @@ class Runner:
                     async with anyio.create_task_group() as polling:
                         for poller in self._pollers:
                             polling.start_soon(poller.serve)
+                        if options.until_idle:
+                            polling.start_soon(self._stop_when_idle, events, keeper)
                         self._became_ready(events)
                         await events.stop.wait()
                         self._state = "stopping"
@@ -501,6 +521,48 @@ class Runner:
             "runner stopped: %d task(s) completed, %d report(s) delivered",
             self.completed,
             self.delivered,
+        )
+        if options.until_idle:
+            self._log_summary()
+
+    async def _stop_when_idle(self, events: _Events, keeper: TaskKeeper) -> None:
+        """`until_idle`: stop once no task came for `idle_after` seconds after the last
+        task or report, and every app version's `next` found none since."""
+        quiet = self.options.idle_after
+        wait = quiet
+        while True:
+            with anyio.move_on_after(wait):
+                await events.stop.wait()
+                return
+            now = anyio.current_time()
+            since = keeper.last_active
+            emptied = all(
+                poller.last_empty is not None and poller.last_empty >= since
+                for poller in self._pollers
+            )
+            if not keeper.busy and emptied and now - since >= quiet:
+                break
+            # Busy, or no empty answer yet since the last task: look again a quiet
+            # period after the last activity (at least a tenth of one from now).
+            wait = max(since + quiet - now, quiet / 10) if not keeper.busy else quiet
+        logger.info(
+            "no task for %gs after the last one: the queue is empty, stopping (until_idle)",
+            quiet,
+        )
+        events.stop.set()
+
+    def _log_summary(self) -> None:
+        """The one line a one-shot run ends with: how many reports, and how they went."""
+        ok, errors, undelivered = self.ok_reports, self.error_reports, self.undelivered_reports
+        lost = f", {undelivered} report(s) not delivered" if undelivered else ""
+        summary_logger.log(
+            logging.WARNING if errors or undelivered else logging.INFO,
+            "one-shot run done: %d task(s) reported: %d ok, %d error%s",
+            ok + errors,
+            ok,
+            errors,
+            lost,
+            extra={"ok": ok, "error": errors, "undelivered": undelivered},
         )
 
     @contextlib.asynccontextmanager

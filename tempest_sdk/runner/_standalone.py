@@ -46,10 +46,15 @@ def run(
     it) or the environment (`TEMPEST_API_ENDPOINT`, `TEMPEST_TOKEN_FILE`,
     `TEMPEST_TOKEN`, `TEMPEST_CA_BUNDLE`, `TEMPEST_CLIENT_CERT`, `TEMPEST_CLIENT_KEY`).
 
+    With `until_idle=True` (or `TEMPEST_RUNNER_UNTIL_IDLE=1`), a one-shot run: it
+    stops by itself once no task came for `idle_after` seconds, logs one summary line
+    (reports ok and error), and returns when every report was ok and delivered; else
+    it raises `SystemExit(1)`.
+
     The first SIGINT or SIGTERM stops gracefully (see `Runner.shutdown`); a second
     one stops at once. If plain handlers that timed out or were cancelled still run
-    in their threads then, the process exits (status 0) without waiting for them,
-    with a warning naming them.
+    in their threads then, the process exits (status 0, or 1 as above) without
+    waiting for them, with a warning naming them.
 
     Logging is the program's unless `log_format` (or `TEMPEST_RUNNER_LOG_FORMAT`) is
     `"text"` or `"json"`: then, if the root logger has no handler yet, `run` adds one
@@ -61,7 +66,8 @@ def run(
     Raises:
         SystemExit: with status 1 and a message saying how to fix it, when the
             options are invalid or the runner cannot start (rejected token,
-            unreachable endpoint, missing configuration).
+            unreachable endpoint, missing configuration); with status 1 alone when a
+            one-shot run (`until_idle`) reported an error or left a report undelivered.
     """
     try:
         resolved = options_from_env(**options)
@@ -94,7 +100,10 @@ def run(
         anyio.run(_serve, runner, owned)
     except RunnerStartupError as exc:
         raise SystemExit(f"tempest_sdk: {exc}") from None
-    _exit_past_stuck_threads(started)
+    code = 1 if runner.options.until_idle and runner.failed else 0
+    _exit_past_stuck_threads(started, code)
+    if code:
+        raise SystemExit(code)
 
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -134,7 +143,7 @@ def _set_up_logging(log_format: str | None) -> None:
         sdk.setLevel(logging.INFO)
 
 
-def _exit_past_stuck_threads(started: float) -> None:
+def _exit_past_stuck_threads(started: float, code: int) -> None:
     """End the process now if handler threads this run abandoned would keep it alive."""
     stuck = stuck_threads(since=started)
     if not stuck:
@@ -160,7 +169,7 @@ def _exit_past_stuck_threads(started: float) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 async def _serve(runner: Runner, owned: AsyncTempestClient | None) -> None:

@@ -77,6 +77,13 @@ class TaskKeeper:
         self.undelivered = 0
         self.completed = 0
         self.reporting = 0
+        #: Reports settled (acknowledged, or dropped as gone or refused), by status.
+        self.settled_ok = 0
+        self.settled_errors = 0
+        # Tasks between their claim and the end of their owner (limits waits included),
+        # and when the last task or report came or went: what `until_idle` watches.
+        self._owners = 0
+        self.last_active = 0.0
 
     # -- capacity, for the pollers --------------------------------------------------
 
@@ -89,6 +96,11 @@ class TaskKeeper:
     def in_flight(self) -> int:
         """Tasks whose handler runs now."""
         return len(self._running)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a task is owned (waiting, running, reporting) or a report pending."""
+        return self._owners > 0 or self.reporting > 0
 
     async def reserve(self) -> None:
         """Take a slot for a task about to be fetched; waits while none is free."""
@@ -111,8 +123,10 @@ class TaskKeeper:
     def accept(self, app: RunnableApp, task: Task) -> PollOutcome:
         """Take over a fetched task and the slot reserved for it."""
         assert self._group is not None
+        self.last_active = anyio.current_time()
         claim = self._ledger.claim(task.task_id)
         if claim.kind is ClaimKind.NEW:
+            self._owners += 1
             self._group.start_soon(self._own, app, task, self._stopping)
             return "task"
         self._slots.release()
@@ -125,6 +139,7 @@ class TaskKeeper:
         With its task id known, the task is reported as failed (once).
         """
         self._slots.release()
+        self.last_active = anyio.current_time()
         task_id = exc.task_id
         # Its message may quote a value the task sent (a request_type, an operation):
         # masked with the task's own secret variables and every secret known.
@@ -184,6 +199,7 @@ class TaskKeeper:
         Cancelled (the flush ran out of time, or an abort), the reports not delivered
         yet are remembered as abandoned; `abandoned()` logs them.
         """
+        self.last_active = anyio.current_time()
         async with anyio.create_task_group() as group:
             self._group = group
             task_status.started()
@@ -279,6 +295,8 @@ class TaskKeeper:
             finally:
                 self._backlog.release()
         finally:
+            self._owners -= 1
+            self.last_active = anyio.current_time()
             leave_task(held)
             if holding:
                 self._slots.release()
@@ -392,6 +410,11 @@ class TaskKeeper:
             raise
         _log_delivery(item, delivery)
         self.reporting -= 1
+        if item.report.status is ReportStatus.OK:
+            self.settled_ok += 1
+        else:
+            self.settled_errors += 1
+        self.last_active = anyio.current_time()
         self._ledger.settled(item.report)
         if self._outbox is not None:
             try:
