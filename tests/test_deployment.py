@@ -106,7 +106,12 @@ def test_manifests_are_valid_kubernetes_objects(version: str) -> None:
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{path.relative_to(ROOT)} is not valid on Kubernetes {version}: {exc}")
         checked.append(document["kind"])
-    assert sorted(checked) == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget"]
+    assert sorted(checked) == [
+        "CronJob",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    ]
 
 
 def test_probes_ask_the_operations_endpoint_where_the_runner_serves_it() -> None:
@@ -276,7 +281,7 @@ def _kustomize(directory: Path) -> list[dict[str, Any]]:
     return list(yaml.safe_load_all(rendered.stdout))
 
 
-@pytest.mark.parametrize("overlay", ["base", "autoscaling"])
+@pytest.mark.parametrize("overlay", ["base", "autoscaling", "oneshot"])
 def test_the_kustomizations_render_valid_objects(overlay: str) -> None:
     import kubernetes_validate
 
@@ -284,8 +289,11 @@ def test_the_kustomizations_render_valid_objects(overlay: str) -> None:
     for document in documents:
         if document["apiVersion"] not in NOT_IN_KUBERNETES:
             kubernetes_validate.validate(document, KUBERNETES_VERSIONS[-1], strict=True)
-    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     kinds = sorted(d["kind"] for d in documents)
+    if overlay == "oneshot":
+        assert kinds == ["CronJob"]
+        return
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
     if overlay == "base":
         assert kinds == ["Deployment", "PodDisruptionBudget"]
         assert deployment["spec"]["replicas"] >= 2
@@ -298,6 +306,70 @@ def test_the_kustomizations_render_valid_objects(overlay: str) -> None:
         ]
         # With an autoscaler, a replica count in the Deployment fights it on every apply.
         assert "replicas" not in deployment["spec"]
+
+
+# --- the one-shot CronJob ---------------------------------------------------------------
+
+
+def _job_pod() -> dict[str, Any]:
+    pod: dict[str, Any] = _one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pod
+
+
+def _job_env() -> dict[str, str]:
+    (container,) = _job_pod()["containers"]
+    return {item["name"]: item["value"] for item in container["env"]}
+
+
+def test_the_cronjob_makes_one_shot_runs_that_end_within_the_job() -> None:
+    cronjob = _one("CronJob")
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    options = options_from_env(_job_env())
+    assert options.until_idle is True
+    # Two runs never drain the queue at once; a failed run (a task reported as an
+    # error) is not run again, and no restart hides it.
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert job["backoffLimit"] == 0
+    assert _job_pod()["restartPolicy"] == "Never"
+    # The quiet period fits in the job's deadline many times over; the stop after the
+    # deadline's SIGTERM fits in the grace period.
+    assert options.idle_after * 10 < job["activeDeadlineSeconds"]
+    grace = _job_pod()["terminationGracePeriodSeconds"]
+    assert grace > options.shutdown_grace + options.flush_timeout
+    # The deadline ends a run before the next one is due (hourly).
+    assert cronjob["spec"]["schedule"] == "0 * * * *"
+    assert job["activeDeadlineSeconds"] < 3600
+
+
+def test_every_cronjob_runner_variable_is_one_the_runner_reads() -> None:
+    defaults = options_from_env({})
+    for name, value in _job_env().items():
+        if not name.startswith("TEMPEST_RUNNER_"):
+            continue
+        if options_from_env({name: value}) != defaults:
+            continue
+        with pytest.raises(RunnerConfigError, match=name):
+            options_from_env({name: "not a value"})
+
+
+def test_the_cronjob_runs_the_deployments_image_token_and_security() -> None:
+    deployment_pod = _one("Deployment")["spec"]["template"]["spec"]
+    pod = _job_pod()
+    (container,) = pod["containers"]
+    assert container["image"] == _container()["image"]
+    assert "command" not in container and "args" not in container, "the image's CMD runs"
+    assert pod["securityContext"] == deployment_pod["securityContext"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"] == _container()["securityContext"]
+    env = _job_env()
+    assert "TEMPEST_TOKEN" not in env
+    assert env["TEMPEST_TOKEN_FILE"] == _container_env()["TEMPEST_TOKEN_FILE"]
+    assert env["TEMPEST_API_ENDPOINT"] == _container_env()["TEMPEST_API_ENDPOINT"]
+    token = next(v for v in pod["volumes"] if v["name"] == "tempest-token")
+    assert token in deployment_pod["volumes"]
+    mounts = [m for m in container["volumeMounts"] if m["name"] == "tempest-token"]
+    assert mounts == [m for m in _container()["volumeMounts"] if m["name"] == "tempest-token"]
+    assert '--8<-- "deploy/kubernetes/oneshot/cronjob.yaml"' in GUIDE.read_text("utf-8")
 
 
 # --- the image -------------------------------------------------------------------------

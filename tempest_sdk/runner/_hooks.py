@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._logfields import task_fields
 from .._secrets import TaskSecrets
-from ..models import Task, TaskKind, TaskReport, TaskSubject
+from ..models import Task, TaskKind, TaskMetadata, TaskReport, TaskRequest, TaskSubject
 
 if TYPE_CHECKING:
     from ._protocols import RunnableApp
@@ -204,6 +204,17 @@ class InterceptedTask:
         if secrets is None:
             secrets = TaskSecrets(task.task)
         return cls(info, task, time.time(), secrets)
+
+    @property
+    def request(self) -> TaskRequest:
+        """What the task asks (`task.task`): the operation, action or list request,
+        with its resource, input and environment variables."""
+        return self.task.task
+
+    @property
+    def metadata(self) -> TaskMetadata:
+        """Who asked for the task (`author`, `owners`) and in which project."""
+        return self.task.metadata
 
     def mask(self, text: str) -> str:
         """`text` with this task's secrets and the process's masked."""
