@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, cast
 
 from .._secrets import mask_strings
+from ._hooks import Interceptor
 from ._observe import (
     DURATION_BUCKETS,
     HEALTH_STATUSES,
@@ -19,14 +20,15 @@ from ._observe import (
     RunnerSample,
     TaskLabels,
     TaskOutcome,
+    TaskSeries,
 )
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client import CollectorRegistry
     from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import Collector
 
-__all__ = ["PrometheusMetrics", "import_prometheus_client"]
+__all__ = ["PrometheusMetrics", "endpoint_metrics", "import_prometheus_client"]
 
 _TASK_LABELS = ("app", "version", "resource_type", "kind", "name")
 _INSTALL = "pip install 'tempest-sdk[prometheus]'"
@@ -40,6 +42,23 @@ def import_prometheus_client() -> None:
         raise ImportError(
             f"Prometheus metrics need the prometheus-client package: {_INSTALL}"
         ) from None
+
+
+def endpoint_metrics(
+    hooks: tuple[Interceptor, ...],
+) -> tuple[tuple[Interceptor, ...], CollectorRegistry | None]:
+    """What the operations endpoint's `/metrics` serves: the registry of the first
+    `PrometheusMetrics` among `hooks`; with none, one of its own added to them, so that
+    `/metrics` shows the runner's metrics whenever prometheus-client is installed
+    (without it, None: `/metrics` answers 501 naming the extra to install)."""
+    for hook in hooks:
+        if isinstance(hook, PrometheusMetrics):
+            return hooks, hook.registry
+    try:
+        metrics = PrometheusMetrics()
+    except ImportError:
+        return hooks, None
+    return (*hooks, metrics), metrics.registry
 
 
 class PrometheusMetrics(Observer):
@@ -115,23 +134,22 @@ class PrometheusMetrics(Observer):
                 f"this registry already holds tempest_sdk's metrics ({exc}): pass the same "
                 "PrometheusMetrics to every runner, or give each its own registry"
             ) from None
-        # Children by label values: `labels()` takes a lock and builds a key each call.
-        self._task_children: dict[tuple[TaskLabels, str], tuple[Counter, Histogram]] = {}
 
     def __repr__(self) -> str:
         return f"<PrometheusMetrics runners={len(self._runners)}>"
 
-    def _task_done(self, labels: TaskLabels, outcome: TaskOutcome, seconds: float) -> None:
-        key = (labels, outcome)
-        children = self._task_children.get(key)
-        if children is None:
-            # Bounded labels already (declared names or `other`); masked all the same,
-            # once per child, so that no secret value ever names a series.
-            masked = mask_strings(labels)
-            children = (self._tasks.labels(*masked, outcome), self._durations.labels(*masked))
-            self._task_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+    def _task_series(self, labels: TaskLabels, outcome: TaskOutcome) -> TaskSeries:
+        # Bounded labels already (declared names or `other`); masked all the same,
+        # once per series, so that no secret value ever names one.
+        masked = mask_strings(labels)
+        count = self._tasks.labels(*masked, outcome).inc
+        observe = self._durations.labels(*masked).observe
+
+        def record(seconds: float) -> None:
+            count()
+            observe(seconds)
+
+        return record
 
     def _task_waited(self, labels: TaskLabels, seconds: float) -> None:
         self._waits.labels(*mask_strings(labels)).observe(seconds)

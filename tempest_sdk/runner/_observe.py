@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -42,6 +43,7 @@ __all__ = [
     "RunnerSample",
     "TaskLabels",
     "TaskOutcome",
+    "TaskSeries",
     "outcome_of",
 ]
 
@@ -86,6 +88,13 @@ class Probe:
 TaskLabels = tuple[str, str, str, str, str]
 """`(app, version, resource_type, kind, name)` of a task, with bounded values."""
 
+TaskSeries = Callable[[float], None]
+"""Records one task's seconds in an exporter's series of its labels and outcome."""
+
+
+def _unrecorded(seconds: float) -> None:
+    pass
+
 
 def outcome_of(report: TaskReport) -> TaskOutcome:
     """`ok`, `timeout` (a handler ran past its timeout) or `error`."""
@@ -126,11 +135,23 @@ class Observer(Interceptor):
         self._runners: tuple[ObservedRunner, ...] = ()
         self._declared: dict[tuple[str, str], _Declared] = {}
         self._labels: dict[tuple[str, str, str, str, str], TaskLabels] = {}
+        # What records a task, by its labels and outcome (bounded values), built once:
+        # an exporter's series look-up takes a lock and builds a key on every call.
+        self._series: dict[tuple[TaskLabels, TaskOutcome], TaskSeries] = {}
 
     # -- what subclasses record --------------------------------------------------------
 
+    def _task_series(self, labels: TaskLabels, outcome: TaskOutcome) -> TaskSeries:
+        """What records the seconds of a task of `labels` that ended with `outcome`
+        (every interceptor inside this one included); called once for each pair."""
+        return _unrecorded
+
     def _task_done(self, labels: TaskLabels, outcome: TaskOutcome, seconds: float) -> None:
-        """A task's handler ended (every hook inside this one included)."""
+        key = (labels, outcome)
+        record = self._series.get(key)
+        if record is None:
+            record = self._series[key] = self._task_series(labels, outcome)
+        record(seconds)
 
     def _task_waited(self, labels: TaskLabels, seconds: float) -> None:
         """A task waited `seconds` for its resource type's or action's limits."""

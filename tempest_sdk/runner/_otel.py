@@ -35,6 +35,7 @@ from ._observe import (
     Observer,
     TaskLabels,
     TaskOutcome,
+    TaskSeries,
     outcome_of,
 )
 
@@ -91,23 +92,26 @@ class OpenTelemetry(Observer):
         self._tracer = trace.get_tracer(_NAME, __version__, tracer_provider)
         self._open: dict[str, Span] = {}
         self._waiting_polls: dict[str, tuple[int, int]] = {}
-        self._attributes: dict[tuple[TaskLabels, str], dict[str, str]] = {}
+        self._attributes: dict[TaskLabels, dict[str, str]] = {}
 
         meter = metrics.get_meter(_NAME, __version__, meter_provider)
         self._tasks = meter.create_counter(
             "tempest.tasks", unit="{task}", description="Tasks run, by how they ended."
         )
-        self._durations = meter.create_histogram(
-            "tempest.task.duration",
-            unit="s",
-            description="Seconds a task's handler took.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._waits = meter.create_histogram(
-            "tempest.task.limit_wait",
-            unit="s",
-            description="Seconds a task waited for its limits before it started.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        self._durations, self._waits = (
+            meter.create_histogram(
+                name,
+                unit="s",
+                description=text,
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            )
+            for name, text in (
+                ("tempest.task.duration", "Seconds a task's handler took."),
+                (
+                    "tempest.task.limit_wait",
+                    "Seconds a task waited for its limits before it started.",
+                ),
+            )
         )
         self._polls = meter.create_counter(
             "tempest.polls", unit="{call}", description="apps.operations.next calls, by outcome."
@@ -161,21 +165,21 @@ class OpenTelemetry(Observer):
 
     # -- metrics ------------------------------------------------------------------------
 
-    def _task_done(self, labels: TaskLabels, outcome: TaskOutcome, seconds: float) -> None:
-        key = (labels, outcome)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            attributes = _metric_attributes(labels, outcome)
-            self._attributes[key] = attributes
-        self._tasks.add(1, attributes)
-        self._durations.record(seconds, self._attributes_of(labels))
+    def _task_series(self, labels: TaskLabels, outcome: TaskOutcome) -> TaskSeries:
+        ended = _metric_attributes(labels, outcome)
+        of_task = self._attributes_of(labels)
+        add, observe = self._tasks.add, self._durations.record
+
+        def record(seconds: float) -> None:
+            add(1, ended)
+            observe(seconds, of_task)
+
+        return record
 
     def _attributes_of(self, labels: TaskLabels) -> dict[str, str]:
-        key = (labels, "")
-        attributes = self._attributes.get(key)
+        attributes = self._attributes.get(labels)
         if attributes is None:
-            attributes = _metric_attributes(labels, None)
-            self._attributes[key] = attributes
+            attributes = self._attributes[labels] = _metric_attributes(labels, None)
         return attributes
 
     def _task_waited(self, labels: TaskLabels, seconds: float) -> None:

@@ -47,6 +47,8 @@ from ._tasks import TaskKeeper
 from ._watchdog import DEFAULT_THRESHOLD, LoopWatchdog
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from ..models import AppHealthReportRequest
     from ._operations import OperationsServer
     from ._thread import RunnerThread
@@ -402,12 +404,12 @@ class Runner:
     async def _run(self, events: _Events) -> None:
         options = self.options
         async with contextlib.AsyncExitStack() as stack:
-            hooks = self._hooks_with_metrics()
+            hooks, registry = self._chain()
             for hook in hooks:
                 hook.bind(self)
                 stack.callback(hook.unbind, self)
             if options.operations_bind is not None:
-                self._serve_operations(stack, hooks, *options.operations_bind)
+                self._serve_operations(stack, registry, *options.operations_bind)
             given = self._client
             # A source has `next_task`; anything else given is a factory of one.
             if given is None or not hasattr(given, "next_task"):
@@ -623,29 +625,26 @@ class Runner:
         with scope:
             await self._watchdog.run()
 
-    def _hooks_with_metrics(self) -> tuple[Interceptor, ...]:
-        """The hooks, plus a `PrometheusMetrics` of the runner's own when the operations
-        endpoint is on, none was given and prometheus-client is installed: so `/metrics`
-        serves the runner's metrics whenever it can."""
+    def _chain(self) -> tuple[tuple[Interceptor, ...], CollectorRegistry | None]:
+        """The interceptors of this run, the first outermost: those given, and what the
+        runner's own options add (the operations endpoint's metrics); with the registry
+        that `/metrics` serves, if any."""
         hooks = self.options.hooks
         if self.options.operations_bind is None:
-            return hooks
-        from ._metrics import PrometheusMetrics
+            return hooks, None
+        from ._metrics import endpoint_metrics
 
-        if any(isinstance(hook, PrometheusMetrics) for hook in hooks):
-            return hooks
-        try:
-            return (*hooks, PrometheusMetrics())
-        except ImportError:
-            return hooks  # /metrics answers 501, naming the extra to install
+        return endpoint_metrics(hooks)
 
     def _serve_operations(
-        self, stack: contextlib.AsyncExitStack, hooks: tuple[Interceptor, ...], host: str, port: int
+        self,
+        stack: contextlib.AsyncExitStack,
+        registry: CollectorRegistry | None,
+        host: str,
+        port: int,
     ) -> None:
-        from ._metrics import PrometheusMetrics
         from ._operations import OperationsServer
 
-        registry = next((h.registry for h in hooks if isinstance(h, PrometheusMetrics)), None)
         server = OperationsServer(host, port, self.liveness, self.readiness, registry)
         self._operations = server
 
