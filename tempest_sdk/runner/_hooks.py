@@ -190,6 +190,8 @@ class InterceptedTask:
         started: when the chain began for this task, in seconds since the epoch
             (`time.time()`), once the task's limits let it start (`info.waited`
             seconds after it was fetched). Measure durations with a monotonic clock.
+        secrets: the SDK's record of the task's secrets, which `mask` and `mask_data`
+            use (the same the runner masks logs with while the task runs).
     """
 
     info: TaskInfo
