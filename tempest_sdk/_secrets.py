@@ -582,12 +582,18 @@ class TaskSecrets:
         """The task's validated input: its secret fields are secrets."""
         self._inputs.append(value)
         self._changed()
+        if self._variables_of is not None:
+            # The runner's holder of the same task learns them too: it masks what is
+            # written about the task after dispatch (its outcome, its recording).
+            self._variables_of.add_input(value)
 
     def add(self, value: str) -> None:
         """A value the handler registered (`ctx.mask`)."""
         if value:
             self._extra.update(_with_lines(value))
             self._changed()
+            if self._variables_of is not None:
+                self._variables_of.add(value)
 
     def _changed(self) -> None:
         self._values = None

@@ -183,6 +183,40 @@ def _full_tracebacks_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _record_arguments(parser: argparse.ArgumentParser) -> None:
+    """`serve --record` and its bounds (each also read from `TEMPEST_RUNNER_RECORD*`)."""
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help=(
+            "record each served task and its report in FILE, one JSON line each, secrets "
+            "masked, for 'tempest-sdk replay' (default: $TEMPEST_RUNNER_RECORD; off)"
+        ),
+    )
+    parser.add_argument(
+        "--record-only",
+        metavar="FILTER",
+        help="with --record: which tasks, e.g. 'errors' or 'type=NAME,operation=create'",
+    )
+    parser.add_argument(
+        "--record-sample",
+        type=float,
+        metavar="RATE",
+        help="with --record: the share of those tasks recorded, e.g. 0.1 (default: 1)",
+    )
+    parser.add_argument(
+        "--record-max-bytes",
+        metavar="BYTES",
+        help="with --record: rotate FILE at this size, e.g. 64Mi (default: 32Mi)",
+    )
+    parser.add_argument(
+        "--record-files",
+        type=int,
+        metavar="N",
+        help="with --record: files kept, FILE and FILE.1 ... (default: 4)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     # Typed as the base: the commands' parsers are `_Parser`s too, made by add_parser.
     parser: argparse.ArgumentParser = _Parser(
@@ -231,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk serve examples/helloworld/app.py --emulator --reload
         TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --connect --concurrency 32
         TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --once --idle-after 30
+        TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --record tasks.jsonl --record-only errors
         """,
     )
     p.add_argument("apps", nargs="+", metavar="app", help=_APP_HELP)
@@ -279,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
         help="with --once: seconds without a task after which the queue counts as empty "
         "(default: $TEMPEST_RUNNER_IDLE_AFTER or 10)",
     )
+    _record_arguments(p)
     _endpoint_arguments(p)
     p.add_argument("--json", action="store_true", help="with --emulator: print the results as JSON")
     p.add_argument(
@@ -384,6 +420,10 @@ def _parser() -> argparse.ArgumentParser:
     from ._enqueue import add_enqueue_command
 
     add_enqueue_command(sub, _command)
+
+    from ._replay import add_replay_command
+
+    add_replay_command(sub, _command)
 
     # Listed here for the overview; `main` hands its arguments to the emulator's own parser.
     sub.add_parser("emulator", help="run the local emulator of the Tempest control plane")

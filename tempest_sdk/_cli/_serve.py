@@ -163,12 +163,30 @@ def runner_options(args: argparse.Namespace) -> dict[str, Any]:
         "task_timeout": args.task_timeout,
         "outbox": args.outbox,
         "operations_address": args.operations_address,
+        "record": args.record,
+        "record_only": args.record_only,
+        "record_sample": args.record_sample,
+        "record_max_bytes": _bytes(args.record_max_bytes, "--record-max-bytes"),
+        "record_files": args.record_files,
         # Only when given: without the flag, TEMPEST_RUNNER_CONNECT still decides.
         "connect": True if args.connect else None,
         "until_idle": True if args.once else None,
         "idle_after": args.idle_after,
     }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _bytes(raw: str | None, flag: str) -> int | None:
+    """A size in bytes as `TEMPEST_RUNNER_*_BYTES` takes it: `1048576`, `64Ki`, `32Mi`."""
+    if raw is None:
+        return None
+    from ..runner._config import _env_bytes
+    from ..runner._errors import RunnerConfigError
+
+    try:
+        return _env_bytes(flag, raw)
+    except RunnerConfigError:
+        raise CLIError(f"{flag} {raw!r} is not a number of bytes (e.g. 33554432, 32Mi)") from None
 
 
 async def _serve_on_emulator(

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from .._backoff import Backoff
+from .._recordings import normalized_filter
 from ._errors import RunnerConfigError
 from ._hooks import Interceptor
 from ._outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_REPORTS
+from ._record import DEFAULT_RECORD_FILES, DEFAULT_RECORD_MAX_BYTES
 
 __all__ = [
     "ENV_PREFIX",
@@ -71,6 +73,17 @@ class RunnerOptions:
             delivered); `Runner.run()` returns, and its counts say how it went.
         idle_after: the quiet period of `until_idle`, in seconds (default 10: at
             least two `next` calls at the longest `poll_interval_max` pause).
+        record: a file where each served task and the report it got are recorded, one
+            JSON line each, secrets masked, for `tempest-sdk replay`; `None` (the
+            default): off. Recording never holds a task back: when the disk cannot keep
+            up, records are dropped (counted, with a warning).
+        record_only: which tasks to record, e.g. `"errors"`, `"type=dashboard"`,
+            `"operation=create|update,errors"` (see the docs' "Debugging production
+            tasks"); `None`: every task.
+        record_sample: the share of those tasks recorded, above 0 and at most 1.
+        record_max_bytes: the most bytes a record file holds before it is rotated.
+        record_files: how many record files are kept, the current one included
+            (`FILE`, `FILE.1`, ...): at most `record_max_bytes * record_files` on disk.
         log_format: for `run()` only, which sets up the process's logging when asked:
             `"text"` or `"json"` (one JSON object a line, see `JsonLogFormatter`) on
             stderr, the SDK's records from INFO; `None` leaves logging to the program.
@@ -98,11 +111,23 @@ class RunnerOptions:
     operations_address: str | None = None
     until_idle: bool = False
     idle_after: float = 10.0
+    record: Path | None = None
+    record_only: str | None = None
+    record_sample: float = 1.0
+    record_max_bytes: int = DEFAULT_RECORD_MAX_BYTES
+    record_files: int = DEFAULT_RECORD_FILES
     log_format: Literal["text", "json"] | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for name in ("concurrency", "dedup_size", "outbox_max_reports", "outbox_max_bytes"):
+        for name in (
+            "concurrency",
+            "dedup_size",
+            "outbox_max_reports",
+            "outbox_max_bytes",
+            "record_max_bytes",
+            "record_files",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name} must be an integer of at least 1, got {value!r}")
@@ -145,6 +170,16 @@ class RunnerOptions:
             )
         if self.outbox is not None and not isinstance(self.outbox, Path):
             object.__setattr__(self, "outbox", Path(self.outbox))
+        if self.record is not None and not isinstance(self.record, Path):
+            object.__setattr__(self, "record", Path(self.record))
+        if not _is_number(self.record_sample) or not 0 < self.record_sample <= 1:
+            problems.append(
+                f"record_sample must be a number above 0 and at most 1, got {self.record_sample!r}"
+            )
+        try:
+            object.__setattr__(self, "record_only", normalized_filter(self.record_only))
+        except ValueError as exc:
+            problems.append(f"record_only: {exc}")
         if not isinstance(self.hooks, tuple):
             object.__setattr__(self, "hooks", tuple(self.hooks))
         for index, hook in enumerate(self.hooks):
@@ -217,6 +252,11 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     operations_address: str | None
     until_idle: bool
     idle_after: float
+    record: str | os.PathLike[str] | None
+    record_only: str | Sequence[str] | None
+    record_sample: float
+    record_max_bytes: int
+    record_files: int
     log_format: Literal["text", "json"] | None
 
 
@@ -283,6 +323,22 @@ def _env_log_format(name: str, raw: str) -> str | None:
     raise RunnerConfigError(f"{name}={raw!r} is not a log format (use {name}=text or json)")
 
 
+def _env_fraction(name: str, raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise RunnerConfigError(
+            f"{name}={raw!r} is not a number (a share of the tasks, e.g. {name}=0.1)"
+        ) from None
+
+
+def _env_filter(name: str, raw: str) -> str | None:
+    try:
+        return normalized_filter(raw)
+    except ValueError as exc:
+        raise RunnerConfigError(f"{name}={raw!r}: {exc}") from None
+
+
 def _env_address(name: str, raw: str) -> str | None:
     value = raw.strip()
     if value.lower() in {"", "off", "none"}:
@@ -337,6 +393,11 @@ _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "OPERATIONS_ADDRESS": ("operations_address", _env_address),
     "UNTIL_IDLE": ("until_idle", _env_bool),
     "IDLE_AFTER": ("idle_after", _env_seconds),
+    "RECORD": ("record", _env_path),
+    "RECORD_ONLY": ("record_only", _env_filter),
+    "RECORD_SAMPLE": ("record_sample", _env_fraction),
+    "RECORD_MAX_BYTES": ("record_max_bytes", _env_bytes),
+    "RECORD_FILES": ("record_files", _env_int),
     "LOG_FORMAT": ("log_format", _env_log_format),
 }
 
@@ -348,7 +409,9 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
     `_POLL_INTERVAL_MAX`, `_SHUTDOWN_GRACE`, `_HEALTH_INTERVAL`, `_CONNECT` (`1`/`0`),
     `_OUTBOX` (a directory), `_OUTBOX_MAX_REPORTS`, `_OUTBOX_MAX_BYTES` (bytes, or with
     `Ki`/`Mi`/`Gi`), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_UNTIL_IDLE` (`1`/`0`),
-    `_IDLE_AFTER` (seconds), `_LOG_FORMAT` (`text` or `json`).
+    `_IDLE_AFTER` (seconds), `_RECORD` (a file), `_RECORD_ONLY` (`errors,type=NAME`),
+    `_RECORD_SAMPLE` (`0.1`), `_RECORD_MAX_BYTES`, `_RECORD_FILES`, `_LOG_FORMAT`
+    (`text` or `json`).
 
     Raises:
         RunnerConfigError: a variable or option has an invalid value.

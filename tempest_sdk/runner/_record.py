@@ -1,0 +1,350 @@
+"""Recording served tasks (`record=`): a bounded queue, a writer thread, rotated files.
+
+The runner never waits for the disk: each task the filter and the sampling rate keep
+is handed to a bounded queue (a few microseconds on the event loop); one writer thread
+builds each line (`_recordings.encode_record`: the task, the report, secrets masked),
+writes it and rotates the file by size, keeping `files` of them. When the queue is
+full (the disk is slower than the tasks), records are dropped and counted, with one
+WARNING per episode; a failed write is dropped and counted the same way. Tasks are
+never held back nor lost for a record.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Final
+
+from .._recordings import RecordFilter, encode_record, rotated_paths
+from .._secrets import TaskSecrets, current_task_secrets
+from ..models import Task, TaskReport
+from ._hooks import TaskInfo
+
+__all__ = [
+    "DEFAULT_RECORD_FILES",
+    "DEFAULT_RECORD_MAX_BYTES",
+    "RecordWriter",
+    "Recorder",
+]
+
+logger = logging.getLogger("tempest_sdk.runner")
+
+DEFAULT_RECORD_MAX_BYTES: Final = 32 * 2**20
+DEFAULT_RECORD_FILES: Final = 4
+#: Records waiting for the writer at most; past it, records are dropped.
+QUEUE_RECORDS: Final = 2048
+#: Seconds the writer gets at stop to write what is queued.
+CLOSE_TIMEOUT: Final = 5.0
+
+Opener = Callable[[Path], IO[bytes]]
+"""Opens the current file for appending (tests swap in slow or failing files)."""
+
+
+def _append(path: Path) -> IO[bytes]:
+    return open(path, "ab")
+
+
+class RecordWriter:
+    """Writes record lines from a bounded queue in a thread, rotating files by size.
+
+    Args:
+        path: the current file; rotated ones are `path.1` (newest) to `path.<files-1>`.
+        max_bytes: the most bytes a file holds; a record that alone exceeds it is
+            dropped.
+        files: how many files are kept, the current one included.
+        queue_size: records waiting at most before new ones are dropped.
+        opener: opens `path` for appending.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = DEFAULT_RECORD_MAX_BYTES,
+        files: int = DEFAULT_RECORD_FILES,
+        queue_size: int = QUEUE_RECORDS,
+        opener: Opener = _append,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.files = files
+        self._opener = opener
+        self._queue: queue.Queue[Callable[[], bytes]] = queue.Queue(queue_size)
+        self._file: IO[bytes] | None = None
+        self._size = 0
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        # Each counter has one writer thread: no lock, no lost increment.
+        self._written = 0
+        self._full = 0  # dropped at a full queue (the event loop's thread)
+        self._failed = 0  # dropped by the writer: a write failed, or too large
+        self._lagging = False  # a full-queue episode is on (set by the loop)
+        self._lag_mark = 0
+        self._failing = False  # a failed-write episode is on (the writer's)
+        self._fail_mark = 0
+
+    @property
+    def written(self) -> int:
+        """Records written so far."""
+        return self._written
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped so far: the queue was full, a write failed, or one was too large."""
+        return self._full + self._failed
+
+    @property
+    def pending(self) -> int:
+        """Records waiting to be written."""
+        return self._queue.qsize()
+
+    def open(self) -> None:
+        """Open the current file and start the writer thread.
+
+        Raises:
+            OSError: the file cannot be opened for appending (a missing folder, no
+                permission): recording fails at start, not on the first task.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._open_file()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tempest-record {self.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, build: Callable[[], bytes]) -> bool:
+        """Queue a record (`build()` makes its line, in the writer thread); never waits.
+
+        Returns whether it was queued; when not, it is counted as dropped.
+        """
+        try:
+            self._queue.put_nowait(build)
+        except queue.Full:
+            self._full += 1
+            if not self._lagging:
+                self._lagging = True
+                self._lag_mark = self._full - 1
+                logger.warning(
+                    "recording to %s cannot keep up (%d records waiting for the disk): "
+                    "dropping records until it catches up; tasks are not affected",
+                    self.path,
+                    self._queue.maxsize,
+                )
+            return False
+        return True
+
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Write what is queued (for up to `timeout` seconds), then stop and close."""
+        self._closing.set()
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning(
+                "recording to %s: %d record(s) not written within %.0fs at stop (the disk "
+                "is slow); left behind",
+                self.path,
+                self._queue.qsize(),
+                timeout,
+            )
+        elif self._full or self._failed:
+            logger.info(
+                "recording to %s: %d record(s) written, %d dropped",
+                self.path,
+                self._written,
+                self.dropped,
+            )
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    build = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    if self._closing.is_set():
+                        return
+                    continue
+                self._write(build)
+                if self._queue.empty():
+                    self._flush()
+                    if self._lagging:
+                        lost = self._full - self._lag_mark
+                        self._lagging = False
+                        logger.info(
+                            "recording to %s caught up: %d record(s) were dropped",
+                            self.path,
+                            lost,
+                        )
+        finally:
+            self._close_file()
+
+    def _write(self, build: Callable[[], bytes]) -> None:
+        try:
+            line = build()
+        except Exception:
+            self._failed += 1
+            logger.exception("recording to %s: a record could not be built; dropped", self.path)
+            return
+        if len(line) > self.max_bytes:
+            self._failure(f"a record of {len(line)} bytes exceeds record_max_bytes")
+            return
+        try:
+            if self._file is None:
+                self._open_file()
+            if self._size and self._size + len(line) > self.max_bytes:
+                self._rotate()
+            assert self._file is not None
+            self._file.write(line)
+        except OSError as exc:
+            self._close_file()
+            self._failure(f"{exc.strerror or exc}")
+            return
+        self._size += len(line)
+        self._written += 1
+        if self._failing:
+            self._failing = False
+            logger.info(
+                "recording to %s works again: %d record(s) were dropped",
+                self.path,
+                self._failed - self._fail_mark,
+            )
+
+    def _failure(self, why: str) -> None:
+        self._failed += 1
+        if not self._failing:
+            self._failing = True
+            self._fail_mark = self._failed - 1
+            logger.warning(
+                "recording to %s failed (%s): the record is dropped, and so is every "
+                "record until a write succeeds again; tasks are not affected",
+                self.path,
+                why,
+            )
+
+    def _open_file(self) -> None:
+        self._file = self._opener(self.path)
+        try:
+            self._size = os.fstat(self._file.fileno()).st_size
+        except (OSError, ValueError, AttributeError):
+            self._size = self._file.tell()
+
+    def _rotate(self) -> None:
+        self._close_file()
+        paths = rotated_paths(self.path, self.files)
+        if len(paths) == 1:
+            self.path.unlink(missing_ok=True)
+        for older, newer in reversed(list(zip(paths[1:], paths[:-1], strict=True))):
+            if newer.exists():
+                os.replace(newer, older)  # the oldest kept is replaced: dropped
+        self._open_file()
+
+    def _flush(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self._close_file()
+            self._failure(f"{exc.strerror or exc}")
+
+    def _close_file(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError as exc:
+                self._failure(f"{exc.strerror or exc}")
+
+
+class Recorder:
+    """Decides which served tasks are recorded and hands them to a `RecordWriter`.
+
+    Args:
+        writer: where records go.
+        only: which tasks (see `RecordFilter`); everything when empty.
+        sample: the share of the tasks that pass `only` that are recorded, in (0, 1].
+        rng: the random source of the sampling.
+    """
+
+    def __init__(
+        self,
+        writer: RecordWriter,
+        *,
+        only: RecordFilter | None = None,
+        sample: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.writer = writer
+        self.only = only if only is not None else RecordFilter()
+        self.sample = sample
+        self._random = (rng or random.Random()).random
+
+    @property
+    def written(self) -> int:
+        """Records written so far."""
+        return self.writer.written
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped so far (the disk too slow, a write failed)."""
+        return self.writer.dropped
+
+    def wanted(self, info: TaskInfo, report: TaskReport) -> bool:
+        """Whether this task, with this report, is recorded (the filter, then sampling)."""
+        only = self.only
+        if only and not only.matches(info.subject, str(report.status), info.task_id):
+            return False
+        return self.sample >= 1.0 or self._random() < self.sample
+
+    def record(
+        self,
+        info: TaskInfo,
+        task: Task,
+        report: TaskReport,
+        *,
+        started_at: float,
+        duration: float,
+        secrets: TaskSecrets | None = None,
+    ) -> None:
+        """Record one served task if it is wanted; never waits, never raises for the disk.
+
+        Args:
+            info: what the task is.
+            task: the task as received.
+            report: the report sent.
+            started_at: when it started, seconds since the epoch.
+            duration: seconds it took.
+            secrets: the task's secrets; default: those of the task running here.
+        """
+        if not self.wanted(info, report):
+            return
+        if secrets is None:
+            secrets = current_task_secrets()
+        self.writer.submit(
+            functools.partial(
+                encode_record,
+                app_id=info.app_id,
+                version=info.version,
+                task=task,
+                report=report,
+                started_at=started_at,
+                duration=duration,
+                waited=info.waited,
+                secrets=secrets,
+            )
+        )
+
+
+def now() -> tuple[float, float]:
+    """`(wall clock, monotonic clock)` now: a record's start."""
+    return time.time(), time.monotonic()
