@@ -151,6 +151,9 @@ class RunnerSample:
         retry_budget: tokens left in the retry budget.
         health: `(app, version, resource type, status)` of the last health report.
         blocked_seconds: how long the event loop has been blocked, now.
+        records_written: tasks recorded so far (`record=`), 0 when recording is off.
+        records_dropped: records dropped so far because the disk could not keep up
+            or a write failed (the tasks themselves were served and reported).
     """
 
     in_flight: int
@@ -160,6 +163,8 @@ class RunnerSample:
     retry_budget: int
     health: tuple[tuple[str, str, str, str], ...]
     blocked_seconds: float
+    records_written: int = 0
+    records_dropped: int = 0
 
 
 class ObservedRunner(Protocol):

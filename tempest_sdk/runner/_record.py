@@ -11,6 +11,7 @@ never held back nor lost for a record.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -25,7 +26,7 @@ from typing import IO, Final
 from .._recordings import RecordFilter, encode_record, rotated_paths
 from .._secrets import TaskSecrets, current_task_secrets
 from ..models import Task, TaskReport
-from ._hooks import TaskInfo
+from ._hooks import InterceptedTask, Interceptor, ObservedRunner, TaskCall, TaskInfo
 
 __all__ = [
     "DEFAULT_RECORD_FILES",
@@ -51,6 +52,10 @@ def _append(path: Path) -> IO[bytes]:
     return open(path, "ab")
 
 
+def _stop() -> bytes:  # pragma: no cover - a marker, never called
+    return b""
+
+
 class RecordWriter:
     """Writes record lines from a bounded queue in a thread, rotating files by size.
 
@@ -59,8 +64,9 @@ class RecordWriter:
         max_bytes: the most bytes a file holds; a record that alone exceeds it is
             dropped.
         files: how many files are kept, the current one included.
-        queue_size: records waiting at most before new ones are dropped.
-        opener: opens `path` for appending.
+        queue_size: records waiting at most before new ones are dropped (default
+            `QUEUE_RECORDS`).
+        opener: opens `path` for appending (default: a buffered binary file).
     """
 
     def __init__(
@@ -69,14 +75,16 @@ class RecordWriter:
         *,
         max_bytes: int = DEFAULT_RECORD_MAX_BYTES,
         files: int = DEFAULT_RECORD_FILES,
-        queue_size: int = QUEUE_RECORDS,
-        opener: Opener = _append,
+        queue_size: int | None = None,
+        opener: Opener | None = None,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.files = files
-        self._opener = opener
-        self._queue: queue.Queue[Callable[[], bytes]] = queue.Queue(queue_size)
+        self._opener = opener if opener is not None else _append
+        self._queue: queue.Queue[Callable[[], bytes]] = queue.Queue(
+            queue_size if queue_size is not None else QUEUE_RECORDS
+        )
         self._file: IO[bytes] | None = None
         self._size = 0
         self._thread: threading.Thread | None = None
@@ -143,9 +151,12 @@ class RecordWriter:
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Write what is queued (for up to `timeout` seconds), then stop and close."""
         self._closing.set()
-        thread = self._thread
+        thread, self._thread = self._thread, None
         if thread is None:
             return
+        # Wakes an idle writer; a busy one sees `_closing` once the queue is empty.
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_stop)
         thread.join(timeout)
         if thread.is_alive():
             logger.warning(
@@ -168,15 +179,13 @@ class RecordWriter:
     def _run(self) -> None:
         try:
             while True:
-                try:
-                    build = self._queue.get(timeout=0.2)
-                except queue.Empty:
-                    if self._closing.is_set():
-                        return
-                    continue
-                self._write(build)
+                build = self._queue.get()
+                if build is not _stop:
+                    self._write(build)
                 if self._queue.empty():
                     self._flush()
+                    if self._closing.is_set():
+                        return
                     if self._lagging:
                         lost = self._full - self._lag_mark
                         self._lagging = False
@@ -266,8 +275,10 @@ class RecordWriter:
                 self._failure(f"{exc.strerror or exc}")
 
 
-class Recorder:
-    """Decides which served tasks are recorded and hands them to a `RecordWriter`.
+class Recorder(Interceptor):
+    """The interceptor of `record=`: decides which served tasks are recorded and hands
+    them to a `RecordWriter`. The runner puts it outermost, so it records the report
+    the whole chain produced: the one sent.
 
     Args:
         writer: where records go.
@@ -298,6 +309,27 @@ class Recorder:
     def dropped(self) -> int:
         """Records dropped so far (the disk too slow, a write failed)."""
         return self.writer.dropped
+
+    async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
+        """Run the task, then hand it and its report to the writer (never waiting)."""
+        started = time.monotonic()
+        report = await call_next()
+        try:
+            self.record(
+                task.info,
+                task.task,
+                report,
+                started_at=task.started,
+                duration=time.monotonic() - started,
+                secrets=task.secrets,
+            )
+        except Exception:  # a bug of ours must not cost the task its report
+            logger.exception("recording task %s failed; not recorded", task.info.task_id)
+        return report
+
+    def unbind(self, runner: ObservedRunner) -> None:
+        """Write what is queued and close the file."""
+        self.writer.close()
 
     def wanted(self, info: TaskInfo, report: TaskReport) -> bool:
         """Whether this task, with this report, is recorded (the filter, then sampling)."""
@@ -343,8 +375,3 @@ class Recorder:
                 secrets=secrets,
             )
         )
-
-
-def now() -> tuple[float, float]:
-    """`(wall clock, monotonic clock)` now: a record's start."""
-    return time.time(), time.monotonic()

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from ..models import AppHealthReportRequest
     from ._operations import OperationsServer
+    from ._record import Recorder
     from ._thread import RunnerThread
 
 __all__ = ["Runner"]
@@ -120,6 +121,7 @@ class Runner:
         self._outbox: Outbox | None = None
         self._health: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         self._operations: OperationsServer | None = None
+        self._recorder: Recorder | None = None
 
     def __repr__(self) -> str:
         served = ", ".join(f"{app.app_id} {app.version}" for app in self.apps)
@@ -222,7 +224,7 @@ class Runner:
 
     def sample(self) -> RunnerSample:
         """The runner's state now, as metrics show it; safe to call from any thread."""
-        outbox = self._outbox
+        outbox, recorder = self._outbox, self._recorder
         health = tuple(
             (app_id, version, resource_type, status)
             for (app_id, version), statuses in list(self._health.items())
@@ -236,6 +238,8 @@ class Runner:
             retry_budget=self._budget.tokens if self._budget is not None else 0,
             health=health,
             blocked_seconds=self._watchdog.blocked_seconds,
+            records_written=recorder.written if recorder is not None else 0,
+            records_dropped=recorder.dropped if recorder is not None else 0,
         )
 
     def _checked_health(self, request: AppHealthReportRequest) -> None:
@@ -405,6 +409,10 @@ class Runner:
         options = self.options
         async with contextlib.AsyncExitStack() as stack:
             hooks, registry = self._chain()
+            recorder = self._open_recorder()
+            if recorder is not None:
+                # Outermost: it records the report the whole chain produced, as sent.
+                hooks = (recorder, *hooks)
             for hook in hooks:
                 hook.bind(self)
                 stack.callback(hook.unbind, self)
@@ -635,6 +643,36 @@ class Runner:
         from ._metrics import endpoint_metrics
 
         return endpoint_metrics(hooks)
+
+    def _open_recorder(self) -> Recorder | None:
+        """The recorder of `record=`, its file open, or None when recording is off."""
+        options = self.options
+        if options.record is None:
+            return None
+        from .._recordings import RecordFilter
+        from ._record import Recorder, RecordWriter
+
+        writer = RecordWriter(
+            options.record, max_bytes=options.record_max_bytes, files=options.record_files
+        )
+        try:
+            writer.open()
+        except OSError as exc:
+            raise RunnerStartupError(
+                f"cannot record to {str(options.record)!r}: {exc.strerror or exc}. Fix: give "
+                "record (--record, TEMPEST_RUNNER_RECORD) a file in a folder the app may write"
+            ) from None
+        only = RecordFilter.parse(options.record_only)
+        self._recorder = Recorder(writer, only=only, sample=options.record_sample)
+        logger.info(
+            "recording %s%s to %s (rotated at %d bytes, %d file(s) kept)",
+            f"tasks matching {only}" if only else "every task",
+            f", {options.record_sample:.0%} sampled" if options.record_sample < 1 else "",
+            options.record,
+            options.record_max_bytes,
+            options.record_files,
+        )
+        return self._recorder
 
     def _serve_operations(
         self,

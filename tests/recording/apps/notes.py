@@ -42,12 +42,14 @@ def build(version: str = "v1", *, changed: bool = False) -> tempest.App:
 
     @note.create
     async def create(ctx: tempest.Context, input: CreateNote) -> tempest.Resource:
-        key = ctx.env.get("API_KEY", "")
+        key = ctx.env.secret("API_KEY") if "API_KEY" in ctx.env.types else ""
         if input.otp:
             ctx.mask(input.otp)
         if input.title == "fail":
             # Both secrets in the message: the report (and the record) must mask them.
             raise RuntimeError(f"refused with key {key} and code {input.otp}")
+        if not key:
+            raise RuntimeError("no API_KEY given")
         words = len(input.title) if changed else len(input.title.split())
         return tempest.Resource(
             external_id=input.title.lower().replace(" ", "-"),
