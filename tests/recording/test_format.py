@@ -244,5 +244,5 @@ def test_filters_select_by_status_type_operation_action_kind_and_task():
 
 @pytest.mark.parametrize("spec", ["colour=red", "status=maybe", "kind=job", "type="])
 def test_a_bad_filter_says_what_is_accepted(spec):
-    with pytest.raises(ValueError, match="status|kind|not a task filter"):
+    with pytest.raises(ValueError, match=r"status|kind|not a task filter"):
         RecordFilter.parse(spec)

@@ -54,7 +54,7 @@ def test_a_recorded_run_holds_every_task_and_the_report_sent(tmp_path):
 
 
 def test_no_secret_given_to_the_recorded_tasks_reaches_the_file(tmp_path):
-    path, emulator, _, _ = recorded(tmp_path)
+    path, *_ = recorded(tmp_path)
     raw = path.read_bytes()
     for value in (SECRET, OTP, PASSPHRASE):
         for form in encodings(value):

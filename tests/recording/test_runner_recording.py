@@ -14,8 +14,7 @@ import anyio
 import pytest
 
 from tempest_sdk.emulator import Emulator
-from tempest_sdk.runner import Runner, RunnerConfigError, RunnerOptions, RunnerStartupError
-from tempest_sdk.runner import _record
+from tempest_sdk.runner import Runner, RunnerConfigError, RunnerOptions, RunnerStartupError, _record
 from tempest_sdk.runner._config import options_from_env
 
 from .apps.notes import build

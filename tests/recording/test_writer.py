@@ -82,7 +82,7 @@ def test_a_record_larger_than_a_file_is_dropped(tmp_path, caplog):
 
 def test_a_file_that_cannot_be_opened_fails_at_start(tmp_path):
     (tmp_path / "a-folder").mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(IsADirectoryError):
         RecordWriter(tmp_path / "a-folder").open()
 
 
