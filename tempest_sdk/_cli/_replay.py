@@ -156,6 +156,14 @@ def _summary(results: Sequence[Comparison]) -> dict[str, int]:
     return counts
 
 
+def _statuses(r: Comparison) -> str:
+    """The report's status, recorded then now when they differ: `error → ok`."""
+    if r.recorded is None or r.replayed is None:
+        return "-"
+    before, now = str(r.recorded.status), str(r.replayed.status)
+    return before if before == now else f"{before} → {now}"
+
+
 def _print(out: Out, app_id: str, version: str, results: Sequence[Comparison]) -> None:
     versions = sorted({r.recorded_version for r in results if r.recorded_version})
     if versions and versions != [version]:
@@ -163,14 +171,13 @@ def _print(out: Out, app_id: str, version: str, results: Sequence[Comparison]) -
         out.line()
     colours = {"match": "green", "differs": "red", "unreadable": "yellow"}
     out.table(
-        ["LINE", "TASK", "WHAT", "RECORDED", "NOW", "RESULT"],
+        ["LINE", "TASK", "WHAT", "REPORT", "RESULT"],
         [
             [
                 str(r.line),
                 r.task_id or "-",
                 r.subject.describe() if r.subject is not None else "-",
-                str(r.recorded.status) if r.recorded is not None else "-",
-                str(r.replayed.status) if r.replayed is not None else "-",
+                _statuses(r),
                 out.style(r.status, colours[r.status]),
             ]
             for r in results

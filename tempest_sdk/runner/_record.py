@@ -166,9 +166,9 @@ class RecordWriter:
                 self._queue.qsize(),
                 timeout,
             )
-        elif self._full or self._failed:
+        else:
             logger.info(
-                "recording to %s: %d record(s) written, %d dropped",
+                "recording to %s stopped: %d record(s) written, %d dropped",
                 self.path,
                 self._written,
                 self.dropped,
