@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from ._errors import TempestError
-from ._secrets import MASK, TaskSecrets
+from ._secrets import MASK, TaskSecrets, scrub, scrub_data
 from ._version import __version__
 from .models import Task, TaskReport, TaskSubject, describe_errors
 
@@ -84,7 +84,7 @@ def encode_record(
     started_at: float,
     duration: float,
     waited: float = 0.0,
-    secrets: TaskSecrets | None = None,
+    secrets: Sequence[str] | None = None,
 ) -> bytes:
     """One record line (ending in a newline) for a served task and the report it got.
 
@@ -96,8 +96,11 @@ def encode_record(
         started_at: when the task started, seconds since the epoch.
         duration: seconds the task took.
         waited: seconds it waited for its limits before it started.
-        secrets: the task's secrets (with the process's), masked in the whole line;
-            default: the task's variables and the process's secrets.
+        secrets: the secret values to mask in the whole line, every form of each:
+            the task's and the process's (`TaskSecrets.values()`, taken when the task
+            ended: an app's settings leave the process when it stops, before its
+            last records may be written); default: the task's variables' and the
+            process's now.
     """
     subject = task.subject
     task_data = task.to_wire()
@@ -125,12 +128,12 @@ def encode_record(
         "report": report.to_wire(),
     }
     if secrets is None:
-        secrets = TaskSecrets(task.task)
+        secrets = TaskSecrets(task.task).values()
     line = to_json(record)
     # One pass over the whole line; value by value only when it holds a secret.
     text = line.decode()
-    if secrets.mask(text) != text:
-        masked = secrets.mask_data(record)
+    if secrets and scrub(text, secrets) != text:
+        masked = scrub_data(record, secrets)
         masked.update({name: record[name] for name in _FIXED})
         line = to_json(masked)
     return line + b"\n"

@@ -357,11 +357,14 @@ class Recorder(Interceptor):
             started_at: when it started, seconds since the epoch.
             duration: seconds it took.
             secrets: the task's secrets; default: those of the task running here.
+                Their values (the process's included) are taken now, on the caller's
+                thread, and masked in the writer's.
         """
         if not self.wanted(info, report):
             return
         if secrets is None:
             secrets = current_task_secrets()
+        values = secrets.values() if secrets is not None else None
         self.writer.submit(
             functools.partial(
                 encode_record,
@@ -372,6 +375,6 @@ class Recorder(Interceptor):
                 started_at=started_at,
                 duration=duration,
                 waited=info.waited,
-                secrets=secrets,
+                secrets=values,
             )
         )

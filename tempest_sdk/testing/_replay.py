@@ -154,7 +154,7 @@ async def areplay(
             records.append(item)
     if not seen:
         raise RecordingError("holds no record", path=path, line=None)
-    if not any(isinstance(item, RecordedTask) for item in records) and not keep_going:
+    if not records:
         raise RecordingError(_nothing_to_replay(app, chosen, others), path=path, line=None)
     values = _values(
         [item for item in records if isinstance(item, RecordedTask)],

@@ -110,7 +110,7 @@ def test_every_secret_of_the_task_is_masked_in_every_form_anywhere_in_the_line()
         report=report,
         started_at=0.0,
         duration=0.1,
-        secrets=secrets,
+        secrets=secrets.values(),
     )
     for form in [*forms_of(SECRET), b"otp-123456"]:
         assert form not in line, form
@@ -246,3 +246,26 @@ def test_filters_select_by_status_type_operation_action_kind_and_task():
 def test_a_bad_filter_says_what_is_accepted(spec):
     with pytest.raises(ValueError, match=r"status|kind|not a task filter"):
         RecordFilter.parse(spec)
+
+
+def test_the_secrets_are_those_taken_when_the_task_ended():
+    """An app's settings leave the process when it stops, maybe before its last records
+    are written: the values masked are those given, not the process's at write time."""
+    from tempest_sdk._secrets import register_process_secrets, unregister_process_secrets
+
+    register_process_secrets(["settings-password-1"])
+    try:
+        values = TaskSecrets(make_task().task).values()
+    finally:
+        unregister_process_secrets(["settings-password-1"])
+    task = make_task(title="pw settings-password-1")
+    line = encode_record(
+        app_id="notes",
+        version="v1",
+        task=task,
+        report=TaskReport.error("t-1", "x"),
+        started_at=0.0,
+        duration=0.0,
+        secrets=values,
+    )
+    assert b"settings-password-1" not in line
