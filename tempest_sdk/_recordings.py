@@ -144,7 +144,16 @@ def _timestamp(seconds: float) -> str:
     micros = round((seconds - whole) * 1_000_000)
     if micros >= 1_000_000:
         whole, micros = whole + 1, micros - 1_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micros:06d}Z"
+    second, text = _last_second
+    if whole != second:
+        # One strftime a second: records of the same second share it (the writer
+        # thread is the one caller; a race would only format a second twice).
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second[:] = [whole, text]
+    return f"{text}.{micros:06d}Z"
+
+
+_last_second: list[Any] = [None, ""]
 
 
 def rotated_paths(path: Path, files: int) -> list[Path]:
