@@ -181,7 +181,7 @@ def _serve(emulator: Emulator, kind: str) -> Iterator[int]:
 def _run(args: argparse.Namespace, client: str, processes: int, label: str, tasks: int) -> float:
     emulator = Emulator(lease_timeout=3600.0)
     for _ in range(tasks):
-        emulator.enqueue_operation(APP, VERSION, "update", "example", external_id="ex-1")
+        emulator.enqueue_operation(APP, VERSION, "example", "update", external_id="ex-1")
     with _serve(emulator, args.server) as port:
         command = [
             sys.executable,
@@ -233,7 +233,7 @@ def _in_process(args: argparse.Namespace) -> float:
     emulator = Emulator(lease_timeout=3600.0)
     tasks = min(args.tasks, 3000)
     for _ in range(tasks):
-        emulator.enqueue_operation(APP, VERSION, "update", "example", external_id="ex-1")
+        emulator.enqueue_operation(APP, VERSION, "example", "update", external_id="ex-1")
 
     async def run() -> None:
         headers = {"Authorization": f"Bearer {emulator.token}", "Content-Type": "application/json"}

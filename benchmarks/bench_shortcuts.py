@@ -73,7 +73,7 @@ async def main():
             if {kind!r} == "list":
                 emulator.enqueue_list("shortcuts", "v1", "thing")
             else:
-                emulator.enqueue_operation("shortcuts", "v1", "create", "thing",
+                emulator.enqueue_operation("shortcuts", "v1", "thing", "create",
                                            input={{"name": "a", "size": 1, "region": "eu",
                                                    "enabled": True}})
         async with AsyncTempestClient(emulator.token, endpoint=emulator.url) as client:

@@ -627,7 +627,7 @@ def test_the_image_installs_serves_with_the_deployments_environment_and_stops_on
             TEMPEST_RUNNER_OPERATIONS_ADDRESS=f"127.0.0.1:{port}",
         )
         before = _files(image.root)
-        task_id = emulator.enqueue_operation(APP, "v1", "create", "item", input={"name": "box"})
+        task_id = emulator.enqueue_operation(APP, "v1", "item", "create", input={"name": "box"})
         with (tmp_path / "stderr.txt").open("w+") as errors:
             process = subprocess.Popen(
                 image.cmd, cwd=image.workdir, env=env, stdout=errors, stderr=errors, text=True

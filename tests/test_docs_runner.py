@@ -41,7 +41,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
 
 def enqueue_greeting(emulator: Emulator) -> str:
-    return emulator.enqueue_operation(*GREETINGS, "create", "greeting", input={"name": "Ada"})
+    return emulator.enqueue_operation(*GREETINGS, "greeting", "create", input={"name": "Ada"})
 
 
 def assert_ok(emulator: Emulator, task_id: str) -> None:
@@ -62,7 +62,7 @@ def test_app_run_serves_until_sigterm(
 ) -> None:
     app_id, version, resource_type = task
     task_id = emulator.enqueue_operation(
-        app_id, version, "create", resource_type, input={"name": "Ada"}
+        app_id, version, resource_type, "create", input={"name": "Ada"}
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(

@@ -367,7 +367,7 @@ def test_blocked_loop_and_failed_report_are_logged(caplog: pytest.LogCaptureFixt
     with _serving_emulator() as emulator:
         emulator.inject("apps.operations.report", status=503, times=1)
         task_id = emulator.enqueue_operation(
-            "troubleshoot", "v1", "read", "thing", external_id="t-1", properties={"color": "red"}
+            "troubleshoot", "v1", "thing", "read", external_id="t-1", properties={"color": "red"}
         )
         runner = Runner(app, client=emulator.client, blocked_loop_warning=0.1)
         handle = runner.start_in_thread()

@@ -8,8 +8,8 @@ from tempest_sdk.models import parse_task
 
 # The task object of a `next` answer, as Tempest sends it.
 request = operation_request(
-    "update",
     "example",
+    "update",
     external_id="example-1",
     input={"color": "blue"},
     properties={"color": "red"},

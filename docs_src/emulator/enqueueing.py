@@ -5,7 +5,7 @@ app_id, version = "helloworld", "v1"
 
 # fmt: off
 emulator.enqueue_operation(
-    app_id, version, "update", "example", external_id="ex-1",
+    app_id, version, "example", "update", external_id="ex-1",
     input={"color": "blue"}, properties={"color": "red"},
     environment_variables={"REGION": "eu-west-1"},
 )

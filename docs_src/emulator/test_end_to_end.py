@@ -8,7 +8,7 @@ from myapp import app
 async def test_create_reports_the_new_resource():
     emulator = Emulator()
     task_id = emulator.enqueue_operation(
-        "helloworld", "v1", "create", "example", input={"color": "red"}
+        "helloworld", "v1", "example", "create", input={"color": "red"}
     )
     async with (
         emulator.serve(),

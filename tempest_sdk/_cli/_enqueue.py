@@ -194,8 +194,8 @@ def _build_task(
             environment_variables=environment,
         )
     return operation_request(
-        args.name,
         args.resource_type,
+        args.name,
         external_id=args.external_id,
         input=input,
         environment_variables=environment,

@@ -7,7 +7,9 @@ apps send and injects faults. `main` runs it standalone (`tempest-sdk emulator`)
 
 The task builders (`operation_request`, `action_request`, `list_request`,
 `next_answer`, with `default_metadata` and `default_environment`) make tasks shaped
-as the control plane sends them, for the emulator or for direct `dispatch`.
+as the control plane sends them, for the emulator or for direct `dispatch`. Every
+builder and `enqueue_*` helper takes the resource type first, then the operation or
+action.
 """
 
 from ._answer import Answer as Answer
@@ -21,6 +23,7 @@ from ._faults import Fault as Fault
 from ._faults import MalformedKind as MalformedKind
 from ._tasks import DEFAULT_PROJECT as DEFAULT_PROJECT
 from ._tasks import EnvironmentInput as EnvironmentInput
+from ._tasks import ResourceTaskOptions as ResourceTaskOptions
 from ._tasks import action_request as action_request
 from ._tasks import default_environment as default_environment
 from ._tasks import default_metadata as default_metadata
@@ -40,6 +43,7 @@ __all__ = [
     "EnvironmentInput",
     "Fault",
     "MalformedKind",
+    "ResourceTaskOptions",
     "Violation",
     "action_request",
     "default_environment",

@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 
 from ._answer import Answer, json_answer
 from ._shape import describe_value
+from ._tasks import build_answer
 from ._validation import APP_ID_PATTERN, VERSION_PATTERN
 
 if TYPE_CHECKING:
@@ -153,9 +154,8 @@ def _enqueue(core: Core, headers: Mapping[str, str], body: bytes) -> Answer:
     if taken:
         return _error(409, f"task id {task_id!r} is already used: leave task_id out for a new one")
     try:
-        task_id = core.enqueue(
-            app_id, version, data["task"], metadata=data.get("metadata"), task_id=task_id
-        )
+        answer = build_answer(task_id or core.new_id(), data["task"], data.get("metadata"))
+        task_id = core.enqueue(app_id, version, answer)
     except ValueError as exc:
         return _error(400, str(exc))
     logger.info("emulator: task %s enqueued for %s %s (admin endpoint)", task_id, app_id, version)

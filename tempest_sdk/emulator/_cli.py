@@ -138,6 +138,6 @@ def _enqueue(emulator: Emulator, spec: str) -> None:
         emulator.enqueue_action(app_id, version, resource_type, extra[0], external_id=external_id)
     elif kind not in ("list", "action") and len(extra) <= 1:
         external_id = extra[0] if extra else ""
-        emulator.enqueue_operation(app_id, version, kind, resource_type, external_id=external_id)
+        emulator.enqueue_operation(app_id, version, resource_type, kind, external_id=external_id)
     else:
         raise ValueError(f"--enqueue {spec!r}: wrong number of ':' parts, see --help")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,9 +17,16 @@ from ..models import (
     describe_errors,
 )
 from ._core import ENDPOINTS, Core
-from ._faults import DropWhen, Fault, MalformedKind
+from ._faults import Fault, FaultOptions
 from ._state import TaskStore
-from ._tasks import EnvironmentInput, action_request, list_request, operation_request
+from ._tasks import (
+    ResourceTaskOptions,
+    action_request,
+    build_answer,
+    list_request,
+    operation_request,
+    type_and_operation,
+)
 
 __all__ = ["ControlPlane"]
 
@@ -33,41 +40,29 @@ class ControlPlane:
         self,
         app_id: str,
         version: str,
-        operation: Operation | str,
         resource_type: str,
+        operation: Operation | str,
         *,
-        external_id: str = "",
-        display_name: str | None = None,
-        input: Mapping[str, Any] | None = None,
-        properties: Mapping[str, Any] | None = None,
-        environment_variables: EnvironmentInput = None,
         metadata: Mapping[str, Any] | TaskMetadata | None = None,
+        **options: Unpack[ResourceTaskOptions],
     ) -> str:
         """Enqueue a create, read, update or delete task; return its task id.
 
         Args:
             app_id: the app id whose queue gets the task.
             version: the app version whose queue gets the task.
-            operation: `create`, `read`, `update` or `delete`.
             resource_type: the resource type, e.g. `"example"`.
-            external_id: the resource's external id (empty for a create).
-            display_name: the resource's display name (default: the external id).
-            input: the operation's input (default `{}` for create and update, none else).
-            properties: the resource's current properties.
-            environment_variables: `{name: value}`, a list of `EnvironmentVariable`
-                or `{name, value, type}`; default: one variable and one secret.
+            operation: `create`, `read`, `update` or `delete`. The old order,
+                operation first (`enqueue_operation(app, "v1", "create", "example")`),
+                still works with a `DeprecationWarning`; a type named like an
+                operation is read as written, type first.
             metadata: the task's metadata (owners, author, project); default: realistic.
+            **options: `external_id`, `display_name`, `input`, `properties` and
+                `environment_variables` (see `ResourceTaskOptions`); by default one
+                variable and one secret.
         """
-        request = operation_request(
-            operation,
-            resource_type,
-            external_id=external_id,
-            display_name=display_name,
-            input=input,
-            properties=properties,
-            environment_variables=environment_variables,
-            resource_id=self._core.new_id("res"),
-        )
+        resource_type, op = type_and_operation(resource_type, operation, "enqueue_operation")
+        request = operation_request(resource_type, op, resource_id=self._new_id(), **options)
         return self.enqueue(app_id, version, request, metadata=metadata)
 
     def enqueue_action(
@@ -77,28 +72,18 @@ class ControlPlane:
         resource_type: str,
         action: str,
         *,
-        external_id: str = "",
-        display_name: str | None = None,
-        input: Mapping[str, Any] | None = None,
-        properties: Mapping[str, Any] | None = None,
-        environment_variables: EnvironmentInput = None,
         metadata: Mapping[str, Any] | TaskMetadata | None = None,
+        **options: Unpack[ResourceTaskOptions],
     ) -> str:
         """Enqueue an action task on a resource; return its task id.
 
         Arguments are those of `enqueue_operation`, with `action` the action's name.
         """
-        request = action_request(
-            resource_type,
-            action,
-            external_id=external_id,
-            display_name=display_name,
-            input=input,
-            properties=properties,
-            environment_variables=environment_variables,
-            resource_id=self._core.new_id("res"),
-        )
+        request = action_request(resource_type, action, resource_id=self._new_id(), **options)
         return self.enqueue(app_id, version, request, metadata=metadata)
+
+    def _new_id(self) -> str:
+        return self._core.new_id("res")
 
     def enqueue_list(
         self,
@@ -134,21 +119,10 @@ class ControlPlane:
             ValueError: the task breaks the contract (the message says where), or the
                 task id is taken.
         """
-        return self._core.enqueue(app_id, version, task, metadata=metadata, task_id=task_id)
+        answer = build_answer(task_id or self._core.new_id(), task, metadata)
+        return self._core.enqueue(app_id, version, answer)
 
-    def inject(
-        self,
-        endpoint: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        latency: float = 0.0,
-        drop: bool | DropWhen = False,
-        malformed: MalformedKind | None = None,
-        probability: float = 1.0,
-        times: int | None = None,
-        message: str | None = None,
-    ) -> Fault:
+    def inject(self, endpoint: str, **options: Unpack[FaultOptions]) -> Fault:
         """Inject a fault into an endpoint (`"*"`: every endpoint); return it.
 
         A fault does one thing, optionally after `latency` seconds: answer `status`
@@ -164,18 +138,7 @@ class ControlPlane:
         Raises:
             ValueError: an unknown endpoint or an inconsistent fault.
         """
-        fault = Fault(
-            endpoint,
-            endpoints=ENDPOINTS,
-            status=status,
-            retry_after=retry_after,
-            latency=latency,
-            drop=drop,
-            malformed=malformed,
-            probability=probability,
-            times=times,
-            message=message,
-        )
+        fault = Fault(endpoint, endpoints=ENDPOINTS, **options)
         with self._core.lock:
             self._core.faults.add(fault)
         return fault
@@ -197,7 +160,7 @@ class ControlPlane:
         A resource without `id` gets one.
         """
         data = _wire(resource)
-        data.setdefault("id", self._core.new_id("res"))
+        data.setdefault("id", self._new_id())
         found = _checked(Resource, data, "resource")
         self._seed("resources", data)
         return found

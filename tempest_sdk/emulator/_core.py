@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
 
-from pydantic import BaseModel
-
-from ..models import MalformedTaskError, TaskMetadata, parse_task
+from ..models import MalformedTaskError, parse_task
 from ._answer import Answer
 from ._faults import Fault, FaultSet, malformed_body
 from ._state import TaskRecord, TaskStore
-from ._tasks import build_answer, contract_problems
+from ._tasks import contract_problems
 from ._validation import ENDPOINT_MODELS, BodyError, check_body
 
 __all__ = ["ENDPOINTS", "IN_PROCESS_ROOT", "Answer", "Core", "Violation"]
@@ -85,42 +83,37 @@ AdminHandler = Callable[["Core", str, str, Mapping[str, str], bytes], Answer]
 """Answers a request of the admin API: `(core, method, path, headers, body)`."""
 
 
+# repr=False: the default repr would show the token.
+@dataclass(eq=False, kw_only=True, repr=False)
 class Core:
-    """State and request handling of one emulator. Thread-safe: one lock guards it all."""
+    """State and request handling of one emulator. Thread-safe: one lock guards it all.
 
-    def __init__(
-        self,
-        *,
-        token: str,
-        base_path: str,
-        lease_timeout: float,
-        rng: random.Random,
-        clock: Callable[[], float],
-        page_size: int,
-        admin: tuple[str, AdminHandler] | None = None,
-    ) -> None:
+    `admin` is the admin API's prefix and handler (the emulator's `_admin`), given by
+    whoever builds the core: requests under that prefix go there.
+    """
+
+    token: str
+    base_path: str
+    lease_timeout: float
+    rng: random.Random
+    clock: Callable[[], float]
+    page_size: int
+    admin: tuple[str, AdminHandler] | None = None
+    root_url: str = field(default=IN_PROCESS_ROOT, init=False)
+    store: TaskStore = field(default_factory=TaskStore, init=False)
+    faults: FaultSet = field(default_factory=FaultSet, init=False)
+    seeded: _Seeded = field(default_factory=_Seeded, init=False)
+    connects: list[dict[str, Any]] = field(default_factory=list, init=False)
+    health_reports: list[dict[str, Any]] = field(default_factory=list, init=False)
+    request_counts: Counter[tuple[str, int]] = field(default_factory=Counter, init=False)
+    violations: list[Violation] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
         self.lock = threading.Lock()
-        # The admin API's prefix and handler (the emulator's `_admin`), given by
-        # whoever builds the core: requests under that prefix go there.
-        self._admin = admin
         # Notified whenever a report, connect or health report arrives.
         self.changed = threading.Condition(self.lock)
-        self.token = token
-        self.base_path = base_path
-        self.lease_timeout = lease_timeout
-        self.rng = rng
-        self.clock = clock
-        self.page_size = page_size
-        self.root_url = IN_PROCESS_ROOT
-        self.store = TaskStore()
-        self.faults = FaultSet()
-        self.seeded = _Seeded()
-        self.connects: list[dict[str, Any]] = []
-        self.health_reports: list[dict[str, Any]] = []
-        self.request_counts: Counter[tuple[str, int]] = Counter()
-        self.violations: list[Violation] = []
         self._requests = 0
-        self._prefix = base_path + "/"
+        self._prefix = self.base_path + "/"
 
     # -- state changes that do not come from the contract's endpoints -------------------
 
@@ -130,22 +123,13 @@ class Core:
             value = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         return f"{prefix}_{value.hex[:12]}" if prefix else str(value)
 
-    def enqueue(
-        self,
-        app_id: str,
-        version: str,
-        task: Mapping[str, Any] | BaseModel,
-        *,
-        metadata: Mapping[str, Any] | TaskMetadata | None = None,
-        task_id: str | None = None,
-    ) -> str:
-        """Check a task against the contract and put it at the end of its queue.
+    def enqueue(self, app_id: str, version: str, answer: dict[str, Any]) -> str:
+        """Check a `next` answer (`build_answer`) against the contract and queue its task.
 
         Raises:
             ValueError: the task breaks the contract (the message says where), or the
                 task id is taken.
         """
-        answer = build_answer(task_id or self.new_id(), task, metadata)
         problems = contract_problems(answer)
         if problems:
             raise ValueError("cannot enqueue this task: " + "; ".join(problems))
@@ -193,8 +177,8 @@ class Core:
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         path = target.partition("?")[0]
-        if self._admin is not None and path.startswith(self._admin[0]):
-            return self._admin[1](self, method, path, headers, body)
+        if self.admin is not None and path.startswith(self.admin[0]):
+            return self.admin[1](self, method, path, headers, body)
         endpoint = path[len(self._prefix) :] if path.startswith(self._prefix) else ""
         with self.lock:
             self._requests += 1

@@ -6,9 +6,9 @@ import copy
 import json
 import random
 from collections.abc import Collection, Iterator
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, TypedDict, Unpack, get_args
 
-__all__ = ["DropWhen", "Fault", "FaultSet", "MalformedKind", "malformed_body"]
+__all__ = ["DropWhen", "Fault", "FaultOptions", "FaultSet", "MalformedKind", "malformed_body"]
 
 MalformedKind = Literal["bad_json", "unknown_request_type", "missing_fields"]
 """How a malformed `next` answer is broken."""
@@ -20,6 +20,31 @@ ANY_ENDPOINT: Final = "*"
 
 # What an `unknown_request_type` task claims to be: a kind a newer control plane might send.
 UNKNOWN_REQUEST_TYPE: Final = "execute_resource_import"
+
+
+class FaultOptions(TypedDict, total=False):
+    """What an injected fault does (see `Emulator.inject`); all optional.
+
+    Attributes:
+        status: answer this HTTP error status (400-599).
+        retry_after: with `status`, a `Retry-After` of this many seconds.
+        latency: wait this many seconds first (alone: only delay the answer).
+        drop: drop the connection: `True` or `"before"` loses the request, `"after"`
+            handles it and loses the answer.
+        malformed: break the task `apps.operations.next` hands out.
+        probability: the chance it fires on each matching request, in (0, 1].
+        times: fire at most this many times (None: until cleared).
+        message: the error text of a `status` answer.
+    """
+
+    status: int | None
+    retry_after: float | None
+    latency: float
+    drop: bool | DropWhen
+    malformed: MalformedKind | None
+    probability: float
+    times: int | None
+    message: str | None
 
 
 class Fault:
@@ -44,19 +69,12 @@ class Fault:
     )
 
     def __init__(
-        self,
-        endpoint: str,
-        *,
-        endpoints: Collection[str],
-        status: int | None = None,
-        retry_after: float | None = None,
-        latency: float = 0.0,
-        drop: bool | DropWhen = False,
-        malformed: MalformedKind | None = None,
-        probability: float = 1.0,
-        times: int | None = None,
-        message: str | None = None,
+        self, endpoint: str, *, endpoints: Collection[str], **options: Unpack[FaultOptions]
     ) -> None:
+        status, retry_after = options.get("status"), options.get("retry_after")
+        latency, drop = options.get("latency", 0.0), options.get("drop", False)
+        malformed, message = options.get("malformed"), options.get("message")
+        probability, times = options.get("probability", 1.0), options.get("times")
         if endpoint != ANY_ENDPOINT and endpoint not in endpoints:
             known = ", ".join(sorted(endpoints))
             raise ValueError(f"unknown endpoint {endpoint!r}: use one of {known}, or '*'")

@@ -84,26 +84,22 @@ class Serving:
         try:
             yield self
         finally:
-            self._core.root_url = IN_PROCESS_ROOT
-            server.stop()
+            self._stop(server)
 
     @asynccontextmanager
     async def serve(self, *, port: int = 0) -> AsyncIterator[Self]:
         """Serve on 127.0.0.1 for the block, from an async context (asyncio or trio).
 
         The server runs in background threads, so it never competes with the event
-        loop for time, and stopping it never blocks the loop.
-
-        Args:
-            port: the port; 0 picks a free one (read it from `url`).
+        loop for time, and stopping it never blocks the loop. `port` is as for
+        `serve_in_thread`.
         """
         server = self._start(port)
         try:
             yield self
         finally:
-            self._core.root_url = IN_PROCESS_ROOT
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(server.stop)
+                await anyio.to_thread.run_sync(self._stop, server)
 
     def _start(self, port: int) -> ServerThread:
         with self._core.lock:
@@ -113,6 +109,10 @@ class Serving:
             self._core.root_url = f"http://127.0.0.1:{server.port}"
         server.start()
         return server
+
+    def _stop(self, server: ServerThread) -> None:
+        self._core.root_url = IN_PROCESS_ROOT
+        server.stop()
 
     def transport(self) -> EmulatorTransport:
         """An httpx transport (sync and async) that reaches this emulator without sockets."""

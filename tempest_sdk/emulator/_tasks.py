@@ -8,9 +8,10 @@ tasks with them, so a task looks the same wherever it comes from.
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from pydantic import BaseModel
 
@@ -26,6 +27,7 @@ from ._shape import compile_model
 __all__ = [
     "DEFAULT_PROJECT",
     "EnvironmentInput",
+    "ResourceTaskOptions",
     "action_request",
     "build_answer",
     "contract_problems",
@@ -34,9 +36,11 @@ __all__ = [
     "list_request",
     "next_answer",
     "operation_request",
+    "type_and_operation",
 ]
 
 ORGANIZATION_ID: Final = "org_emulator"
+_OPERATIONS: Final = frozenset(o.value for o in Operation)
 
 DEFAULT_PROJECT: Final[Mapping[str, Any]] = {
     "id": "proj_emulator",
@@ -83,13 +87,31 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class ResourceTaskOptions(TypedDict, total=False):
+    """What an operation or action task says about its resource (all optional).
+
+    Attributes:
+        external_id: the resource's external id (empty for a create).
+        display_name: the resource's display name (default: the external id).
+        input: the operation's or action's input (default `{}` for create, update and
+            actions; none for read and delete).
+        properties: the resource's current properties.
+        environment_variables: `{name: value}`, a list of `EnvironmentVariable` or
+            `{name, value, type}`; default: `default_environment()`.
+    """
+
+    external_id: str
+    display_name: str | None
+    input: Mapping[str, Any] | None
+    properties: Mapping[str, Any] | None
+    environment_variables: EnvironmentInput
+
+
 def _resource(
-    resource_type: str,
-    external_id: str,
-    display_name: str | None,
-    properties: Mapping[str, Any] | None,
-    resource_id: str | None,
+    resource_type: str, resource_id: str | None, options: ResourceTaskOptions
 ) -> dict[str, Any]:
+    external_id = options.get("external_id", "")
+    display_name = options.get("display_name")
     resource: dict[str, Any] = {
         "type": resource_type,
         "external_id": external_id,
@@ -100,6 +122,7 @@ def _resource(
         now = _now()
         resource |= {"id": resource_id, "status": "active"}
         resource |= {"created_at": now, "updated_at": now, "synced_at": now}
+    properties = options.get("properties")
     if properties is not None:
         resource["properties"] = dict(properties)
     return resource
@@ -117,49 +140,71 @@ def _environment(environment: EnvironmentInput) -> list[dict[str, Any]]:
     return [v.to_wire() if isinstance(v, WireModel) else dict(v) for v in environment]
 
 
+def _is_operation(name: object) -> bool:
+    return isinstance(name, str) and name in _OPERATIONS
+
+
+def type_and_operation(
+    resource_type: str, operation: Operation | str, caller: str
+) -> tuple[str, Operation]:
+    """Read a `(resource_type, operation)` pair, accepting the old operation-first order.
+
+    The old order is recognised when the first is an operation name (`create`, `read`,
+    `update`, `delete`) and the second is not: it is swapped, with a
+    `DeprecationWarning`. When both are operation names (a type named `delete`, say),
+    the pair is read type first, as written.
+
+    Raises:
+        ValueError: the operation is not one of the four.
+    """
+    if _is_operation(resource_type) and not _is_operation(operation):
+        warnings.warn(
+            f"{caller}({resource_type!r}, {operation!r}): the resource type comes first "
+            f"now; write {caller}({operation!r}, {str(resource_type)!r}). The "
+            "operation-first order is deprecated and will be removed.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        resource_type, operation = str(operation), resource_type
+    try:
+        return resource_type, Operation(operation)
+    except ValueError:
+        known = ", ".join(repr(o.value) for o in Operation)
+        raise ValueError(
+            f"unknown operation {operation!r}: use one of {known} (the type comes first, "
+            f"here {resource_type!r}; an action goes through action_request/enqueue_action)"
+        ) from None
+
+
 def operation_request(
-    operation: Operation | str,
     resource_type: str,
+    operation: Operation | str,
     *,
-    external_id: str = "",
-    display_name: str | None = None,
-    input: Mapping[str, Any] | None = None,
-    properties: Mapping[str, Any] | None = None,
-    environment_variables: EnvironmentInput = None,
     resource_id: str | None = None,
+    **options: Unpack[ResourceTaskOptions],
 ) -> dict[str, Any]:
     """An `execute_resource_operation` task, as the control plane sends it.
 
     Args:
-        operation: `create`, `read`, `update` or `delete`.
         resource_type: the resource type, e.g. `"example"`.
-        external_id: the resource's external id (empty for a create).
-        display_name: the resource's display name (default: the external id).
-        input: the operation's input (default `{}` for create and update, none else).
-        properties: the resource's current properties.
-        environment_variables: `{name: value}`, a list of `EnvironmentVariable` or
-            `{name, value, type}`; default: `default_environment()`.
+        operation: `create`, `read`, `update` or `delete`. The old order, operation
+            first (`operation_request("create", "example")`), still works with a
+            `DeprecationWarning` (see `type_and_operation`).
         resource_id: Tempest's id of the resource (default: a fresh one); a resource
             being created has none yet, so a create ignores it.
+        **options: the resource and the input (see `ResourceTaskOptions`).
 
     Raises:
         ValueError: an unknown operation.
     """
-    try:
-        op = Operation(operation)
-    except ValueError:
-        known = ", ".join(repr(o.value) for o in Operation)
-        raise ValueError(f"unknown operation {operation!r}: use one of {known}") from None
+    resource_type, op = type_and_operation(resource_type, operation, "operation_request")
     rid = None if op is Operation.CREATE else _resource_id(resource_id)
     request: dict[str, Any] = {
         "request_type": "execute_resource_operation",
         "operation": op.value,
-        "resource": _resource(resource_type, external_id, display_name, properties, rid),
-        "environment_variables": _environment(environment_variables),
+        **_on_resource(resource_type, rid, options),
     }
-    if input is not None:
-        request["input"] = dict(input)
-    elif op in (Operation.CREATE, Operation.UPDATE):
+    if "input" not in request and op in (Operation.CREATE, Operation.UPDATE):
         request["input"] = {}
     return request
 
@@ -168,27 +213,35 @@ def action_request(
     resource_type: str,
     action: str,
     *,
-    external_id: str = "",
-    display_name: str | None = None,
-    input: Mapping[str, Any] | None = None,
-    properties: Mapping[str, Any] | None = None,
-    environment_variables: EnvironmentInput = None,
     resource_id: str | None = None,
+    **options: Unpack[ResourceTaskOptions],
 ) -> dict[str, Any]:
     """An `execute_resource_action` task, as the control plane sends it.
 
     Arguments are those of `operation_request`, with `action` the action's name and
     `input` defaulting to `{}`.
     """
-    return {
+    request = {
         "request_type": "execute_resource_action",
         "action": action,
-        "resource": _resource(
-            resource_type, external_id, display_name, properties, _resource_id(resource_id)
-        ),
-        "input": dict(input) if input is not None else {},
-        "environment_variables": _environment(environment_variables),
+        **_on_resource(resource_type, _resource_id(resource_id), options),
     }
+    request.setdefault("input", {})
+    return request
+
+
+def _on_resource(
+    resource_type: str, resource_id: str | None, options: ResourceTaskOptions
+) -> dict[str, Any]:
+    """The resource, environment and input of a task that acts on one resource."""
+    fields: dict[str, Any] = {
+        "resource": _resource(resource_type, resource_id, options),
+        "environment_variables": _environment(options.get("environment_variables")),
+    }
+    given = options.get("input")
+    if given is not None:
+        fields["input"] = dict(given)
+    return fields
 
 
 def list_request(resource_type: str, next: str = "") -> dict[str, Any]:

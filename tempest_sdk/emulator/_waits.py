@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
 from ._inspection import Inspection
 
 __all__ = ["Waits"]
+
+Received = list[dict[str, Any]]
+_Counted = Literal["reported tasks", "connects", "health reports"]
 
 
 class Waits(Inspection):
@@ -22,50 +25,53 @@ class Waits(Inspection):
             TimeoutError: fewer were reported within `timeout` seconds; the message
                 says how far it got and the last violation, if any.
         """
-        self._wait(self._reported_at_least(n), timeout, f"{n} reported tasks")
+        self._wait(*self._at_least(n, "reported tasks"), timeout)
         return self.reported()
 
     async def wait_for_reports_async(self, n: int = 1, timeout: float = 10.0) -> list[str]:
         """Like `wait_for_reports`, without blocking the event loop."""
-        await self._wait_async(self._reported_at_least(n), timeout, f"{n} reported tasks")
+        await self._wait_async(*self._at_least(n, "reported tasks"), timeout)
         return self.reported()
 
     def wait_for_connects(self, n: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until `n` connects were accepted; return them."""
-        self._wait(lambda: len(self._core.connects) >= n, timeout, f"{n} connects")
+        self._wait(*self._at_least(n, "connects"), timeout)
         return self.connects
 
-    async def wait_for_connects_async(
-        self, n: int = 1, timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
+    async def wait_for_connects_async(self, n: int = 1, timeout: float = 10.0) -> Received:
         """Like `wait_for_connects`, without blocking the event loop."""
-        await self._wait_async(lambda: len(self._core.connects) >= n, timeout, f"{n} connects")
+        await self._wait_async(*self._at_least(n, "connects"), timeout)
         return self.connects
 
-    def wait_for_health_reports(self, n: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for_health_reports(self, n: int = 1, timeout: float = 10.0) -> Received:
         """Block until `n` health reports were accepted; return them."""
-        self._wait(lambda: len(self._core.health_reports) >= n, timeout, f"{n} health reports")
+        self._wait(*self._at_least(n, "health reports"), timeout)
         return self.health_reports
 
-    async def wait_for_health_reports_async(
-        self, n: int = 1, timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
+    async def wait_for_health_reports_async(self, n: int = 1, timeout: float = 10.0) -> Received:
         """Like `wait_for_health_reports`, without blocking the event loop."""
-        await self._wait_async(
-            lambda: len(self._core.health_reports) >= n, timeout, f"{n} health reports"
-        )
+        await self._wait_async(*self._at_least(n, "health reports"), timeout)
         return self.health_reports
 
-    def _reported_at_least(self, n: int) -> Callable[[], bool]:
-        return lambda: len(self._core.store.reported_order) >= n
+    def _at_least(self, n: int, what: _Counted) -> tuple[Callable[[], bool], str]:
+        """Whether `n` of `what` arrived (called under the lock), and the words for it."""
+        return lambda: self._count(what) >= n, f"{n} {what}"
 
-    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+    def _count(self, what: _Counted) -> int:
+        core = self._core
+        if what == "connects":
+            return len(core.connects)
+        if what == "health reports":
+            return len(core.health_reports)
+        return len(core.store.reported_order)
+
+    def _wait(self, done: Callable[[], bool], what: str, timeout: float) -> None:
         with self._core.changed:
             if self._core.changed.wait_for(done, timeout):
                 return
         raise TimeoutError(self._timeout_message(what, timeout))
 
-    async def _wait_async(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+    async def _wait_async(self, done: Callable[[], bool], what: str, timeout: float) -> None:
         # Polling, because the state changes in whichever thread serves the request.
         delay = 0.001
         with anyio.move_on_after(timeout):

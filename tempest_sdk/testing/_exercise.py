@@ -353,8 +353,8 @@ def _enqueue(emulator: Emulator, step: Step, external_id: str) -> str:
         return emulator.enqueue_operation(
             app_id,
             version,
-            step.name,
             kind,
+            step.name,
             external_id=external_id,
             input=dict(step.input),
             environment_variables=env,

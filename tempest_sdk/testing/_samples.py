@@ -136,8 +136,8 @@ def sample_task(resource_type: str, name: str, **options: Unpack[TaskOptions]) -
         request = list_request(resource_type, options.get("next", ""))
     elif name in Operation.__members__.values():
         request = operation_request(
-            name,
             resource_type,
+            name,
             external_id=external_id,
             input=input,
             environment_variables=environment,

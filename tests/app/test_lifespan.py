@@ -452,7 +452,7 @@ def test_the_docs_fixture_holds_its_override_while_the_runner_serves(
 def test_read_through_the_runner(tempest_runner, tempest_emulator):
     from docs_src.writing_apps.lifespan_parts import app
     task = tempest_emulator.enqueue_operation(
-        "temps", "v1", "read", "project", external_id="7"
+        "temps", "v1", "project", "read", external_id="7"
     )
     tempest_emulator.wait_for_reports(1, timeout=20)
     [report] = tempest_emulator.reports(task)

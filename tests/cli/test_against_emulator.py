@@ -69,7 +69,7 @@ def test_connect_with_rejected_token_says_how_to_fix(emulator, tmp_path):
     ("flags", "env"), [(["--connect"], {}), ([], {"TEMPEST_RUNNER_CONNECT": "1"})]
 )
 def test_serve_runs_until_sigterm_and_reports_tasks(emulator, tmp_path, flags, env):
-    task_id = emulator.enqueue_operation("shop", "v1", "create", "order", input={"item": "kiwi"})
+    task_id = emulator.enqueue_operation("shop", "v1", "order", "create", input={"item": "kiwi"})
     process = subprocess.Popen(
         [sys.executable, "-m", "tempest_sdk", "serve", SHOP_V1, *flags],
         env={**_env(emulator), **env},

@@ -279,7 +279,7 @@ def test_a_whole_run_and_the_stuck_thread_warning_are_json_lines(emulator, tmp_p
         text=True,
     )
     try:
-        task = emulator.enqueue_operation("stuck", "v1", "create", "job")
+        task = emulator.enqueue_operation("stuck", "v1", "job", "create")
         emulator.wait_for_reports(1, timeout=PATIENCE)
         (report,) = emulator.reports(task)
         assert report["status"] == "error"

@@ -258,13 +258,13 @@ def _serve_two_tasks(emulator: Emulator, command: list[str], env: dict[str, str]
     the secret, stop it with SIGTERM; return its exit code and stderr."""
     secret = [{"name": "API_KEY", "value": SECRET, "type": "secret"}]
     created = emulator.enqueue_operation(
-        "logs", "v1", "create", "thing", input={"name": "a"}, environment_variables=secret
+        "logs", "v1", "thing", "create", input={"name": "a"}, environment_variables=secret
     )
     updated = emulator.enqueue_operation(
         "logs",
         "v1",
-        "update",
         "thing",
+        "update",
         external_id="t1",
         input={"name": "b"},
         environment_variables=secret,

@@ -185,7 +185,7 @@ def test_serve_against_tempest_flushes_its_spans_when_stopped(tmp_path):
             text=True,
         )
         try:
-            task = emulator.enqueue_operation("helloworld", "v1", "create", "example")
+            task = emulator.enqueue_operation("helloworld", "v1", "example", "create")
             emulator.wait_for_reports(1, timeout=120)
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=120)

@@ -207,7 +207,7 @@ def test_reload_drains_the_old_code_and_serves_the_next_task_with_the_new(
     supervisor = Supervisor(["app.py", "--reload", "--connect"], tmp_path, env)
     try:
         supervisor.wait_for_stderr("reload: serving reload v1 (process")
-        slow = emulator.enqueue_operation("reload", "v1", "create", "job", input={"name": "slow"})
+        slow = emulator.enqueue_operation("reload", "v1", "job", "create", input={"name": "slow"})
         _wait_for_file(signals / "started", supervisor)
 
         app.write_text(_app("gen2", slow=False))
@@ -218,20 +218,20 @@ def test_reload_drains_the_old_code_and_serves_the_next_task_with_the_new(
         (signals / "release").touch()
         supervisor.wait_for_stderr("reload: serving reload v1 (process", count=2)
         assert _display_name(emulator, slow) == "gen1"
-        fast = emulator.enqueue_operation("reload", "v1", "create", "job")
+        fast = emulator.enqueue_operation("reload", "v1", "job", "create")
         emulator.wait_for_reports(2, timeout=PATIENCE)
         assert _display_name(emulator, fast) == "gen2"
 
         app.write_text("import tempest_sdk as tempest\n\napp = tempest.App(  # unfinished\n")
         supervisor.wait_for_stderr("SyntaxError")
         supervisor.wait_for_stderr("the previous code serves on until the next change")
-        still = emulator.enqueue_operation("reload", "v1", "create", "job")
+        still = emulator.enqueue_operation("reload", "v1", "job", "create")
         emulator.wait_for_reports(3, timeout=PATIENCE)
         assert _display_name(emulator, still) == "gen2"
 
         app.write_text(_app("gen3", slow=False))
         supervisor.wait_for_stderr("reload: serving reload v1 (process", count=3)
-        fixed = emulator.enqueue_operation("reload", "v1", "create", "job")
+        fixed = emulator.enqueue_operation("reload", "v1", "job", "create")
         emulator.wait_for_reports(4, timeout=PATIENCE)
         assert _display_name(emulator, fixed) == "gen3"
     finally:

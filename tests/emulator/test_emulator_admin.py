@@ -31,7 +31,7 @@ def admin(serving: Emulator, mode: str) -> Iterator[httpx.Client]:
 
 
 def test_a_posted_task_is_queued_like_an_enqueued_one(serving, admin):
-    task = operation_request("create", "example", input={"color": "blue"})
+    task = operation_request("example", "create", input={"color": "blue"})
 
     answer = admin.post(TASKS, json={"app_id": APP, "version": VERSION, "task": task})
 
@@ -113,8 +113,8 @@ def test_task_id_and_metadata_are_taken_and_a_taken_id_is_refused(serving, admin
 
 def test_the_status_never_shows_the_task_or_its_secrets(admin):
     task = operation_request(
-        "create",
         "example",
+        "create",
         input={"password": "input-s3cr3t"},
         environment_variables=[{"name": "KEY", "value": "env-s3cr3t", "type": "secret"}],
     )

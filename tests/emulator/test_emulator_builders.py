@@ -22,6 +22,7 @@ from tempest_sdk.models import (
     ExecuteResourceActionRequest,
     ExecuteResourceOperationRequest,
     ListResourcesRequest,
+    Operation,
     parse_task,
 )
 from tempest_sdk.testing import sample_task
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_create_has_no_resource_id_and_empty_input_by_default():
-    request = operation_request("create", "example")
+    request = operation_request("example", "create")
 
     assert request["request_type"] == "execute_resource_operation"
     assert request["operation"] == "create"
@@ -43,10 +44,10 @@ def test_a_create_has_no_resource_id_and_empty_input_by_default():
 
 
 def test_other_operations_name_an_existing_resource():
-    read = operation_request("read", "example", external_id="ex-1")
+    read = operation_request("example", "read", external_id="ex-1")
     given = operation_request(
-        "update",
         "example",
+        "update",
         external_id="ex-1",
         display_name="Example 1",
         input={"color": "blue"},
@@ -66,7 +67,69 @@ def test_other_operations_name_an_existing_resource():
 
 def test_an_unknown_operation_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown operation 'destroy': use one of 'create'"):
-        operation_request("destroy", "example")
+        operation_request("example", "destroy")
+
+
+def test_the_old_operation_first_order_still_works_with_a_deprecation_warning():
+    new = operation_request("example", "update", external_id="ex-1", resource_id="res_1")
+    with pytest.warns(DeprecationWarning, match="comes first") as caught:
+        old = operation_request("update", "example", external_id="ex-1", resource_id="res_1")
+
+    assert (old["operation"], old["resource"]["type"]) == ("update", "example")
+    assert {k: v for k, v in old.items() if k != "resource"} == {
+        k: v for k, v in new.items() if k != "resource"
+    }
+    (warning,) = caught
+    assert str(warning.message).startswith(
+        "operation_request('update', 'example'): the resource type comes first now; "
+        "write operation_request('example', 'update')"
+    )
+    assert warning.filename == __file__  # points at the caller's line
+
+
+def test_an_operation_enum_first_is_the_old_order_too():
+    with pytest.warns(DeprecationWarning, match="the resource type comes first"):
+        request = operation_request(Operation.DELETE, "example", external_id="ex-1")
+    assert (request["operation"], request["resource"]["type"]) == ("delete", "example")
+    request = operation_request("example", Operation.DELETE, external_id="ex-1")
+    assert (request["operation"], request["resource"]["type"]) == ("delete", "example")
+
+
+def test_a_type_named_like_an_operation_is_read_type_first_without_a_warning(
+    recwarn: pytest.WarningsRecorder,
+):
+    request = operation_request("delete", "create")
+    assert (request["resource"]["type"], request["operation"]) == ("delete", "create")
+    request = operation_request(resource_type="read", operation="update")
+    assert (request["resource"]["type"], request["operation"]) == ("read", "update")
+    assert recwarn.list == []
+
+
+def test_keywords_read_the_same_in_any_order(recwarn: pytest.WarningsRecorder):
+    by_keyword = operation_request(operation="read", resource_type="example", resource_id="r")
+    positional = operation_request("example", "read", resource_id="r")
+    assert by_keyword["operation"] == positional["operation"] == "read"
+    assert by_keyword["resource"]["type"] == positional["resource"]["type"] == "example"
+    assert recwarn.list == []
+
+
+def test_an_action_given_as_an_operation_points_at_enqueue_action():
+    with pytest.raises(ValueError, match="the type comes first, here 'flag'; an action goes"):
+        operation_request("flag", "rollout")
+
+
+def test_enqueue_operation_takes_the_type_first_and_the_old_order_with_a_warning():
+    emulator = Emulator(seed=1)
+    new = emulator.enqueue_operation(APP, VERSION, "example", "read", external_id="ex-1")
+    with pytest.warns(DeprecationWarning, match="comes first") as caught:
+        old = emulator.enqueue_operation(APP, VERSION, "read", "example", external_id="ex-1")
+    both = emulator.task(new), emulator.task(old)
+    assert [(t.subject.resource_type, t.subject.name) for t in both] == [("example", "read")] * 2
+    (warning,) = caught
+    assert "write enqueue_operation('example', 'read')" in str(warning.message)
+    assert warning.filename == __file__
+    action = emulator.enqueue_action(APP, VERSION, "example", "rebuild", external_id="ex-1")
+    assert emulator.task(action).subject.name == "rebuild"
 
 
 def test_action_and_list_requests():
@@ -85,7 +148,7 @@ def test_action_and_list_requests():
 
 
 def test_next_answer_is_a_contract_task_with_realistic_metadata():
-    answer = next_answer("task-1", operation_request("create", "example"))
+    answer = next_answer("task-1", operation_request("example", "create"))
     task = parse_task(answer)
 
     assert answer["metadata"] == default_metadata()
@@ -112,10 +175,10 @@ def test_next_answer_says_where_a_task_breaks_the_contract():
 
 def test_the_emulator_and_the_testing_kit_build_tasks_alike():
     emulator = Emulator(seed=3)
-    built = operation_request("update", "example", external_id="ex-1", input={"a": 1})
+    built = operation_request("example", "update", external_id="ex-1", input={"a": 1})
     by_builder = emulator.task(emulator.enqueue(APP, VERSION, built))
     helper_id = emulator.enqueue_operation(
-        APP, VERSION, "update", "example", external_id="ex-1", input={"a": 1}
+        APP, VERSION, "example", "update", external_id="ex-1", input={"a": 1}
     )
     by_helper = emulator.task(helper_id)
     sampled = sample_task("example", "update", external_id="ex-1", input={"a": 1})

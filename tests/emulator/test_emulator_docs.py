@@ -11,7 +11,7 @@ from tempest_sdk.runner import Runner
 async def test_create_reports_the_new_resource():
     emulator = Emulator()
     task_id = emulator.enqueue_operation(
-        "helloworld", "v1", "create", "example", input={"color": "red"}
+        "helloworld", "v1", "example", "create", input={"color": "red"}
     )
     async with emulator.serve(), emulator.client() as client, Runner(app, client=client):
         await emulator.wait_for_reports_async(1, timeout=10)
@@ -23,7 +23,7 @@ async def test_create_reports_the_new_resource():
 
 
 async def test_the_same_in_process_with_connect(emulator):
-    task_id = emulator.enqueue_operation(app.app_id, app.version, "create", "example")
+    task_id = emulator.enqueue_operation(app.app_id, app.version, "example", "create")
 
     async with emulator.client() as client, Runner(app, client=client, connect=True):
         await emulator.wait_for_reports_async(1, timeout=10)

@@ -52,7 +52,7 @@ async def test_connect_answers_with_the_app_url_and_is_stored(client, serving: E
 
 
 async def test_next_hands_out_tasks_fifo_then_204(client, serving: Emulator):
-    first = serving.enqueue_operation(APP, VERSION, "create", "example", input={"color": "red"})
+    first = serving.enqueue_operation(APP, VERSION, "example", "create", input={"color": "red"})
     second = serving.enqueue_action(APP, VERSION, "example", "rebuild", external_id="ex-1")
     third = serving.enqueue_list(APP, VERSION, "example")
 
@@ -72,7 +72,7 @@ async def test_next_hands_out_tasks_fifo_then_204(client, serving: Emulator):
 
 
 async def test_tasks_carry_realistic_metadata_and_environment(client, serving: Emulator):
-    serving.enqueue_operation(APP, VERSION, "read", "example", external_id="ex-1")
+    serving.enqueue_operation(APP, VERSION, "example", "read", external_id="ex-1")
 
     task = await client.next_task(APP, VERSION)
 
@@ -99,10 +99,10 @@ async def test_queues_are_per_app_id_and_version(client, serving: Emulator):
 
 
 async def test_reports_of_every_kind_are_recorded(client, serving: Emulator):
-    op = serving.enqueue_operation(APP, VERSION, "create", "example")
+    op = serving.enqueue_operation(APP, VERSION, "example", "create")
     action = serving.enqueue_action(APP, VERSION, "example", "rebuild", external_id="ex-1")
     listing = serving.enqueue_list(APP, VERSION, "example")
-    failed = serving.enqueue_operation(APP, VERSION, "delete", "example", external_id="ex-1")
+    failed = serving.enqueue_operation(APP, VERSION, "example", "delete", external_id="ex-1")
     for _ in range(4):
         await client.next_task(APP, VERSION)
     resource = Resource(type="example", external_id="ex-1", display_name="Example 1")

@@ -20,6 +20,7 @@ def test_public_names():
         "EnvironmentInput",
         "Fault",
         "MalformedKind",
+        "ResourceTaskOptions",
         "Violation",
         "action_request",
         "default_environment",

@@ -176,7 +176,7 @@ async def test_malformed_bad_json_loses_the_task_until_its_lease_ends(make_clien
 
 
 async def test_malformed_unknown_request_type_keeps_the_task_id(make_client, serving):
-    task_id = serving.enqueue_operation(APP, VERSION, "create", "example")
+    task_id = serving.enqueue_operation(APP, VERSION, "example", "create")
     serving.inject("apps.operations.next", malformed="unknown_request_type")
 
     async with make_client(max_retries=0) as client:

@@ -52,7 +52,7 @@ def _enqueue(emulator: Emulator, host: str | None) -> httpx.Response:
     headers = {"authorization": f"Bearer {emulator.token}"}
     if host is not None:
         headers["host"] = host
-    task = operation_request("create", "example", input={"color": "blue"})
+    task = operation_request("example", "create", input={"color": "blue"})
     with httpx.Client(base_url=_root(emulator), timeout=10) as http:
         return http.post(
             TASKS, json={"app_id": APP, "version": VERSION, "task": task}, headers=headers
@@ -97,7 +97,7 @@ def test_the_admin_endpoint_refuses_other_hosts_with_403(served: Emulator, host:
     assert repr(host) in error
     assert served.queued(APP, VERSION) == []
     # Reading a task's status (its reports) is refused the same way.
-    task_id = served.enqueue_operation(APP, VERSION, "create", "example")
+    task_id = served.enqueue_operation(APP, VERSION, "example", "create")
     with httpx.Client(base_url=_root(served), timeout=10) as http:
         status = http.get(
             f"{TASKS}/{task_id}",

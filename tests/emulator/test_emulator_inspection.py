@@ -235,13 +235,13 @@ def test_enqueue_refuses_tasks_that_break_the_contract(emulator, task, message):
 def test_enqueue_helpers_check_their_arguments(emulator):
     emulator.enqueue_list(APP, VERSION, "example", next="", metadata=None)
     task_id = emulator.enqueue_operation(
-        APP, VERSION, "delete", "example", external_id="x", environment_variables={"A": "1"}
+        APP, VERSION, "example", "delete", external_id="x", environment_variables={"A": "1"}
     )
 
     env = emulator.task(task_id).task.environment_variables
     assert [(v.name, v.reveal(), v.type) for v in env] == [("A", "1", "variable")]
     with pytest.raises(ValueError, match="unknown operation 'destroy': use one of 'create'"):
-        emulator.enqueue_operation(APP, VERSION, "destroy", "example")
+        emulator.enqueue_operation(APP, VERSION, "example", "destroy")
     with pytest.raises(ValueError, match="already used"):
         emulator.enqueue(APP, VERSION, emulator.task(task_id).task, task_id=task_id)
 

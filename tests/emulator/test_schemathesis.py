@@ -110,9 +110,9 @@ def config_toml() -> str:
 def prepared_emulator() -> Emulator:
     """An emulator holding the tasks and objects the examples name."""
     emulator = Emulator(token="schemathesis-token", seed=15)
-    emulator.enqueue(APP, VERSION, operation_request("create", "example"), task_id=REPORTED_TASK)
+    emulator.enqueue(APP, VERSION, operation_request("example", "create"), task_id=REPORTED_TASK)
     for index in range(40):
-        emulator.enqueue_operation(APP, VERSION, "read", "example", external_id=f"ex-{index}")
+        emulator.enqueue_operation(APP, VERSION, "example", "read", external_id=f"ex-{index}")
         emulator.enqueue_action(APP, VERSION, "example", "rebuild", external_id=f"ex-{index}")
         emulator.enqueue_list(APP, VERSION, "example")
     emulator.add_resource(

@@ -37,7 +37,7 @@ def enqueue_mixed(emulator: Emulator, count: int, seed: int) -> dict[str, dict[s
         color, size, ext = rng.choice(["red", "blue", "green"]), rng.randint(1, 9), f"w-{i}"
         if kind == "create":
             task_id = emulator.enqueue_operation(
-                APP_ID, "v1", "create", "widget", input={"color": color, "size": size}
+                APP_ID, "v1", "widget", "create", input={"color": color, "size": size}
             )
             resource = {
                 "external_id": f"w-{color}-{size}",
@@ -45,22 +45,22 @@ def enqueue_mixed(emulator: Emulator, count: int, seed: int) -> dict[str, dict[s
             }
             expected[task_id] = {"resource": resource}
         elif kind == "read":
-            task_id = emulator.enqueue_operation(APP_ID, "v1", "read", "widget", external_id=ext)
+            task_id = emulator.enqueue_operation(APP_ID, "v1", "widget", "read", external_id=ext)
             resource = {"external_id": ext, "properties": {"color": "read", "size": len(ext)}}
             expected[task_id] = {"resource": resource}
         elif kind == "update":
             task_id = emulator.enqueue_operation(
                 APP_ID,
                 "v1",
-                "update",
                 "widget",
+                "update",
                 external_id=ext,
                 input={"color": color, "size": size},
             )
             resource = {"external_id": ext, "properties": {"color": color, "size": size}}
             expected[task_id] = {"resource": resource}
         elif kind == "delete":
-            task_id = emulator.enqueue_operation(APP_ID, "v1", "delete", "widget", external_id=ext)
+            task_id = emulator.enqueue_operation(APP_ID, "v1", "widget", "delete", external_id=ext)
             expected[task_id] = {"resource": {"external_id": ext}}
         elif kind == "list":
             page = rng.randint(0, 2)
@@ -123,7 +123,7 @@ async def test_lease_expiry_while_a_report_is_delayed_never_runs_a_handler_twice
     # 6 tasks: with 2 reporters, 2 reports in delivery and 4 queued leave the slots free
     # (more would hold every slot until reports get through: that is the backpressure).
     ids = [
-        emulator.enqueue_operation(APP_ID, "v1", "create", "widget", input={"size": i})
+        emulator.enqueue_operation(APP_ID, "v1", "widget", "create", input={"size": i})
         for i in range(6)
     ]
     async with serving(emulator, widget_app(tracker), concurrency=4, reporters=2):
@@ -175,10 +175,10 @@ async def test_misbehaving_handlers_get_the_right_error_and_others_keep_being_se
     release = threading.Event()
     emulator = Emulator(seed=9)
     enqueue = emulator.enqueue_operation
-    raising = enqueue("misbehaving", "v1", "create", "gadget")
-    invalid = enqueue("misbehaving", "v1", "read", "gadget", external_id="g1")
-    hanging = enqueue("misbehaving", "v1", "update", "gadget", external_id="g1")
-    blocking = enqueue("misbehaving", "v1", "delete", "gadget", external_id="g1")
+    raising = enqueue("misbehaving", "v1", "gadget", "create")
+    invalid = enqueue("misbehaving", "v1", "gadget", "read", external_id="g1")
+    hanging = enqueue("misbehaving", "v1", "gadget", "update", external_id="g1")
+    blocking = enqueue("misbehaving", "v1", "gadget", "delete", external_id="g1")
     good = [
         emulator.enqueue_action("misbehaving", "v1", "gadget", "ping", external_id="g1")
         for _ in range(30)
@@ -249,7 +249,7 @@ async def test_malformed_next_answers_are_logged_reported_when_possible_and_serv
     emulator = Emulator(seed=6, lease_timeout=0.3)
     tracker = Tracker()
     ids = [
-        emulator.enqueue_operation(APP_ID, "v1", "create", "widget", input={"size": i})
+        emulator.enqueue_operation(APP_ID, "v1", "widget", "create", input={"size": i})
         for i in range(10)
     ]
     async with serving(emulator, widget_app(tracker), concurrency=2):
@@ -281,7 +281,7 @@ async def test_a_report_survives_a_crash_between_handler_and_report(tmp_path):
     emulator = Emulator(seed=8, lease_timeout=60.0)
     tracker = Tracker()
     ids = [
-        emulator.enqueue_operation(APP_ID, "v1", "create", "widget", input={"size": i})
+        emulator.enqueue_operation(APP_ID, "v1", "widget", "create", input={"size": i})
         for i in range(5)
     ]
     outbox = tmp_path / "outbox"
@@ -346,9 +346,9 @@ async def test_secret_environment_values_never_reach_logs_or_reports(caplog):
 
     emulator = Emulator(seed=10)
     ids = [
-        emulator.enqueue_operation("secretive", "v1", "create", "vault", environment_variables=env),
+        emulator.enqueue_operation("secretive", "v1", "vault", "create", environment_variables=env),
         emulator.enqueue_operation(
-            "secretive", "v1", "read", "vault", external_id="v", environment_variables=env
+            "secretive", "v1", "vault", "read", external_id="v", environment_variables=env
         ),
         emulator.enqueue_action(
             "secretive", "v1", "vault", "rotate", external_id="v", environment_variables=env

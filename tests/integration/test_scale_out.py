@@ -131,7 +131,7 @@ def replicas(tmp_path: Path) -> Iterator[Replicas]:
 
 def enqueue(emulator: Emulator, count: int, seconds: float) -> list[str]:
     return [
-        emulator.enqueue_operation("jobs", "v1", "create", "job", input={"seconds": seconds})
+        emulator.enqueue_operation("jobs", "v1", "job", "create", input={"seconds": seconds})
         for _ in range(count)
     ]
 

@@ -26,13 +26,13 @@ def test_the_runner_serves_on_after_its_token_file_is_rotated(backend, tmp_path,
             emulator.client(token=None) as client,  # the token from the file
             Runner(widget_app(Tracker()), client, **OPTIONS) as runner,
         ):
-            emulator.enqueue_operation(APP_ID, "v1", "create", "widget", input={"size": 1})
+            emulator.enqueue_operation(APP_ID, "v1", "widget", "create", input={"size": 1})
             await emulator.wait_for_reports_async(1, timeout=10)
             # The Secret is updated: the kubelet rewrites the file, Tempest takes the
             # new token only.
             token_file.write_text("second-SECRET-token\n")
             emulator.rotate_token("second-SECRET-token")
-            emulator.enqueue_operation(APP_ID, "v1", "create", "widget", input={"size": 2})
+            emulator.enqueue_operation(APP_ID, "v1", "widget", "create", input={"size": 2})
             await emulator.wait_for_reports_async(2, timeout=10)
             assert runner.readiness().ok
 

@@ -169,7 +169,7 @@ def test_the_recipe_starts_and_serves_tasks(loop: str, tmp_path: Path) -> None:
         assert wait_until_ready(service) == (200, {"runner": "running"})
         names = ["Ada", "Grace", "Linus"]
         created = {
-            emulator.enqueue_operation(APP_ID, VERSION, "create", "greeting", input={"name": n}): n
+            emulator.enqueue_operation(APP_ID, VERSION, "greeting", "create", input={"name": n}): n
             for n in names
         }
         paused = emulator.enqueue_action(

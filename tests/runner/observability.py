@@ -139,25 +139,25 @@ def enqueue_workload(emulator: Emulator) -> dict[str, str]:
         "create": emulator.enqueue_operation(
             APP_ID,
             VERSION,
-            "create",
             "widget",
+            "create",
             input={"color": INPUT},
             environment_variables=env,
         ),
         "update": emulator.enqueue_operation(
             APP_ID,
             VERSION,
-            "update",
             "widget",
+            "update",
             external_id="w-1",
             input={"color": INPUT},
             environment_variables=env,
         ),
         "read": emulator.enqueue_operation(
-            APP_ID, VERSION, "read", "widget", external_id="w-1", environment_variables=env
+            APP_ID, VERSION, "widget", "read", external_id="w-1", environment_variables=env
         ),
         "delete": emulator.enqueue_operation(
-            APP_ID, VERSION, "delete", "widget", external_id="w-1", environment_variables=env
+            APP_ID, VERSION, "widget", "delete", external_id="w-1", environment_variables=env
         ),
         "list": emulator.enqueue_list(APP_ID, VERSION, "widget"),
         "rebuild": emulator.enqueue_action(

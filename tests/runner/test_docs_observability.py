@@ -140,7 +140,7 @@ def test_the_standalone_service_serves_probes_metrics_and_traces(status_api: Sta
 
             wait_for(ready, "the service to be ready")
             task_id = emulator.enqueue_operation(
-                "status-pages", "v1", "read", "page", external_id="main"
+                "status-pages", "v1", "page", "read", external_id="main"
             )
             emulator.wait_for_reports(1, timeout=30)
             status, _, scraped = get(url + "/metrics")
@@ -187,7 +187,7 @@ async def test_the_fastapi_service_serves_the_runners_probes_and_metrics(monkeyp
             ready = await http.get("/readyz")
             live = await http.get("/livez")
             emulator.enqueue_operation(
-                "greetings", "v1", "create", "greeting", input={"name": "Ada"}
+                "greetings", "v1", "greeting", "create", input={"name": "Ada"}
             )
             await emulator.wait_for_reports_async(1, timeout=30)
             scraped = await http.get("/metrics")

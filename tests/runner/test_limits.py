@@ -371,7 +371,7 @@ def limiter_of(runner: Runner) -> TaskLimiter:
 
 
 def create(emulator: Emulator, kind: str = "slow") -> str:
-    return emulator.enqueue_operation(APP_ID, "v1", "create", kind)
+    return emulator.enqueue_operation(APP_ID, "v1", kind, "create")
 
 
 def statuses(emulator: Emulator, ids: list[str]) -> list[str]:
@@ -419,7 +419,7 @@ async def paced_until_the_stop(burst: int) -> None:
     are then left unstarted and unreported, for Tempest to hand out again."""
     probe, emulator = Probe(), Emulator(seed=2)
     ids = [
-        emulator.enqueue_operation(APP_ID, "v1", "update", "slow", external_id="d1")
+        emulator.enqueue_operation(APP_ID, "v1", "slow", "update", external_id="d1")
         for _ in range(3)
     ]
     app = limited_app(probe, slow={"rate_limit": tempest.Rate(1, per=3600, burst=burst)})
@@ -504,7 +504,7 @@ async def test_a_tasks_timeout_counts_from_its_start_not_from_its_wait() -> None
     probe, waits, emulator = Probe(), Waits(), Emulator(seed=5)
     blocker = create(emulator)
     quick = emulator.enqueue_operation(
-        APP_ID, "v1", "update", "slow", external_id="d1"
+        APP_ID, "v1", "slow", "update", external_id="d1"
     )  # its timeout: 0.3 s
     app = limited_app(probe, slow={"max_concurrency": 1})
     async with serving(emulator, app, concurrency=4, hooks=[waits]) as runner:
@@ -527,7 +527,7 @@ async def test_an_actions_limit_serializes_it_and_not_the_rest_of_its_type() -> 
         emulator.enqueue_action(APP_ID, "v1", "slow", "rollback", external_id=f"d{i}")
         for i in range(3)
     ]
-    update = emulator.enqueue_operation(APP_ID, "v1", "update", "slow", external_id="d1")
+    update = emulator.enqueue_operation(APP_ID, "v1", "slow", "update", external_id="d1")
     app = limited_app(probe, rollback={"max_concurrency": 1})
     async with serving(emulator, app, concurrency=8, hooks=[waits]) as runner:
         limiter = limiter_of(runner)

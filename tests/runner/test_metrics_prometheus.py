@@ -241,7 +241,7 @@ async def test_the_wait_for_a_types_limits_is_measured(caplog):
         Runner(app, client, hooks=[metrics], **OPTIONS) as runner,
     ):
         for _ in range(2):
-            emulator.enqueue_operation(APP_ID, VERSION, "create", "widget")
+            emulator.enqueue_operation(APP_ID, VERSION, "widget", "create")
         # One runs, the other waits for the type's limit of 1.
         await wait_until(lambda: len(emulator.leased()) == 2, "both tasks leased")
         await wait_until(lambda: runner.in_flight == 1, "one task running")

@@ -102,7 +102,7 @@ def test_probes_follow_the_runner_from_starting_to_ready_to_draining(backend):
                 for path in ("/readyz", "/livez"):
                     status, _, body = await aget(url + path)
                     answers[f"ready {path}"] = (status, body)
-                task_id = emulator.enqueue_operation(APP_ID, VERSION, "create", "widget")
+                task_id = emulator.enqueue_operation(APP_ID, VERSION, "widget", "create")
                 await wait_until(lambda: runner.in_flight == 1, "the task to run")
                 group.start_soon(runner.shutdown)
                 await wait_until(lambda: runner.state == "stopping", "the drain")
@@ -165,7 +165,7 @@ def test_liveness_fails_while_a_handler_blocks_the_event_loop(backend):
         ):
             assert runner.operations_url is not None
             holder["url"] = runner.operations_url
-            emulator.enqueue_operation(APP_ID, VERSION, "create", "widget")
+            emulator.enqueue_operation(APP_ID, VERSION, "widget", "create")
             await emulator.wait_for_reports_async(1)
             # The loop answers again (at once on a quiet machine), and the watchdog
             # counted the block.

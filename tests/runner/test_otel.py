@@ -286,7 +286,7 @@ def test_a_task_cancelled_at_shutdown_ends_its_span_as_cancelled(backend):
             async with anyio.create_task_group() as group:
                 group.start_soon(runner.run)
                 await runner.ready()
-                emulator.enqueue_operation(APP_ID, VERSION, "create", "widget")
+                emulator.enqueue_operation(APP_ID, VERSION, "widget", "create")
                 await started.wait()
                 await runner.shutdown(grace=0.05)
             assert len(emulator.reported()) == 1  # reported as cancelled

@@ -185,7 +185,7 @@ def test_a_standalone_run_exits_on_sigterm_without_waiting_for_stuck_threads(tmp
     started = tmp_path / "handler-started"
     errors = tmp_path / "stderr.txt"
     with Emulator(token="threads-token").serve_in_thread() as emulator:
-        task_id = emulator.enqueue_operation("stuck", "v1", "create", "widget", input={})
+        task_id = emulator.enqueue_operation("stuck", "v1", "widget", "create", input={})
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPEST_")}
         env |= {
             "TEMPEST_API_ENDPOINT": emulator.url,

@@ -56,13 +56,13 @@ def test_the_runners_own_client_masks_its_token_in_every_log(
             async with anyio.create_task_group() as group:
                 group.start_soon(runner.run)
                 await runner.ready()
-                emulator.enqueue_operation("talker", "v1", "create", "thing")
+                emulator.enqueue_operation("talker", "v1", "thing", "create")
                 await wait_until(lambda: runner.delivered == 1, "the first report")
                 # The Secret rotates: the runner's client reads the file again.
                 token_file.write_text(ROTATED)
                 emulator.rotate_token(ROTATED)
                 said.append(f"Bearer {ROTATED}")
-                emulator.enqueue_operation("talker", "v1", "create", "thing")
+                emulator.enqueue_operation("talker", "v1", "thing", "create")
                 await wait_until(lambda: runner.delivered == 2, "the second report")
                 await runner.shutdown()
 

@@ -77,13 +77,13 @@ def _enqueue(emulator: Emulator) -> list[str]:
     env = [{"name": "API_KEY", "value": SECRET, "type": "secret"}]
     return [
         emulator.enqueue_operation(
-            "hostile", "v1", "create", SECRET, input={}, environment_variables=env
+            "hostile", "v1", SECRET, "create", input={}, environment_variables=env
         ),
         emulator.enqueue_action(
             "hostile", "v1", "thing", SECRET, external_id="t1", environment_variables=env
         ),
         emulator.enqueue_operation(
-            "hostile", "v1", "read", "thing", external_id=SECRET, environment_variables=env
+            "hostile", "v1", "thing", "read", external_id=SECRET, environment_variables=env
         ),
         emulator.enqueue_list("hostile", "v1", "thing", next=SETTINGS_SECRET),
     ]

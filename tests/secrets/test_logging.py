@@ -292,8 +292,8 @@ def test_cli_serve_masks_the_apps_own_loggers_in_text_and_json(
         task_id = emulator.enqueue_operation(
             "cli",
             "v1",
-            "create",
             "thing",
+            "create",
             input={},
             environment_variables=[{"name": "API_KEY", "value": SECRET, "type": "secret"}],
         )

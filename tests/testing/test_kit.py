@@ -107,7 +107,7 @@ def test_emulator_is_reachable_from_the_kit():
 
 def test_fixtures_serve_the_app(tempest_emulator, tempest_runner):
     task_id = tempest_emulator.enqueue_operation(
-        "helloworld", "v1", "create", "example", input={"color": "plum"}
+        "helloworld", "v1", "example", "create", input={"color": "plum"}
     )
     tempest_emulator.wait_for_reports(1, timeout=30)
     (report,) = tempest_emulator.reports(task_id)

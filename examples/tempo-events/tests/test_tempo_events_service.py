@@ -78,7 +78,7 @@ def ok(emulator: Emulator, service: Service, task_id: str) -> dict[str, Any]:
 
 
 def read_event(emulator: Emulator, service: Service, request_id: str) -> dict[str, Any]:
-    task = emulator.enqueue_operation(APP_ID, VERSION, "read", "event", external_id=request_id)
+    task = emulator.enqueue_operation(APP_ID, VERSION, "event", "read", external_id=request_id)
     return run_task(emulator, service, task)
 
 
@@ -133,8 +133,8 @@ def test_a_duplicate_request_id_is_answered_200_and_stored_once(
     create = emulator.enqueue_operation(
         APP_ID,
         VERSION,
-        "create",
         "subscription",
+        "create",
         input={"name": "dedup-watch", "event_trigger": "dedup_test"},
     )
     ok(emulator, service, create)
@@ -149,7 +149,7 @@ def test_a_duplicate_request_id_is_answered_200_and_stored_once(
     assert json.loads(stored["payload"])["n"] == 1  # the first delivery is kept
     assert stored["auth"] == "basic"
     read = emulator.enqueue_operation(
-        APP_ID, VERSION, "read", "subscription", external_id="dedup-watch"
+        APP_ID, VERSION, "subscription", "read", external_id="dedup-watch"
     )
     properties = ok(emulator, service, read)["resource"]["properties"]
     assert (properties["matched"], properties["pending"]) == (1, 1)
@@ -240,8 +240,8 @@ def test_subscription_reports_follow_the_received_events(
         emulator.enqueue_operation(
             APP_ID,
             VERSION,
-            "create",
             "subscription",
+            "create",
             input={"name": "printing", "event_type": "Printing", "event_trigger": "dispense"},
         ),
     )
@@ -260,7 +260,7 @@ def test_subscription_reports_follow_the_received_events(
 
     def read() -> dict[str, Any]:
         task = emulator.enqueue_operation(
-            APP_ID, VERSION, "read", "subscription", external_id="printing"
+            APP_ID, VERSION, "subscription", "read", external_id="printing"
         )
         properties: dict[str, Any] = ok(emulator, service, task)["resource"]["properties"]
         return properties
@@ -307,7 +307,7 @@ def test_subscription_reports_follow_the_received_events(
         emulator,
         service,
         emulator.enqueue_operation(
-            APP_ID, VERSION, "delete", "subscription", external_id="printing"
+            APP_ID, VERSION, "subscription", "delete", external_id="printing"
         ),
     )
     assert emulator.violations == []
@@ -320,7 +320,7 @@ def test_sigterm_drains_a_waiting_task_reports_it_and_exits_0(tmp_path: Path) ->
         with running_service(env, tmp_path / "service.log") as service:
             assert service.wait_until_ready().status == 200
             create = emulator.enqueue_operation(
-                APP_ID, VERSION, "create", "subscription", input={"name": "slow"}
+                APP_ID, VERSION, "subscription", "create", input={"name": "slow"}
             )
             ok(emulator, service, create)
             assert (

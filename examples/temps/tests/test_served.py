@@ -49,7 +49,7 @@ async def run_tasks(app: tempest.App, fake: FakeTemps) -> None:
             if name == "list":
                 task_id = emulator.enqueue_list("temps", "v1", resource_type, **task)
             elif name in ("create", "read", "update", "delete"):
-                task_id = emulator.enqueue_operation("temps", "v1", name, resource_type, **task)
+                task_id = emulator.enqueue_operation("temps", "v1", resource_type, name, **task)
             else:
                 task_id = emulator.enqueue_action("temps", "v1", resource_type, name, **task)
             await emulator.wait_for_reports_async(len(emulator.reported()) + 1, timeout=30)
