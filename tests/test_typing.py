@@ -29,6 +29,7 @@ TYPING = Path(__file__).parent / "typing"
 RIGHT = TYPING / "right_handlers.py"
 WRONG = TYPING / "wrong_handlers.py"
 MARK = "# expect-error"
+FEATURE_FLAGS = ROOT / "examples" / "feature-flags"
 TIMEOUT = 120
 
 
@@ -41,11 +42,11 @@ def _expected_lines(path: Path) -> set[int]:
         }
 
 
-def _start(command: list[str]) -> subprocess.Popen[str]:
+def _start(command: list[str], cwd: Path = ROOT) -> subprocess.Popen[str]:
     # PYRIGHT_PYTHON_IGNORE_WARNINGS: no "a newer version exists" look-up on PyPI.
     env = {**os.environ, "PYRIGHT_PYTHON_IGNORE_WARNINGS": "1", "NO_COLOR": "1"}
     return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -59,12 +60,17 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
-@pytest.fixture(scope="module")
-def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[int]]]:
-    """The lines with an error, per checker and per file name, both checkers run at once."""
+def _pyright() -> Path:
     pyright = Path(sys.executable).parent / ("pyright.exe" if os.name == "nt" else "pyright")
     if not pyright.exists():
         pytest.fail(f"pyright is not installed next to {sys.executable}: pip install -e '.[tests]'")
+    return pyright
+
+
+@pytest.fixture(scope="module")
+def errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[int]]]:
+    """The lines with an error, per checker and per file name, both checkers run at once."""
+    pyright = _pyright()
     files = [str(RIGHT), str(WRONG)]
     mypy_run = _start(
         [
@@ -185,3 +191,45 @@ def test_the_runtime_refuses_every_wrong_handler(
     )
     with pytest.raises(tempest.DefinitionError, match="returns "):
         case(resource)
+
+
+def test_the_feature_flags_example_passes_both_checkers_strictly(tmp_path: Path) -> None:
+    """The new user's app, as the docs teach it: `mypy --strict` without the pydantic
+    plugin (`--config-file=` leaves this project's configuration out), and pyright
+    strict (each file says `# pyright: strict`); typed overrides need no ignore."""
+    files = sorted(p.relative_to(FEATURE_FLAGS).as_posix() for p in FEATURE_FLAGS.rglob("*.py"))
+    assert len(files) >= 8
+    for name in files:
+        text = (FEATURE_FLAGS / name).read_text("utf-8")
+        assert "# pyright: strict" in text, f"{name} is not checked strictly by pyright"
+        assert "type: ignore" not in text, f"{name} silences the type checker"
+    mypy_run = _start(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file=",
+            "--no-color-output",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            *files,
+        ],
+        cwd=FEATURE_FLAGS,
+    )
+    pyright_run = _start(
+        [str(_pyright()), "--outputjson", "--pythonpath", sys.executable, *files],
+        cwd=FEATURE_FLAGS,
+    )
+    code, out, err = _finish(mypy_run)
+    assert code == 0, f"mypy --strict (exit {code}):\n{out}\n{err}"
+    code, out, err = _finish(pyright_run)
+    assert code in (0, 1), f"pyright could not run (exit {code}):\n{out}\n{err}"
+    report = json.loads(out)
+    assert report["summary"]["filesAnalyzed"] == len(files), report["summary"]
+    problems = [
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']}"
+        for d in report["generalDiagnostics"]
+        if d["severity"] in ("error", "warning")
+    ]
+    assert problems == []

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 _L = TypeVar("_L", bound=Lifespan)
-_D = TypeVar("_D")
 
 _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]+$")
 _VERSION = re.compile(r"^v\d+$")
@@ -340,14 +339,17 @@ class App:
             yield
 
     @contextlib.contextmanager
-    def overriding(self, kind: type[_D], value: _D) -> Iterator[None]:
+    def overriding(self, kind: type[object], value: object) -> Iterator[None]:
         """Serve with one dependency replaced by `value`, inside the block (tests).
 
         `kind` is a type handlers take from the lifespan: one of the parts of what it
         yields (a field of its dataclass or model, e.g. `FlagsApi`), or the whole of
         it. A part is replaced in a copy of the state, after the lifespan has run; the
         whole state is replaced without running the lifespan (as `overriding_state`).
-        `value` must be a `kind` (for a `typing.Protocol`, have its members). Works
+        `value` must be a `kind` (for a `typing.Protocol`, have its members), checked
+        when the block is entered: type checkers cannot tie the two arguments
+        together (they would join both types to `object`), and taking `type[object]`
+        lets a Protocol through mypy without `# type: ignore[type-abstract]`. Works
         for `invoke`, the testing fixtures and the runner alike; enter it before
         serving starts.
 

@@ -224,13 +224,12 @@ def test_a_protocol_override_needs_its_members() -> None:
     class Lacking:
         pass
 
-    # mypy wants a concrete class for type[T]: a Protocol needs the ignore.
     with (
         pytest.raises(TypeError, match="Lacking is no Creates: it lacks create"),
         app.overriding(Creates, Lacking()),
     ):
         pass
-    with app.overriding(Creates, FakeFlagsApi()):  # type: ignore[type-abstract]
+    with app.overriding(Creates, FakeFlagsApi()):
         report = invoke(app, "flag", "create", input={"name": "p"})
     assert report.resource.external_id == "fake:p"
 
