@@ -65,7 +65,10 @@ def test_a_taken_key_is_a_conflict(settings_env: str) -> None:
     key = unique("dup")
     assert invoke(app, "flag", "create", input={"key": key, "name": "One"}).status == "ok"
     again = invoke(app, "flag", "create", input={"key": key, "name": "Two"})
-    assert again.message.endswith(f"conflict: cannot create flag {key!r}: flag {key!r} exists")
+    # The format docs/testing.md shows: `create of 'item' failed: conflict: ...`.
+    assert again.message == (
+        f"create of 'flag' failed: conflict: cannot create flag {key!r}: flag {key!r} exists"
+    )
 
 
 def test_the_list_is_paged_by_the_next_cursor(settings_env: str) -> None:
