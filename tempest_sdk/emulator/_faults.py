@@ -8,6 +8,8 @@ import random
 from collections.abc import Collection, Iterator
 from typing import Any, Final, Literal, TypedDict, Unpack, get_args
 
+from ._tasks import check_options
+
 __all__ = ["DropWhen", "Fault", "FaultOptions", "FaultSet", "MalformedKind", "malformed_body"]
 
 MalformedKind = Literal["bad_json", "unknown_request_type", "missing_fields"]
@@ -71,6 +73,7 @@ class Fault:
     def __init__(
         self, endpoint: str, *, endpoints: Collection[str], **options: Unpack[FaultOptions]
     ) -> None:
+        check_options(options, FaultOptions)
         status, retry_after = options.get("status"), options.get("retry_after")
         latency, drop = options.get("latency", 0.0), options.get("drop", False)
         malformed, message = options.get("malformed"), options.get("message")

@@ -30,6 +30,7 @@ __all__ = [
     "ResourceTaskOptions",
     "action_request",
     "build_answer",
+    "check_options",
     "contract_problems",
     "default_environment",
     "default_metadata",
@@ -140,6 +141,22 @@ def _environment(environment: EnvironmentInput) -> list[dict[str, Any]]:
     return [v.to_wire() if isinstance(v, WireModel) else dict(v) for v in environment]
 
 
+def check_options(options: Mapping[str, object], kind: type[Any]) -> None:
+    """Refuse keywords `kind` (a TypedDict) does not have: typed `**options` are not
+    checked at run time, and a misspelt option must not be dropped silently.
+
+    Raises:
+        TypeError: naming each unknown keyword and the known ones.
+    """
+    known: frozenset[str] = kind.__optional_keys__ | kind.__required_keys__
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument {', '.join(map(repr, unknown))}: "
+            f"the options are {', '.join(sorted(known))}"
+        )
+
+
 def _is_operation(name: object) -> bool:
     return isinstance(name, str) and name in _OPERATIONS
 
@@ -234,6 +251,7 @@ def _on_resource(
     resource_type: str, resource_id: str | None, options: ResourceTaskOptions
 ) -> dict[str, Any]:
     """The resource, environment and input of a task that acts on one resource."""
+    check_options(options, ResourceTaskOptions)
     fields: dict[str, Any] = {
         "resource": _resource(resource_type, resource_id, options),
         "environment_variables": _environment(options.get("environment_variables")),

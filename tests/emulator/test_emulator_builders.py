@@ -132,6 +132,17 @@ def test_enqueue_operation_takes_the_type_first_and_the_old_order_with_a_warning
     assert emulator.task(action).subject.name == "rebuild"
 
 
+def test_a_misspelt_option_is_refused_not_dropped():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'inputs': the options"):
+        operation_request("example", "create", inputs={"color": "blue"})  # type: ignore[call-arg]
+    emulator = Emulator()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'externalid'"):
+        emulator.enqueue_action(APP, VERSION, "example", "rebuild", externalid="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'statuss'"):
+        emulator.inject("*", statuss=503)  # type: ignore[call-arg]
+    assert emulator.queued() == []
+
+
 def test_action_and_list_requests():
     action = action_request("example", "rebuild", external_id="ex-1")
     listing = list_request("example")
