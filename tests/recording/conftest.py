@@ -56,24 +56,24 @@ def enqueue_mix(emulator: Emulator, version: str = "v1") -> list[str]:
         emulator.enqueue_operation(
             "notes",
             version,
-            "create",
             "note",
+            "create",
             input={"title": "hello world", "otp": OTP, "passphrase": PASSPHRASE},
             environment_variables=ENV,
         ),
         emulator.enqueue_operation(
             "notes",
             version,
-            "create",
             "note",
+            "create",
             input={"title": "fail", "otp": OTP},
             environment_variables=ENV,
         ),
         emulator.enqueue_operation(
-            "notes", version, "read", "note", external_id="some-note", environment_variables=ENV
+            "notes", version, "note", "read", external_id="some-note", environment_variables=ENV
         ),
         emulator.enqueue_operation(
-            "notes", version, "read", "note", external_id="missing", environment_variables=ENV
+            "notes", version, "note", "read", external_id="missing", environment_variables=ENV
         ),
         emulator.enqueue_action(
             "notes",

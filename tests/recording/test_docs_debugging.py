@@ -53,16 +53,16 @@ def test_record_replay_fix_replay(tmp_path):
         failing = emulator.enqueue_operation(
             "tickets",
             "v1",
-            "create",
             "ticket",
+            "create",
             input={"title": "Printer on fire", "severity": "urgent"},
             environment_variables=secret,
         )
         emulator.enqueue_operation(
             "tickets",
             "v1",
-            "create",
             "ticket",
+            "create",
             input={"title": "VPN is slow", "severity": "normal"},
             environment_variables=secret,
         )

@@ -84,8 +84,8 @@ def many_creates(count: int):
             emulator.enqueue_operation(
                 "notes",
                 "v1",
-                "create",
                 "note",
+                "create",
                 input={"title": f"note {n}"},
                 environment_variables=ENV,
             )
