@@ -177,28 +177,17 @@ def _build_task(
     env: dict[str, str],
     secrets: dict[str, str],
 ) -> dict[str, Any]:
-    from ..emulator import action_request, list_request, operation_request
+    from ..emulator import action_request, environment_of, list_request, operation_request
 
     if args.kind == "list":
         return list_request(args.resource_type, args.next)
-    environment = [
-        *({"name": k, "value": v, "type": "variable"} for k, v in env.items()),
-        *({"name": k, "value": v, "type": "secret"} for k, v in secrets.items()),
-    ]
-    if args.kind == "action":
-        return action_request(
-            args.resource_type,
-            args.name,
-            external_id=args.external_id,
-            input=input,
-            environment_variables=environment,
-        )
-    return operation_request(
+    build = action_request if args.kind == "action" else operation_request
+    return build(
         args.resource_type,
         args.name,
         external_id=args.external_id,
         input=input,
-        environment_variables=environment,
+        environment_variables=environment_of(env, secrets),
     )
 
 

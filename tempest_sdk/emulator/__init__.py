@@ -27,9 +27,11 @@ from ._tasks import ResourceTaskOptions as ResourceTaskOptions
 from ._tasks import action_request as action_request
 from ._tasks import default_environment as default_environment
 from ._tasks import default_metadata as default_metadata
+from ._tasks import environment_of as environment_of
 from ._tasks import list_request as list_request
 from ._tasks import next_answer as next_answer
 from ._tasks import operation_request as operation_request
+from ._tasks import resource_request as resource_request
 from ._transport import EmulatorTransport as EmulatorTransport
 
 __all__ = [
@@ -48,8 +50,10 @@ __all__ = [
     "action_request",
     "default_environment",
     "default_metadata",
+    "environment_of",
     "list_request",
     "main",
     "next_answer",
     "operation_request",
+    "resource_request",
 ]

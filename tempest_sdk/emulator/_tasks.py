@@ -34,9 +34,11 @@ __all__ = [
     "contract_problems",
     "default_environment",
     "default_metadata",
+    "environment_of",
     "list_request",
     "next_answer",
     "operation_request",
+    "resource_request",
     "type_and_operation",
 ]
 
@@ -245,6 +247,33 @@ def action_request(
     }
     request.setdefault("input", {})
     return request
+
+
+def resource_request(
+    resource_type: str,
+    name: str,
+    *,
+    resource_id: str | None = None,
+    **options: Unpack[ResourceTaskOptions],
+) -> dict[str, Any]:
+    """The task for `name` on `resource_type`: an operation's when `name` is `create`,
+    `read`, `update` or `delete`, else an action's (a list has `list_request`).
+
+    Arguments are those of `operation_request`.
+    """
+    build = operation_request if _is_operation(name) else action_request
+    return build(resource_type, name, resource_id=resource_id, **options)
+
+
+def environment_of(
+    variables: Mapping[str, str], secrets: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """A task's environment variables: `variables` plain, then `secrets` as secrets
+    (what `environment_variables=` takes)."""
+    return [
+        *({"name": k, "value": v, "type": "variable"} for k, v in variables.items()),
+        *({"name": k, "value": v, "type": "secret"} for k, v in secrets.items()),
+    ]
 
 
 def _on_resource(

@@ -344,30 +344,17 @@ def _enqueue(emulator: Emulator, step: Step, external_id: str) -> str:
     app_id, version, kind = step.app_id, step.version, step.resource_type
     if step.name == "list":
         return emulator.enqueue_list(app_id, version, kind)
-    variables = [
-        *({"name": k, "value": v, "type": "variable"} for k, v in step.env.items()),
-        *({"name": k, "value": v, "type": "secret"} for k, v in step.secrets.items()),
-    ]
-    env = variables or None
-    if step.name in Operation.__members__.values():
-        return emulator.enqueue_operation(
-            app_id,
-            version,
-            kind,
-            step.name,
-            external_id=external_id,
-            input=dict(step.input),
-            environment_variables=env,
-        )
-    return emulator.enqueue_action(
-        app_id,
-        version,
+    from ..emulator import environment_of, resource_request
+
+    variables = environment_of(step.env, step.secrets)
+    request = resource_request(
         kind,
         step.name,
         external_id=external_id,
         input=dict(step.input),
-        environment_variables=env,
+        environment_variables=variables or None,
     )
+    return emulator.enqueue(app_id, version, request)
 
 
 async def _wait_for_report(

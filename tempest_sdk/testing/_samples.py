@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
-from ..models import Operation, Task, TaskMetadata, parse_task
+from ..models import Task, TaskMetadata, parse_task
 
 __all__ = ["TaskOptions", "run_suffix", "sample_input", "sample_task"]
 
@@ -121,36 +121,22 @@ def sample_task(resource_type: str, name: str, **options: Unpack[TaskOptions]) -
     See `TaskOptions` for the options; `env` become `variable` environment variables
     and `secrets` become `secret` ones.
     """
-    from ..emulator import action_request, list_request, next_answer, operation_request
+    from ..emulator import environment_of, list_request, next_answer, resource_request
 
     number = next_id()
-    env, secrets = options.get("env") or {}, options.get("secrets") or {}
-    environment = [
-        *({"name": k, "value": v, "type": "variable"} for k, v in env.items()),
-        *({"name": k, "value": v, "type": "secret"} for k, v in secrets.items()),
-    ]
-    external_id, input = options.get("external_id", ""), options.get("input")
-    resource_id = f"res-local-{number}"
     request: dict[str, Any]
     if name == "list":
         request = list_request(resource_type, options.get("next", ""))
-    elif name in Operation.__members__.values():
-        request = operation_request(
-            resource_type,
-            name,
-            external_id=external_id,
-            input=input,
-            environment_variables=environment,
-            resource_id=resource_id,
-        )
     else:
-        request = action_request(
+        request = resource_request(
             resource_type,
             name,
-            external_id=external_id,
-            input=input,
-            environment_variables=environment,
-            resource_id=resource_id,
+            external_id=options.get("external_id", ""),
+            input=options.get("input"),
+            environment_variables=environment_of(
+                options.get("env") or {}, options.get("secrets") or {}
+            ),
+            resource_id=f"res-local-{number}",
         )
     task_id = options.get("task_id") or f"task-local-{number}"
     return parse_task(next_answer(task_id, request, options.get("metadata")))

@@ -25,10 +25,12 @@ def test_public_names():
         "action_request",
         "default_environment",
         "default_metadata",
+        "environment_of",
         "list_request",
         "main",
         "next_answer",
         "operation_request",
+        "resource_request",
     ]
     for name in tempest_sdk.emulator.__all__:
         assert getattr(tempest_sdk.emulator, name) is not None
