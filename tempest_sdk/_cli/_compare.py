@@ -6,11 +6,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import ActionDefinition, ConnectRequest, ResourceDefinition
+from ..models import ActionDefinition, ConnectRequest, Operation, ResourceDefinition
 
 __all__ = ["Change", "compare"]
 
-_FLAGS = ("create", "read", "update", "delete", "list")
+_CAPABILITIES = (*(str(operation) for operation in Operation), "list")
+"""What a resource definition says it supports (`<capability>_supported`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def compare(old: ConnectRequest, new: ConnectRequest) -> list[Change]:
 
 def _compare_type(old: ResourceDefinition, new: ResourceDefinition) -> Iterator[Change]:
     where = old.type
-    for flag in _FLAGS:
+    for flag in _CAPABILITIES:
         was, now = getattr(old, f"{flag}_supported"), getattr(new, f"{flag}_supported")
         if was and not now:
             yield Change(where, f"{flag} no longer supported", breaking=True)
