@@ -15,7 +15,14 @@ process) that holds every answer back L ms and answers a fraction of `next` and
    calls per second before it), and the time from the end of the outage until the
    tasks handed out in the last 250 ms reach 0.9 of the rate before it (target: the
    worst run <= 1 s; the 250 ms window is included, so a perfect recovery reads about
-   0.25 s).
+   0.25 s);
+4. CPU per task: a saturated runner (no-op handler, concurrency 64, no latency) against
+   a bare `http.client` loop of `next`+`report` pairs, in CPU-seconds of this process
+   (`_cpu_per_task.py`; targets: >= 2,500 tasks per CPU-second, and <= 1.5x the bare
+   loop's CPU per pair); the same loop over httpx + httpx-aiohttp, the SDK's transport,
+   with no SDK code, for context;
+5. import: `from tempest_sdk import App` against `from pydantic import BaseModel`, the
+   median of 7 fresh interpreters each (`bench_import.py`; target: <= 1.5x in CPU time).
 
 Throughput is acknowledged reports per second over a 3 s window that starts once
 every slot is busy (at least 1 s, at most 10 s after ready: calls in flight grow by
@@ -24,8 +31,8 @@ runner's client gets a pool of `connection_limit(options, 1)` connections
 (`max_connections=`), as the runner sizes a client it builds itself.
 The runner's log records are counted, not printed.
 
-    python benchmarks/bench_range.py                 # every figure (about 4 minutes)
-    python benchmarks/bench_range.py --quick         # shorter windows, fewer points
+    python benchmarks/bench_range.py                 # every figure (about 5 minutes)
+    python benchmarks/bench_range.py --quick         # shorter windows, one run each
     python benchmarks/bench_range.py --loop uvloop   # the runner on uvloop
 """
 
@@ -44,6 +51,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import bench_import
+from _cpu_per_task import bare_loop_cpu, runner_cpu, transport_loop_cpu
 from _lean_server import LeanServer
 from bench_runner import bench_app
 
@@ -60,6 +69,8 @@ FAULT_CONCURRENCY = 64
 OUTAGE = 5.0
 RECOVERY_WINDOW = 0.25
 CPU_CEILING = 3000.0  # tasks/s; sizes queues where the ideal rate is beyond one core
+CPU_TARGET = 2500.0  # tasks per CPU-second
+CPU_RATIO_TARGET = 1.5  # the runner's CPU per task over the bare loop's per pair
 LOOP = "asyncio"
 
 
@@ -322,6 +333,49 @@ async def main(args: argparse.Namespace) -> int:
             print(f"  worst recovery: {slowest:.2f} s (target <= 1 s, with the 250 ms window)")
             if slowest > 1.0:
                 failures.append(f"recovery took {slowest:.2f} s, over 1 s")
+
+        pairs = 2000 if quick else 5000
+        print(
+            f"\n4. CPU per task, no latency, in CPU-seconds of this process ({pairs} tasks each):"
+        )
+        bare = await anyio.to_thread.run_sync(bare_loop_cpu, server, next(versions), pairs)
+        transport = await transport_loop_cpu(server, next(versions), pairs)
+        runner = await runner_cpu(server, next(versions), pairs)
+        cpu_ratio = runner.per_pair_ms / bare.per_pair_ms
+        for label, figures in [
+            ("bare http.client loop, 4 threads", bare),
+            ("httpx + httpx-aiohttp alone", transport),
+            ("runner, no-op handler, c = 64", runner),
+        ]:
+            print(
+                f"  {label:<34} {figures.per_pair_ms:5.3f} ms {figures.per_cpu_second:6.0f}"
+                f"/CPU-s {figures.per_pair_ms / bare.per_pair_ms:5.2f}x"
+            )
+        print(
+            f"  targets: runner >= {CPU_TARGET:,.0f} tasks/CPU-s "
+            f"({runner.per_cpu_second:,.0f}), <= {CPU_RATIO_TARGET}x the bare loop "
+            f"({cpu_ratio:.2f}x)"
+        )
+        if runner.per_cpu_second < CPU_TARGET:
+            failures.append(
+                f"runner at {runner.per_cpu_second:,.0f} tasks per CPU-second, "
+                f"below {CPU_TARGET:,.0f}"
+            )
+        if cpu_ratio > CPU_RATIO_TARGET:
+            failures.append(
+                f"runner CPU per task {cpu_ratio:.2f}x the bare loop's, over {CPU_RATIO_TARGET}x"
+            )
+
+        print("\n5. Import, median of 7 fresh interpreters each (CPU: the child's user + sys):")
+        imports = await anyio.to_thread.run_sync(bench_import.measure, 7)
+        print("\n".join(bench_import.report(imports)))
+        import_ratio = bench_import.ratio(imports)
+        print(
+            f"  target: {bench_import.MEASURED} <= {bench_import.TARGET}x "
+            f"{bench_import.BASELINE} in CPU ({import_ratio:.2f}x)"
+        )
+        if import_ratio > bench_import.TARGET:
+            failures.append(f"import at {import_ratio:.2f}x, over {bench_import.TARGET}x")
     finally:
         server.close()
         logging.getLogger("tempest_sdk").removeHandler(LOGS)

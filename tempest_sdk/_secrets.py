@@ -487,38 +487,83 @@ class _Registry:
     """What the process knows now: the serving apps' secrets, the process's own, and
     those of every task in flight, for `mask()` and the log filter from any thread.
 
-    Each change stores a fresh `version` after it (atomic under the GIL), so that a
-    reader that cached the maskers of an older version builds them again.
+    Tasks in flight hold their maskers here, counted: most tasks share their maskers
+    (the same variables give the same cached `Masker`), so entering and leaving a task
+    changes the set only now and then. Each change of the set stores a fresh `version`
+    (atomic under the GIL); a reader that cached the maskers of an older version
+    gathers them again: rarely, not on every task (metrics and traces mask their
+    labels on every task).
     """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()  # for the process's counted values only
+        self.lock = threading.Lock()
         self.process: Counter[str] = Counter()
         self.process_values: tuple[str, ...] = ()
         self.process_masker: Masker = _EMPTY
         # Each `enter_task` by its token's id (the caller holds the token until
         # `leave_task`): entered and left on every task.
         self.tasks: dict[int, TaskSecrets] = {}
+        # The maskers the tasks in flight hold, by id: [masker, how many hold it].
+        self.held: dict[int, list[Any]] = {}
         self.version = next(_versions)
         self.union: tuple[int, tuple[Masker, ...]] = (-1, ())
 
     def changed(self) -> None:
         self.version = next(_versions)
 
+    def enter(self, secrets: TaskSecrets) -> None:
+        own = secrets._own_maskers()
+        with self.lock:
+            secrets._entered += 1
+            if secrets._entered == 1:
+                self._swap(secrets, own)
+
+    def leave(self, secrets: TaskSecrets) -> None:
+        with self.lock:
+            secrets._entered -= 1
+            if secrets._entered == 0:
+                self._swap(secrets, ())
+
+    def refresh(self, secrets: TaskSecrets) -> None:
+        """The task's secrets changed (a handler's `ctx.mask`, its input): rare, so
+        gathered under the lock, where two threads' changes cannot cross."""
+        with self.lock:
+            if secrets._entered:
+                self._swap(secrets, secrets._own_maskers())
+
+    def _swap(self, secrets: TaskSecrets, new: tuple[Masker, ...]) -> None:
+        """`secrets` holds `new` from now on instead of what it held (under the lock)."""
+        old, secrets._held = secrets._held, new
+        if old == new:
+            return
+        changed = False
+        for masker in new:
+            entry = self.held.get(id(masker))
+            if entry is None:
+                self.held[id(masker)] = [masker, 1]
+                changed = True
+            else:
+                entry[1] += 1
+        for masker in old:
+            entry = self.held[id(masker)]
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.held[id(masker)]
+                changed = True
+        if changed:
+            self.changed()
+
     def maskers(self) -> tuple[Masker, ...]:
         version, maskers = self.union
         if version == self.version:
             return maskers
-        version = self.version
-        tasks = list(self.tasks.values())  # one C call: a consistent copy
-        found: dict[int, Masker] = {}
-        for task in tasks:
-            for masker in task._own_maskers():
-                found[id(masker)] = masker
+        with self.lock:
+            version = self.version
+            found = [entry[0] for entry in self.held.values()]
         process = self.process_masker
-        if process:
-            found[id(process)] = process
-        maskers = tuple(found.values())
+        if process and process not in found:
+            found.append(process)
+        maskers = tuple(found)
         self.union = (version, maskers)
         return maskers
 
@@ -555,12 +600,15 @@ class TaskSecrets:
     """The secret values of one task, gathered when first needed."""
 
     __slots__ = (
+        "_entered",
         "_extra",
+        "_held",
         "_inputs",
         "_own",
         "_request",
         "_values",
         "_variable_values",
+        "_variables_masker",
         "_variables_of",
     )
 
@@ -577,6 +625,11 @@ class TaskSecrets:
             outer if outer is not None and outer._request is request else None
         )
         self._variable_values: frozenset[str] | None = None
+        self._variables_masker: Masker | None = None
+        # While entered (`enter_task`): how often, and the maskers it holds in the
+        # registry (both changed under the registry's lock).
+        self._entered = 0
+        self._held: tuple[Masker, ...] = ()
 
     def add_input(self, value: object) -> None:
         """The task's validated input: its secret fields are secrets."""
@@ -598,7 +651,8 @@ class TaskSecrets:
     def _changed(self) -> None:
         self._values = None
         self._own = None
-        _registry.changed()
+        if self._entered:
+            _registry.refresh(self)
 
     def _variables(self) -> frozenset[str]:
         if self._variables_of is not None:
@@ -611,16 +665,26 @@ class TaskSecrets:
                 self._variable_values = frozenset()
         return self._variable_values
 
+    def _masker_of_variables(self) -> Masker:
+        """The masker of the task's variables: built once per task, shared with the
+        dispatch inside the runner's hold (one `frozenset` hash and cache look-up less)."""
+        if self._variables_of is not None:
+            return self._variables_of._masker_of_variables()
+        masker = self._variables_masker
+        if masker is None:
+            masker = self._variables_masker = masker_for(self._variables())
+        return masker
+
     def _own_maskers(self) -> tuple[Masker, ...]:
         """The task's own maskers: its variables' (shared by every task with the same
         ones) and its inputs' and `ctx.mask` values' (small, rebuilt on change)."""
         own = self._own
         if own is None:
-            variables = masker_for(self._variables())
+            variables = self._masker_of_variables()
             extra = set(self._extra)
             for value in self._inputs:
                 extra.update(secrets_in(value))
-            more = masker_for(frozenset(extra))
+            more = masker_for(frozenset(extra)) if extra else _EMPTY
             own = tuple(masker for masker in (variables, more) if masker)
             self._own = own
         return own
@@ -666,17 +730,17 @@ def enter_task(secrets: TaskSecrets) -> contextvars.Token[TaskSecrets | None]:
     """Make `secrets` the current task's, and mask them everywhere until `leave_task`
     (log records from any thread included)."""
     token = _task.set(secrets)
-    # Lock-free: one dict store and one fresh version (each atomic), on every task.
     _registry.tasks[id(token)] = secrets
-    _registry.version = next(_versions)
+    _registry.enter(secrets)
     return token
 
 
 def leave_task(token: contextvars.Token[TaskSecrets | None]) -> None:
     """Undo `enter_task` with what it returned."""
     _task.reset(token)
-    _registry.tasks.pop(id(token), None)
-    _registry.version = next(_versions)
+    secrets = _registry.tasks.pop(id(token), None)
+    if secrets is not None:
+        _registry.leave(secrets)
 
 
 def active_values() -> tuple[str, ...]:

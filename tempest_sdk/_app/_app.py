@@ -11,23 +11,25 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .._limits import NO_LIMITS, Limits, Rate, check_limits
 from .._secrets import install_log_filter
-from ..models import ConnectRequest, LifecycleStage, Link
-from ._definition import AppDefinition, ResourceSpec
-from ._dispatch import dispatch as _dispatch
+from ..models._enums import LifecycleStage
 from ._errors import DefinitionError
 from ._lifespan import Lifespan, Provides, check_dependency, check_lifespan, provides
-from ._payloads import PropertiesSpec, SchemaSource, compile_source
-from ._resource import ResourceType, check_links
-from ._runtime import AppRuntime, Serving
 from ._schema import resolve_user_path
 
+# What declaring, freezing and dispatching use is imported where it is first used:
+# the wire models, schema derivation and the dispatcher load pydantic's model
+# machinery, which `from tempest_sdk import App` alone should not pay for.
 if TYPE_CHECKING:
     import anyio
     import httpx
 
     from ..client import CertTypes, VerifyTypes
-    from ..models import AppHealthReportRequest, Task, TaskReport
+    from ..models import AppHealthReportRequest, ConnectRequest, Link, Task, TaskReport
     from ..runner import RunnerOptionsKwargs, TaskSource
+    from ._definition import AppDefinition
+    from ._payloads import SchemaSource
+    from ._resource import ResourceType
+    from ._runtime import AppRuntime, Serving
 
 __all__ = ["App"]
 
@@ -114,6 +116,9 @@ class App:
     def _runtime_slot(self) -> Serving:
         serving = self._serving
         if serving is None:
+            from ._definition import AppDefinition
+            from ._runtime import Serving
+
             types = MappingProxyType(
                 {
                     name: resource_type._freeze(self._limits.get(name, NO_LIMITS))
@@ -187,6 +192,10 @@ class App:
         Raises:
             DefinitionError: listing every problem with the declaration.
         """
+        from ._definition import ResourceSpec
+        from ._payloads import PropertiesSpec, compile_source
+        from ._resource import ResourceType, check_links
+
         self._check_open(f"resource type {type!r}")
         where = f"app.resource({type!r})"
         problems: list[str] = []
@@ -432,8 +441,10 @@ class App:
                 included (None: anyio's default limiter of 40 threads, which
                 abandoned threads do not hold, since other code shares it).
         """
+        from ._dispatch import dispatch
+
         serving = self._serving or self._runtime_slot()
-        return await _dispatch(
+        return await dispatch(
             serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter
         )
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import VERSION, BaseModel, ConfigDict
 
 __all__ = ["WIRE_CONTEXT", "WireModel"]
 
 # Passed as the validation context whenever a payload comes from the wire, so that
 # models which are lenient when built in Python (a handler's `Resource`) are strict there.
 WIRE_CONTEXT: Final[dict[str, Any]] = {"wire": True}
+
+_THREAD_SAFE_REBUILD: Final = tuple(int(part) for part in VERSION.split(".")[:2]) >= (2, 14)
 
 
 class WireModel(BaseModel):
@@ -23,12 +25,15 @@ class WireModel(BaseModel):
     fields never go out as spurious `null`s and fields with defaults always go out.
     """
 
-    # Built when defined, not on first use (`defer_build`): `import tempest_sdk` loads no
-    # model anyway; deferring would save 10-15 ms of the ~300 ms a first
-    # `from tempest_sdk import App` costs (pydantic's own machinery is most of it); and
-    # before pydantic 2.14 concurrent first uses (sync handlers building a `Resource` in
-    # threads) race in `model_rebuild`.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Built on first use, not when defined (`defer_build`): building the validators
+    # and serializers of every wire model (and pydantic's plugin look-up, which loads
+    # `importlib.metadata`, on the first) was most of what `from tempest_sdk import App`
+    # cost beyond pydantic itself. Pydantic makes the first build thread-safe from 2.14
+    # (a lock in `model_rebuild`); before it, concurrent first uses (sync handlers
+    # building a `Resource` in threads) could race, so older versions build eagerly.
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, defer_build=_THREAD_SAFE_REBUILD
+    )
 
     # Fields the contract requires that have a default here: always written, since
     # their default is not None (the emulator's contract shapes read this).

@@ -171,10 +171,11 @@ class TaskReport(WireModel):
 
 # One call into pydantic-core for a report and its response (a resource or resources
 # given as instances are taken as they are): about a third of the work of building both
-# in Python, on every task.
-_validate = TaskReport.__pydantic_validator__.validate_python
+# in Python, on every task. Looked up on use: the model is built on first use.
 
 
 def _ok(task_id: str, response: dict[str, Any]) -> TaskReport:
-    report: TaskReport = _validate({"task_id": task_id, "status": "ok", "response": response})
+    report: TaskReport = TaskReport.__pydantic_validator__.validate_python(
+        {"task_id": task_id, "status": "ok", "response": response}
+    )
     return report

@@ -203,11 +203,6 @@ class UnknownTaskTypeError(MalformedTaskError):
         self.request_type = request_type
 
 
-# The model's own validator: TypeAdapter's methods add a Python frame to every task.
-_validate_json = Task.__pydantic_validator__.validate_json
-_validate_python = Task.__pydantic_validator__.validate_python
-
-
 def parse_task(data: bytes | str | dict[str, Any]) -> Task:
     """Read a `next` answer into a `Task`.
 
@@ -219,9 +214,11 @@ def parse_task(data: bytes | str | dict[str, Any]) -> Task:
     try:
         task: Task
         if isinstance(data, dict):
-            task = _validate_python(data, context=WIRE_CONTEXT)
+            # The model's own validator (TypeAdapter's methods add a Python frame per task),
+            # looked up on use: the model is built on first use (`defer_build`).
+            task = Task.__pydantic_validator__.validate_python(data, context=WIRE_CONTEXT)
         else:
-            task = _validate_json(data, context=WIRE_CONTEXT)
+            task = Task.__pydantic_validator__.validate_json(data, context=WIRE_CONTEXT)
         return task
     except ValidationError as exc:
         raw = _loose_json(data)
