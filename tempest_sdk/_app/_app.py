@@ -444,9 +444,7 @@ class App:
         from ._dispatch import dispatch
 
         serving = self._serving or self._runtime_slot()
-        return await dispatch(
-            serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter
-        )
+        return await dispatch(serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter)
 
     async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
         """Run every health check of the app concurrently and gather their results.
