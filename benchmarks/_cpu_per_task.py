@@ -8,8 +8,9 @@ the figures are the CPU-seconds of this process alone (`getrusage`: every thread
 - the bare loop: 4 threads, each with one keep-alive `http.client` connection, posting
   `next`, reading the task id out of the answer with `json.loads`, and posting a
   minimal `report`: the least a client can do per task;
-- for context, the same loop on the SDK's transport alone (httpx over httpx-aiohttp,
-  16 concurrent callers on the event loop), with no SDK code at all.
+- for context, the same loop on the SDK's transport alone (an `httpx.Request` handed
+  straight to httpx-aiohttp's transport, as the SDK's client does; 16 concurrent
+  callers on the event loop), with no SDK code at all.
 
 Used by `bench_range.py` (section 4); run alone: python benchmarks/_cpu_per_task.py
 """
@@ -114,23 +115,33 @@ def _report_body(task_id: str) -> bytes:
 
 
 async def transport_loop_cpu(server: LeanServer, version: str, pairs: int) -> CpuFigures:
-    """`pairs` next+report pairs through httpx over httpx-aiohttp, no SDK code."""
+    """`pairs` next+report pairs straight to httpx-aiohttp's transport, as the SDK's
+    client sends (an `httpx.Request` built per call, its body read whole), no SDK code."""
     from httpx_aiohttp import AiohttpTransport
 
     server.set_latency(0.0)
     server.enqueue(version, pairs + 200)
-    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    headers = httpx.Headers(
+        {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    )
+    next_url = httpx.URL(f"{server.url}/apps.operations.next")
+    report_url = httpx.URL(f"{server.url}/apps.operations.report")
     next_body = json.dumps({"app_id": "bench", "version": version}).encode()
     each = pairs // TRANSPORT_CALLERS
-    async with httpx.AsyncClient(
-        transport=AiohttpTransport(), base_url=server.url, headers=headers
-    ) as client:
+    async with AiohttpTransport() as transport:
+
+        async def post(url: httpx.URL, body: bytes) -> bytes:
+            request = httpx.Request("POST", url, headers=headers, content=body)
+            response = await transport.handle_async_request(request)
+            try:
+                return await response.aread()
+            finally:
+                await response.aclose()
 
         async def loop(count: int) -> None:
             for _ in range(count):
-                answer = await client.post("/apps.operations.next", content=next_body)
-                task_id = json.loads(answer.content)["task_id"]
-                await client.post("/apps.operations.report", content=_report_body(task_id))
+                task_id = json.loads(await post(next_url, next_body))["task_id"]
+                await post(report_url, _report_body(task_id))
 
         await loop(50)
         cpu0, wall0 = cpu_seconds(), time.perf_counter()

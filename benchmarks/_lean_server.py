@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import random
+import resource
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -189,6 +190,9 @@ class _State:
             return None
         if command == "forced":
             return (self.forced_first, self.forced_last, self.forced_written, self.resumed)
+        if command == "cpu":
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            return usage.ru_utime + usage.ru_stime
         if command == "counts":
             (version,) = args
             return dict(self.counts.get(version, Counter()))
@@ -328,6 +332,11 @@ class LeanServer:
         went out, and when the first task after them went out (`time.monotonic()`)."""
         first, last, written, resumed = self.call("forced")
         return first, last, written, resumed
+
+    def cpu_seconds(self) -> float:
+        """CPU-seconds (user + system) the server's process has used so far."""
+        seconds: float = self.call("cpu")
+        return seconds
 
     def counts(self, version: str) -> Counter[str]:
         """Calls answered for `version`, by call and status (`"next 200"`, ...)."""

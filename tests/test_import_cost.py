@@ -1,4 +1,5 @@
-"""`import tempest_sdk` and `tempest-sdk --version`/`--help` load no wire model.
+"""`from tempest_sdk import App`, `import tempest_sdk` and `tempest-sdk --version`/`--help`
+load no wire model.
 
 The wire models and the app model load pydantic's model machinery, several times the
 cost of `import pydantic`; the namespaces export them lazily (PEP 562), and the names
@@ -77,6 +78,74 @@ def test_cli_version_and_help_load_no_wire_model(argv: list[str]) -> None:
     )
     assert "tempest_sdk._cli._main" in loaded
     assert sorted(loaded & {*WIRE_MODEL_MODULES, PYDANTIC_MODELS, "tempest_sdk._app"}) == []
+
+
+# What an app module's `from tempest_sdk import App` must leave for first use: pydantic
+# itself, the wire models, schema derivation and dispatch (declaring a resource type
+# loads them), and the client, the runner and the emulator with httpx, anyio and
+# jsonschema (serving loads them).
+NOT_FOR_APP = {
+    "pydantic",
+    "importlib.metadata",
+    "tempest_sdk._app._dispatch",
+    "tempest_sdk._app._resource",
+    "tempest_sdk._app._derive",
+    "tempest_sdk.client",
+    "tempest_sdk.runner",
+    "tempest_sdk.emulator",
+    "httpx",
+    "anyio",
+    "jsonschema",
+}
+
+
+def test_from_tempest_sdk_import_app_loads_only_the_app_model() -> None:
+    loaded = set(loaded_after("from tempest_sdk import App"))
+    assert "tempest_sdk._app._app" in loaded
+    assert sorted(loaded & {*WIRE_MODEL_MODULES, *NOT_FOR_APP}) == []
+
+
+def test_declaring_after_the_lazy_import_works() -> None:
+    """First use loads what was left out, from an app module's usual imports."""
+    code = (
+        "from pydantic import BaseModel\n"
+        "from tempest_sdk import App, Context, Resource\n"
+        "app = App('lazy-app', 'v1')\n"
+        "class Props(BaseModel):\n"
+        "    color: str\n"
+        "thing = app.resource('thing', properties=Props)\n"
+        "@thing.create\n"
+        "async def create(ctx: Context, input: Props) -> Resource:\n"
+        "    raise NotImplementedError\n"
+        "payload = app.describe().to_wire()\n"
+        "assert payload['resources'][0]['property_json_schema']['properties']['color']"
+    )
+    loaded = set(loaded_after(code))
+    assert {"tempest_sdk._app._resource", "tempest_sdk.models._apps"} <= loaded
+
+
+def test_wire_models_are_built_on_first_use_and_safely_from_threads() -> None:
+    """Deferred (pydantic >= 2.14, whose first build takes a lock): threads that build
+    the same model at once all get a whole, valid instance of it."""
+    code = (
+        "import threading\n"
+        "import pydantic\n"
+        "from tempest_sdk.models import Resource\n"
+        "deferred = tuple(map(int, pydantic.VERSION.split('.')[:2])) >= (2, 14)\n"
+        "assert Resource.__pydantic_complete__ is not deferred\n"
+        "made, start = [], threading.Barrier(8)\n"
+        "def build(n):\n"
+        "    start.wait()\n"
+        "    made.append(Resource(type='thing', external_id=f'e{n}', properties={'n': n}))\n"
+        "threads = [threading.Thread(target=build, args=(n,)) for n in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "assert len(made) == 8 and Resource.__pydantic_complete__\n"
+        "assert sorted(r.external_id for r in made) == [f'e{n}' for n in range(8)]\n"
+        "assert all(type(r) is Resource and r.properties == {'n': int(r.external_id[1:])} "
+        "for r in made)"
+    )
+    loaded_after(code)
 
 
 def test_first_use_loads_the_models() -> None:

@@ -252,6 +252,73 @@ def test_ctx_mask_values_join_a_task_in_flight() -> None:
         leave_task(entered)
 
 
+def test_tasks_with_the_same_secrets_share_one_masker_and_leave_the_union_alone() -> None:
+    """Entering and leaving tasks whose secrets the process already holds changes
+    nothing `mask()` uses: the union is not gathered again on every task (metrics and
+    traces mask their labels on every task), and it ends with the last of them."""
+    from tempest_sdk._secrets import _registry
+
+    first = TaskSecrets(sample_task("widget", "create", secrets={"TOKEN": SECRET}).task)
+    held = enter_task(first)
+    try:
+        assert mask(SECRET) == MASK
+        union = _registry.union
+        for _ in range(50):
+            other = TaskSecrets(sample_task("widget", "create", secrets={"TOKEN": SECRET}).task)
+            entered = enter_task(other)
+            assert mask(f"a {SECRET}") == f"a {MASK}"
+            leave_task(entered)
+        assert _registry.union is union  # gathered once, for the first task
+        other = TaskSecrets(sample_task("widget", "create", secrets={"K": "another-one"}).task)
+        entered = enter_task(other)
+        assert mask("another-one and " + SECRET) == f"{MASK} and {MASK}"
+        leave_task(entered)
+        assert mask("another-one") == "another-one"
+    finally:
+        leave_task(held)
+    assert mask(SECRET) == SECRET
+    assert _registry.held == {}
+
+
+def test_a_task_entered_twice_holds_its_secrets_until_its_last_leave() -> None:
+    secrets = TaskSecrets(sample_task("widget", "create", secrets={"TOKEN": SECRET}).task)
+    outer = enter_task(secrets)
+    inner = enter_task(secrets)
+    leave_task(inner)
+    assert mask(SECRET) == MASK
+    secrets.add("added-after-the-inner-left")
+    assert mask("added-after-the-inner-left") == MASK
+    leave_task(outer)
+    assert mask(SECRET) == SECRET
+    assert mask("added-after-the-inner-left") == "added-after-the-inner-left"
+
+
+def test_ctx_mask_from_threads_while_the_task_leaves_leaves_nothing_behind() -> None:
+    """Handler threads adding values race with the task's end: whatever the order,
+    nothing stays masked once the task has left."""
+    for round_ in range(20):
+        secrets = TaskSecrets(sample_task("widget", "create").task)
+        entered = enter_task(secrets)
+        start = threading.Barrier(5)
+
+        def add(n: int, secrets: TaskSecrets = secrets, r: int = round_) -> None:
+            start.wait()
+            for i in range(20):
+                secrets.add(f"thread-value-{r}-{n}-{i}")
+
+        threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        leave_task(entered)
+        for thread in threads:
+            thread.join()
+        assert mask(f"thread-value-{round_}-0-19") == f"thread-value-{round_}-0-19"
+    from tempest_sdk._secrets import _registry
+
+    assert _registry.held == {}
+
+
 def test_process_secrets_are_counted() -> None:
     register_process_secrets(["process-secret"])
     register_process_secrets(["process-secret"])
