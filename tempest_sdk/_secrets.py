@@ -603,7 +603,7 @@ class TaskSecrets:
         "_entered",
         "_extra",
         "_held",
-        "_inputs",
+        "_input_values",
         "_own",
         "_request",
         "_values",
@@ -614,7 +614,7 @@ class TaskSecrets:
 
     def __init__(self, request: Any) -> None:
         self._request = request
-        self._inputs: list[object] = []
+        self._input_values: set[str] = set()
         self._extra: set[str] = set()
         self._values: tuple[str, ...] | None = None
         self._own: tuple[Masker, ...] | None = None
@@ -633,12 +633,17 @@ class TaskSecrets:
 
     def add_input(self, value: object) -> None:
         """The task's validated input: its secret fields are secrets."""
-        self._inputs.append(value)
-        self._changed()
+        # Gathered now, once: most inputs hold no secret field, and then nothing changes.
+        self._add_input_values(secrets_in(value))
+
+    def _add_input_values(self, found: set[str]) -> None:
+        if not found <= self._input_values:
+            self._input_values.update(found)
+            self._changed()
         if self._variables_of is not None:
             # The runner's holder of the same task learns them too: it masks what is
             # written about the task after dispatch (its outcome, its recording).
-            self._variables_of.add_input(value)
+            self._variables_of._add_input_values(found)
 
     def add(self, value: str) -> None:
         """A value the handler registered (`ctx.mask`)."""
@@ -681,9 +686,7 @@ class TaskSecrets:
         own = self._own
         if own is None:
             variables = self._masker_of_variables()
-            extra = set(self._extra)
-            for value in self._inputs:
-                extra.update(secrets_in(value))
+            extra = self._extra | self._input_values
             more = masker_for(frozenset(extra)) if extra else _EMPTY
             own = tuple(masker for masker in (variables, more) if masker)
             self._own = own
@@ -694,8 +697,7 @@ class TaskSecrets:
         if self._values is None:
             found: set[str] = set(self._extra)
             found.update(self._variables())
-            for value in self._inputs:
-                found.update(secrets_in(value))
+            found.update(self._input_values)
             found.update(_registry.process_values)
             found.discard("")
             self._values = tuple(sorted(found, key=len, reverse=True))

@@ -63,6 +63,7 @@ from ._http import (
     certificate_problem,
     check_max_response_size,
     is_cleartext_remote,
+    post_request,
     ssl_context,
 )
 
@@ -357,13 +358,7 @@ class BaseClient(Generic[HttpT]):
             url = self._urls[call.endpoint] = httpx.URL(self._endpoint + call.endpoint)
         # The client's own requests go to a transport, or to an httpx client of its own
         # with no default headers or cookies to merge in: the request is built directly.
-        return httpx.Request(
-            "POST",
-            url,
-            headers=self._headers,
-            content=call.body.to_json(),
-            extensions={"timeout": chosen.as_dict()},
-        )
+        return post_request(url, self._headers, call.body.to_json(), {"timeout": chosen.as_dict()})
 
     def _plan(
         self,
