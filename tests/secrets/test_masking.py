@@ -301,7 +301,12 @@ def test_ctx_mask_from_threads_while_the_task_leaves_leaves_nothing_behind() -> 
         entered = enter_task(secrets)
         start = threading.Barrier(5)
 
-        def add(n: int, secrets: TaskSecrets = secrets, r: int = round_) -> None:
+        def add(
+            n: int,
+            secrets: TaskSecrets = secrets,
+            r: int = round_,
+            start: threading.Barrier = start,
+        ) -> None:
             start.wait()
             for i in range(20):
                 secrets.add(f"thread-value-{r}-{n}-{i}")
