@@ -25,6 +25,7 @@ from typing import Any, Final
 from ..models import MalformedTaskError, parse_task
 from ._answer import Answer
 from ._faults import Fault, FaultSet, malformed_body
+from ._openapi import OPENAPI_PATH, openapi_document
 from ._state import TaskRecord, TaskStore
 from ._tasks import contract_problems
 from ._validation import ENDPOINT_MODELS, BodyError, check_body
@@ -180,6 +181,8 @@ class Core:
         if self.admin is not None and path.startswith(self.admin[0]):
             return self.admin[1](self, method, path, headers, body)
         endpoint = path[len(self._prefix) :] if path.startswith(self._prefix) else ""
+        if endpoint == OPENAPI_PATH and method == "GET":
+            return Answer(200, [_JSON], json.dumps(openapi_document(self.base_path)).encode())
         with self.lock:
             self._requests += 1
             request_id = f"emu-{self._requests:06d}"

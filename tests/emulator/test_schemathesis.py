@@ -1,19 +1,14 @@
-"""Schemathesis, run with the contract against a real emulator on 127.0.0.1, finds nothing.
+"""Schemathesis, run on a real emulator on 127.0.0.1 with its own OpenAPI document, finds nothing.
 
 Every phase (examples, coverage, fuzzing, stateful) and every check, with a bounded
 number of examples and deterministic generation, so the run is the same each time.
-The contract is `../shared/contract/tempest-private-apps.openapi.yaml` beside the
-project; the test gives schemathesis a copy with these additions, none of which makes
-an invalid request valid:
-
-- `401` among each operation's answers: the contract declares bearer security for every
-  operation but lists no answer for a missing or wrong token;
-- `ReportResponse.response` nullable: the project's one documented deviation
-  (`tests/contract/generate_schemas.py`), since Tempest's own client reports a failed
-  task with `"response": null`;
-- request examples naming what the test enqueued and seeded, so that `next` hands out
-  real tasks, reports find them and `*.get` find objects, and those answers are checked
-  against the contract's response schemas too (random ids would only ever meet 204/404).
+The document is the one the emulator serves at `GET {base_path}/openapi.json`, built
+from the SDK's own models (`tempest_sdk/emulator/_openapi.py`), so the run needs
+nothing beside the repository; `test_openapi_contract.py` holds that document to the
+Tempest contract wherever the contract is available. The test adds to it only request
+examples naming what the test enqueued and seeded, so that `next` hands out real
+tasks, reports find them and `*.get` find objects, and those answers are checked
+against the response schemas too (random ids would only ever meet 204/404).
 
 Where the emulator is rightly stricter than the schema can say, a 400 to schema-valid
 data is expected (`POSITIVE_400`); each entry says why.
@@ -21,7 +16,6 @@ data is expected (`POSITIVE_400`); each entry says why.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -31,13 +25,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
+import httpx
 
 from tempest_sdk.emulator import ENDPOINTS, Emulator, operation_request
-
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT.parent / "shared" / "contract" / "tempest-private-apps.openapi.yaml"
 
 # Enough for every phase to reach each endpoint's interesting cases: about 20 s on 2 cores.
 MAX_EXAMPLES = 50
@@ -60,20 +50,11 @@ POSITIVE_400 = {
 }
 
 
-def augmented_contract() -> dict[str, Any]:
-    """The contract with the additions the module docstring lists."""
-    if not CONTRACT.is_file():
-        # A bare clone has no ../shared; CI and the developers' checkouts have it.
-        pytest.skip(f"the Tempest contract is not beside the repository (expected {CONTRACT})")
-    contract: dict[str, Any] = yaml.safe_load(CONTRACT.read_text("utf-8"))
-    unauthorized = {
-        "description": "Missing or invalid bearer token",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
-    }
-    for item in contract["paths"].values():
-        for operation in item.values():
-            operation["responses"].setdefault("401", copy.deepcopy(unauthorized))
-    contract["components"]["schemas"]["ReportResponse"]["properties"]["response"]["nullable"] = True
+def served_document(emulator: Emulator) -> dict[str, Any]:
+    """The emulator's own OpenAPI document, as it serves it, with the examples added."""
+    answer = httpx.get(f"{emulator.url}/openapi.json", timeout=10)
+    assert answer.status_code == 200, answer.text
+    document: dict[str, Any] = answer.json()
     examples = {
         "/apps.operations.next": {"app_id": APP, "version": VERSION},
         "/apps.operations.report": {
@@ -90,9 +71,9 @@ def augmented_contract() -> dict[str, Any]:
         "/recipes.get": {"id": SEEDED_ID},
     }
     for path, example in examples.items():
-        media = contract["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        media = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         media["example"] = example
-    return contract
+    return document
 
 
 def config_toml() -> str:
@@ -126,8 +107,8 @@ def prepared_emulator() -> Emulator:
 
 
 def run_schemathesis(emulator: Emulator, workdir: Path) -> subprocess.CompletedProcess[str]:
-    schema = workdir / "contract.json"
-    schema.write_text(json.dumps(augmented_contract()), "utf-8")
+    schema = workdir / "openapi.json"
+    schema.write_text(json.dumps(served_document(emulator)), "utf-8")
     config = workdir / "schemathesis.toml"
     config.write_text(config_toml(), "utf-8")
     command = [
