@@ -101,7 +101,7 @@ def _document() -> dict[str, Any]:
         body = _schema(compile_model(body_model), schemas)
         if endpoint == "apps.version.connect":
             # The contract writes the connect body inline, not as a named schema.
-            body = schemas.pop(_name(compile_model(body_model)))
+            body = schemas.pop(body["$ref"][len(_REF) :])
         responses: dict[str, Any] = {
             "200": _json("Success", _schema(compile_model(_ANSWERS[endpoint]), schemas))
         }
