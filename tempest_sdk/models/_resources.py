@@ -5,12 +5,16 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from ._base import WireModel
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 from ._enums import LinkType
 
 P = TypeVar("P")
@@ -83,6 +87,31 @@ class Resource(WireModel):
     deleted_at: datetime | None = None
     properties: dict[str, Any] | None = None
     links: Links | None = None
+
+    if TYPE_CHECKING:
+        # What type checkers see of the constructor, without pydantic's mypy plugin:
+        # `properties=` takes the declared properties model (or a dataclass, or a
+        # mapping) and `links=` a plain list, as the validators below accept; the
+        # fields read back as declared above. tests/models checks it against the fields.
+        def __init__(
+            self,
+            *,
+            type: str = "",
+            external_id: str = "",
+            display_name: str = "",
+            id: str | None = None,
+            name: str | None = None,
+            status: str | None = None,
+            external_url: str | None = None,
+            organization_id: str | None = None,
+            created_by: str | None = None,
+            created_at: datetime | None = None,
+            updated_at: datetime | None = None,
+            synced_at: datetime | None = None,
+            deleted_at: datetime | None = None,
+            properties: Mapping[str, Any] | BaseModel | DataclassInstance | None = None,
+            links: Links | Sequence[Link] | None = None,
+        ) -> None: ...
 
     def properties_as(self, model: builtins.type[P]) -> P:
         """The properties read as `model` (the type declared with `properties=`).
