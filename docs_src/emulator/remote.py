@@ -1,4 +1,5 @@
 import time
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -6,7 +7,9 @@ import httpx
 from tempest_sdk.emulator import list_request
 
 
-def enqueue_and_wait(url: str, token: str, timeout: float = 60.0) -> dict:
+def enqueue_and_wait(
+    url: str, token: str, timeout: float = 60.0
+) -> dict[str, Any]:
     """Enqueue a list task at `url`, wait for its report and return it."""
     # The admin endpoint is at the root.
     root = httpx.URL(url).copy_with(path="/")
@@ -22,10 +25,10 @@ def enqueue_and_wait(url: str, token: str, timeout: float = 60.0) -> dict:
         task_id = posted.json()["task_id"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = http.get(
-                f"/_emulator/tasks/{quote(task_id, safe='')}"
-            ).json()
+            url = f"/_emulator/tasks/{quote(task_id, safe='')}"
+            status = http.get(url).json()
             if status["state"] == "reported":
-                return status["reports"][0]
+                report: dict[str, Any] = status["reports"][0]
+                return report
             time.sleep(0.2)
     raise TimeoutError(f"task {task_id} was not reported within {timeout} s")

@@ -5,7 +5,7 @@ from tempest_sdk.runner import Runner
 from myapp import app
 
 
-async def test_create_reports_the_new_resource():
+async def test_create_reports_the_new_resource() -> None:
     emulator = Emulator()
     task_id = emulator.enqueue_operation(
         "helloworld", "v1", "example", "create", input={"color": "red"}

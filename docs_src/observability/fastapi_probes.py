@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
@@ -15,7 +15,7 @@ metrics = PrometheusMetrics()  # its own registry: metrics.registry
 
 
 @asynccontextmanager
-async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+async def lifespan(api: FastAPI) -> AsyncGenerator[None, None]:
     options = options_from_env(hooks=[metrics])
     async with (
         AsyncTempestClient() as client,

@@ -1,4 +1,4 @@
-# ruff: noqa: F841  (the docs show the runner bound, for the reader to use)
+# The runner embedded in a program's own event loop.
 import anyio
 
 from tempest_sdk.client import AsyncTempestClient
@@ -15,7 +15,7 @@ async def do_other_work() -> None:
 async def main() -> None:
     async with (
         AsyncTempestClient() as client,
-        Runner(app, client, concurrency=32) as runner,
+        Runner(app, client, concurrency=32),
     ):
         # Entering waited until the runner was connected (if asked) and
         # polling; a rejected token raised RunnerStartupError here.

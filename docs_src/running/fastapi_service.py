@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
@@ -12,7 +12,7 @@ from .tempest_app import app as tempest_app
 
 
 @asynccontextmanager
-async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+async def lifespan(api: FastAPI) -> AsyncGenerator[None, None]:
     # The client reads TEMPEST_TOKEN and TEMPEST_API_ENDPOINT;
     # options_from_env() reads the TEMPEST_RUNNER_* variables, as app.run()
     # does.

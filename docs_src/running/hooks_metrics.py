@@ -1,5 +1,6 @@
 from prometheus_client import Counter, Histogram
 
+from tempest_sdk.models import TaskReport
 from tempest_sdk.runner import (
     PollEvent,
     ReportEvent,
@@ -21,7 +22,9 @@ REPORTS = Counter(
 
 
 class Metrics(RunnerHook):
-    async def around_task(self, task: TaskInfo, call_next: TaskCall):
+    async def around_task(
+        self, task: TaskInfo, call_next: TaskCall
+    ) -> TaskReport:
         with SECONDS.labels(task.app_id, task.kind).time():
             report = await call_next()
         TASKS.labels(task.app_id, task.kind, task.name, report.status).inc()
