@@ -180,7 +180,7 @@ def test_the_settings_page_shows_the_whole_settings_class() -> None:
     (block,) = [
         lines
         for _, info, lines in code_blocks(DOCS / "settings-and-secrets.md")
-        if info == "python" and any("TempsSettings" in line for line in lines)
+        if info.startswith("python") and any("TempsSettings" in line for line in lines)
     ]
     assert block[0] == "class TempsSettings(BaseSettings):"
     assert block[-1] == "    token: SecretStr", "the line range missed the class's end"

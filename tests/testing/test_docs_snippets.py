@@ -12,21 +12,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "testing.md"
 SNIPPETS = ROOT / "docs_src" / "testing"
-BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python\n(.*?)```\n", re.S)
+INCLUDE = re.compile(
+    r'^```python title="([\w.]+)"\n--8<-- "(docs_src/testing/[\w/]+\.py)"\n```$', re.M
+)
 
 
-def test_the_guide_shows_each_file_verbatim() -> None:
-    blocks = BLOCK.findall(GUIDE.read_text("utf-8"))
-    assert [path for path, _ in blocks] == [
-        "docs_src/testing/test_invoke.py",
-        "docs_src/testing/test_exercise.py",
-        "docs_src/testing/conftest.py",
-        "docs_src/testing/test_served.py",
+def test_the_guide_includes_each_file_under_its_name() -> None:
+    guide = GUIDE.read_text("utf-8")
+    shown = INCLUDE.findall(guide)
+    assert shown == [
+        ("test_app.py", "docs_src/testing/test_app.py"),
+        ("test_exercise.py", "docs_src/testing/test_exercise.py"),
+        ("conftest.py", "docs_src/testing/conftest.py"),
+        ("test_served.py", "docs_src/testing/test_served.py"),
     ]
-    for path, code in blocks:
-        assert (ROOT / path).read_text("utf-8") == code, f"{path} differs from the guide"
+    for title, path in shown:
+        assert Path(path).name == title
     # No other code block hides an untested snippet.
-    assert GUIDE.read_text("utf-8").count("```python") == len(blocks)
+    assert guide.count("```python") == len(shown)
+
+
+def test_the_tests_run_beside_the_app_of_the_lifespan_guide() -> None:
+    # The guide says: save the lifespan page's app.py, put these files beside it.
+    lifespan = (ROOT / "docs" / "lifespan.md").read_text("utf-8")
+    assert '```python title="app.py"\n--8<-- "docs_src/lifespan/app.py"' in lifespan
+    app = (ROOT / "docs_src" / "lifespan" / "app.py").read_text("utf-8")
+    assert (SNIPPETS / "app.py").read_text("utf-8") == app
 
 
 @pytest.mark.parametrize(
@@ -59,4 +70,4 @@ def test_the_snippets_pass_with_pytest_as_copied(plugins: list[str]) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "5 passed" in result.stdout
