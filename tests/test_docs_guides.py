@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tempest_sdk.emulator import Emulator
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 ROW = re.compile(r"^(greeting\.\w+)\s+ok\b", re.M)
@@ -135,3 +137,56 @@ def test_the_operations_endpoint_one_liner(tmp_path: Path) -> None:
             process.kill()
             process.wait()
     assert "5/5 tasks reported ok" in output.read_text("utf-8")
+
+
+def test_observability_serves_the_app_with_json_logs_and_metrics(tmp_path: Path) -> None:
+    pytest.importorskip("prometheus_client")
+    page = (DOCS / "observability.md").read_text("utf-8")
+    assert '```python title="run.py"\n--8<-- "docs_src/observability/greetings/run.py"' in page
+    folder = ROOT / "docs_src" / "observability" / "greetings"
+    # run.py sits beside the lifespan guide's app.py, as the page says.
+    lifespan_app = (ROOT / "docs_src" / "lifespan" / "app.py").read_text("utf-8")
+    assert (folder / "app.py").read_text("utf-8") == lifespan_app
+    port = _free_port()
+    emulator = Emulator()
+    task_id = emulator.enqueue_operation(
+        "greetings", "v1", "greeting", "create", input={"name": "Ada"}
+    )
+    log = tmp_path / "run.log"
+    with emulator.serve_in_thread(), log.open("w") as out:
+        env = {
+            **os.environ,
+            "TEMPEST_TOKEN": emulator.token,
+            "TEMPEST_API_ENDPOINT": emulator.url,
+            "OPERATIONS_ADDRESS": f"127.0.0.1:{port}",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "run.py"], cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            emulator.wait_for_reports(1, timeout=60)
+            metrics = ""
+            deadline = time.monotonic() + 30
+            while 'name="create",outcome="ok"' not in metrics:
+                assert time.monotonic() < deadline, metrics
+                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                time.sleep(0.1)
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+    (report,) = emulator.reports(task_id)
+    assert report["status"] == "ok", report
+    assert code == 0, log.read_text("utf-8")
+    lines = [
+        json.loads(line) for line in log.read_text("utf-8").splitlines() if line.startswith("{")
+    ]
+    assert lines, log.read_text("utf-8")
+    assert all({"level", "logger", "message"} <= set(line) for line in lines), lines[0]
+    # The token never shows.
+    assert emulator.token not in log.read_text("utf-8")

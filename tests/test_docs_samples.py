@@ -29,6 +29,9 @@ DOCS_SRC = ROOT / "docs_src"
 # Files of docs_src that import each other by top-level names, by their directory.
 PROJECTS = {
     DOCS_SRC / "testing": sorted((DOCS_SRC / "testing").rglob("*.py")),
+    DOCS_SRC / "observability" / "greetings": sorted(
+        (DOCS_SRC / "observability" / "greetings").glob("*.py")
+    ),
     DOCS_SRC / "emulator": [
         DOCS_SRC / "emulator" / "myapp.py",
         DOCS_SRC / "emulator" / "test_end_to_end.py",

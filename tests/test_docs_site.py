@@ -347,19 +347,19 @@ RANGES: dict[str, tuple[str, str]] = {
         "runner = Runner(app, client=lambda: AsyncTempestClient(endpoint=url))",
         "handle = runner.start_in_thread()",
     ),
-    "docs_src/running/hooks_metrics.py:1:9": (
+    "docs_src/running/hooks_metrics.py:1:10": (
         "from prometheus_client import Counter, Histogram",
         ")",
     ),
-    "docs_src/running/hooks_metrics.py:13:34": (
+    "docs_src/running/hooks_metrics.py:14:37": (
         "TASKS = Counter(",
         "        REPORTS.labels(event.outcome).inc()",
     ),
-    "docs_src/running/hooks_metrics.py:38:38": (
+    "docs_src/running/hooks_metrics.py:41:41": (
         "app.run(hooks=[Metrics()])",
         "app.run(hooks=[Metrics()])",
     ),
-    "docs_src/running/hooks_tracing.py:8:14": (
+    "docs_src/running/hooks_tracing.py:9:17": (
         "class Tracing(RunnerHook):",
         "            return report",
     ),
