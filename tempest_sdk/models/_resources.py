@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from datetime import datetime
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, field_validator
@@ -92,7 +92,7 @@ class Resource(WireModel):
         # What type checkers see of the constructor, without pydantic's mypy plugin:
         # `properties=` takes the declared properties model (or a dataclass, or a
         # mapping) and `links=` a plain list, as the validators below accept; the
-        # fields read back as declared above. tests/models checks it against the fields.
+        # fields read back as declared above. tests/test_docs_samples.py holds it to the fields.
         def __init__(
             self,
             *,
