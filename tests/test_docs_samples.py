@@ -26,9 +26,13 @@ from tempest_sdk.models import Resource
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SRC = ROOT / "docs_src"
-# Files of docs_src that import each other by top-level names, by their directory.
+# Files of docs_src that import each other by top-level names, by their directory:
+# each directory with a pytest.ini (a reader's project of tests beside their app),
+# and the emulator guide's app with its end-to-end test.
 PROJECTS = {
-    DOCS_SRC / "testing": sorted((DOCS_SRC / "testing").rglob("*.py")),
+    **{
+        ini.parent: sorted(ini.parent.rglob("*.py")) for ini in sorted(DOCS_SRC.rglob("pytest.ini"))
+    },
     DOCS_SRC / "observability" / "greetings": sorted(
         (DOCS_SRC / "observability" / "greetings").glob("*.py")
     ),
