@@ -11,7 +11,7 @@ RECORDING = HERE / "recordings" / "tickets-errors.jsonl"
 SECRETS = {"HELPDESK_TOKEN": "test-token"}
 
 
-def test_the_tasks_that_failed_in_production_now_succeed():
+def test_the_tasks_that_failed_in_production_now_succeed() -> None:
     comparisons = replay(RECORDING, app, secrets=SECRETS)
     assert comparisons, "the recording holds tasks of this app"
     for comparison in comparisons:
