@@ -14,7 +14,9 @@ import tempest_sdk as tempest
 from .conftest import ROOT, action_task, assert_report, operation_task
 
 GUIDE = ROOT / "docs" / "runner.md"
-BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title=\"[\w.]+\")?\n(.*?)```\n", re.S)
+BLOCK = re.compile(
+    r'<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title="[\w.]+")?\n(.*?)```\n', re.S
+)
 
 
 def test_the_runner_guide_shows_the_fastapi_recipe_verbatim() -> None:

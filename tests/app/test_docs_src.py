@@ -15,7 +15,9 @@ from .conftest import ROOT, action_task, assert_report, list_task, operation_tas
 
 # docs/lifespan.md took the lifespan's section (and its sample) out of writing-apps.md.
 GUIDES = [ROOT / "docs" / "writing-apps.md", ROOT / "docs" / "lifespan.md"]
-BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title=\"[\w.]+\")?\n(.*?)```\n", re.S)
+BLOCK = re.compile(
+    r'<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title="[\w.]+")?\n(.*?)```\n', re.S
+)
 
 
 def test_the_guide_shows_each_file_verbatim() -> None:

@@ -15,7 +15,9 @@ from tempest_sdk.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "emulator.md"
-BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title=\"[\w.]+\")?\n(.*?)```\n", re.S)
+BLOCK = re.compile(
+    r'<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title="[\w.]+")?\n(.*?)```\n', re.S
+)
 HELLOWORLD = ROOT / "examples" / "helloworld" / "app.py"
 
 

@@ -34,7 +34,9 @@ from .observability import get
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "observability.md"
-BLOCK = re.compile(r"<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title=\"[\w.]+\")?\n(.*?)```\n", re.S)
+BLOCK = re.compile(
+    r'<!-- (docs_src/[\w/]+\.py) -->\n```python(?: title="[\w.]+")?\n(.*?)```\n', re.S
+)
 
 
 def test_the_guide_shows_its_examples_verbatim() -> None:
