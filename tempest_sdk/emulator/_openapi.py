@@ -16,18 +16,7 @@ import copy
 from functools import cache
 from typing import Any, Final
 
-from ..models import (
-    ErrorResponse,
-    ListProjectsResponse,
-    ListRecipesResponse,
-    ListResourcesResponse,
-    Project,
-    Recipe,
-    Resource,
-    StandardResponse,
-    Task,
-    WireModel,
-)
+from .. import models as wire
 from ._shape import (
     Shape,
     _Any,
@@ -56,17 +45,17 @@ _CONTRACT_NAMES: Final = {
 _REF: Final = "#/components/schemas/"
 
 # What each endpoint answers with 200 (the next endpoint also answers 204: no task).
-_ANSWERS: Final[dict[str, type[WireModel]]] = {
-    "apps.version.connect": StandardResponse,
-    "apps.operations.next": Task,
-    "apps.operations.report": StandardResponse,
-    "apps.versions.health": StandardResponse,
-    "resources.get": Resource,
-    "resources.list": ListResourcesResponse,
-    "projects.get": Project,
-    "projects.list": ListProjectsResponse,
-    "recipes.get": Recipe,
-    "recipes.list": ListRecipesResponse,
+_ANSWERS: Final[dict[str, type[wire.WireModel]]] = {
+    "apps.version.connect": wire.StandardResponse,
+    "apps.operations.next": wire.Task,
+    "apps.operations.report": wire.StandardResponse,
+    "apps.versions.health": wire.StandardResponse,
+    "resources.get": wire.Resource,
+    "resources.list": wire.ListResourcesResponse,
+    "projects.get": wire.Project,
+    "projects.list": wire.ListProjectsResponse,
+    "recipes.get": wire.Recipe,
+    "recipes.list": wire.ListRecipesResponse,
 }
 _ERRORS: Final = {
     "400": "The body breaks the contract: `error` says what and where",
@@ -107,7 +96,7 @@ def _document() -> dict[str, Any]:
         }
         if endpoint == "apps.operations.next":
             responses["204"] = {"description": "No task is waiting"}
-        error = _schema(compile_model(ErrorResponse), schemas)
+        error = _schema(compile_model(wire.ErrorResponse), schemas)
         for status, description in _ERRORS.items():
             responses[status] = _json(description, error)
         if endpoint in _NOT_FOUND:
