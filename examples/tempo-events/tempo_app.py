@@ -110,9 +110,15 @@ class NewSubscription(BaseModel):
 class SubscriptionChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_type: str | None = Field(None, title="Event type", description="Leave out to keep.")
-    event_trigger: str | None = Field(None, title="Event trigger", description="Leave out to keep.")
-    subscriber: str | None = Field(None, title="Subscriber", description="Leave out to keep.")
+    event_type: str | None = Field(
+        default=None, title="Event type", description="Leave out to keep."
+    )
+    event_trigger: str | None = Field(
+        default=None, title="Event trigger", description="Leave out to keep."
+    )
+    subscriber: str | None = Field(
+        default=None, title="Subscriber", description="Leave out to keep."
+    )
 
 
 class AcknowledgeInput(BaseModel):
@@ -133,7 +139,7 @@ class AcknowledgeOutput(BaseModel):
 class AwaitInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timeout_seconds: float = Field(10.0, title="Timeout (seconds)", gt=0, le=240)
+    timeout_seconds: float = Field(default=10.0, title="Timeout (seconds)", gt=0, le=240)
 
 
 class AwaitOutput(BaseModel):
@@ -142,10 +148,10 @@ class AwaitOutput(BaseModel):
         description="received: an event is pending; timeout: none arrived in time; "
         "stopped: the service stopped while waiting (run the action again).",
     )
-    request_id: str = Field("", title="Event id")
-    event_type: str = Field("", title="Event type")
-    event_trigger: str = Field("", title="Event trigger")
-    received_at: str = Field("", title="Received at")
+    request_id: str = Field(default="", title="Event id")
+    event_type: str = Field(default="", title="Event type")
+    event_trigger: str = Field(default="", title="Event trigger")
+    received_at: str = Field(default="", title="Received at")
 
 
 subscription = app.resource(

@@ -24,10 +24,10 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -62,7 +62,7 @@ class ReceiverSettings(BaseSettings):
     basic_password: SecretStr = SecretStr("")
     api_key_header: str = "X-API-Key"
     api_key: SecretStr = SecretStr("")
-    max_event_bytes: int = Field(1_048_576, gt=0)
+    max_event_bytes: int = Field(default=1_048_576, gt=0)
 
     @property
     def basic(self) -> bool:
@@ -76,7 +76,7 @@ class ReceiverSettings(BaseSettings):
 
     def problems(self) -> list[str]:
         """What is missing or inconsistent, each with the variable to set."""
-        found = []
+        found: list[str] = []
         if not self.basic and not self.api_key_enabled:
             found.append(
                 "no credentials for Tempo: set TEMPO_BASIC_USERNAME and TEMPO_BASIC_PASSWORD "
@@ -165,15 +165,15 @@ class TempoMetadata(BaseModel):
     # Lenient where it costs nothing: Tempo does not resend an event that was refused.
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
-    organization_id: str | None = Field(None, alias="OrganizationID")
-    organization_name: str | None = Field(None, alias="OrganizationName")
-    organization_url: str | None = Field(None, alias="OrganizationURL")
-    event_type: str | None = Field(None, alias="EventType")
-    event_trigger: str | None = Field(None, alias="EventTrigger")
-    subscriber: str | None = Field(None, alias="Subscriber")
-    created_by: str | None = Field(None, alias="CreatedBy")
-    source_environment: str | None = Field(None, alias="SourceEnvironment")
-    creation_date_time: str | None = Field(None, alias="CreationDateTime")
+    organization_id: str | None = Field(default=None, alias="OrganizationID")
+    organization_name: str | None = Field(default=None, alias="OrganizationName")
+    organization_url: str | None = Field(default=None, alias="OrganizationURL")
+    event_type: str | None = Field(default=None, alias="EventType")
+    event_trigger: str | None = Field(default=None, alias="EventTrigger")
+    subscriber: str | None = Field(default=None, alias="Subscriber")
+    created_by: str | None = Field(default=None, alias="CreatedBy")
+    source_environment: str | None = Field(default=None, alias="SourceEnvironment")
+    creation_date_time: str | None = Field(default=None, alias="CreationDateTime")
 
 
 class BadDelivery(Exception):
@@ -204,7 +204,7 @@ def parse_event(
         raise BadDelivery(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise BadDelivery(400, f"the body is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
+    if not _is_object(payload):
         raise BadDelivery(422, f"the body is a JSON {type(payload).__name__}, not an object")
     metadata = TempoMetadata()
     if "Metadata" in payload:
@@ -243,6 +243,11 @@ def parse_event(
     )
 
 
+def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether `value`, as json.loads returns it, is a JSON object: a dict, keyed by text."""
+    return isinstance(value, dict)
+
+
 def _body_id(payload: dict[str, Any]) -> str:
     for key in ("event_id", "EventID"):
         value = payload.get(key)
@@ -259,7 +264,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
@@ -289,7 +295,7 @@ class Service:
 
 
 @asynccontextmanager
-async def lifespan(api: FastAPI) -> AsyncIterator[dict[str, Service]]:
+async def lifespan(api: FastAPI) -> AsyncGenerator[dict[str, Service]]:
     """Open the store through the app's lifespan, serve the app beside the routes."""
     settings = load_receiver_settings()
     loop = asyncio.get_running_loop()

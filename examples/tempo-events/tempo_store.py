@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,7 +185,7 @@ class EventStore:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, path: str | Path) -> AsyncIterator[EventStore]:
+    async def open(cls, path: str | Path) -> AsyncGenerator[EventStore]:
         """Open (creating if needed) the database at `path` for the block, then close it.
 
         Raises:

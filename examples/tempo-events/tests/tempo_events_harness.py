@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,7 +176,7 @@ def service_env(endpoint: str, token: str, database: Path, **extra: str) -> dict
 
 
 @contextmanager
-def running_service(env: Mapping[str, str], log: Path) -> Iterator[Service]:
+def running_service(env: Mapping[str, str], log: Path) -> Generator[Service]:
     """Run the service under uvicorn on uvloop, on loopback; it is always killed at the end."""
     pytest.importorskip("uvloop", reason="uvloop is not installed")
     port = free_port()
