@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeGuard, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
@@ -107,9 +107,9 @@ class EnvVar(_Answer):
 
     @model_validator(mode="before")
     @classmethod
-    def _environment_ids(cls, data: Any) -> Any:
+    def _environment_ids(cls, data: object) -> object:
         # Temps' own server lists `environments: [{id, name, ...}]` instead.
-        if isinstance(data, dict) and "environment_ids" not in data:
+        if _is_json_object(data) and "environment_ids" not in data:
             environments = data.get("environments")
             if isinstance(environments, list):
                 ids = [e["id"] for e in environments if isinstance(e, dict) and "id" in e]
@@ -144,6 +144,8 @@ class PipelineRun(_Answer):
 
 
 M = TypeVar("M", bound=BaseModel)
+#: A JSON document as decoded.
+_JSON: TypeAlias = dict[str, "_JSON"] | list["_JSON"] | str | int | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +387,12 @@ class TempsClient:
             raise TempsError(f"Temps answered GET {path} with {type(answer).__name__}, not a page")
         items = answer.get("items")
         if items is None:  # Temps' own server names the list after what it holds.
-            items = next((v for v in answer.values() if isinstance(v, list)), [])
+            items = next((v for v in answer.values() if isinstance(v, list)), list[_JSON]())
+        if not isinstance(items, list):
+            raise TempsError(
+                f"Temps answered GET {path} with items that are a {type(items).__name__}, "
+                "not a list"
+            )
         total = answer.get("total")
         total = total if isinstance(total, int) else len(items)
         more = bool(items) and page * size < total
@@ -398,7 +405,7 @@ class TempsClient:
         *,
         params: Mapping[str, int] | None = None,
         json: object = None,
-    ) -> Any:
+    ) -> _JSON:
         try:
             response = await self.http.request(method, path, params=params, json=json)
         except httpx.TransportError as exc:
@@ -411,10 +418,16 @@ class TempsClient:
             if not response.content:
                 return None
             try:
-                return response.json()
+                decoded: _JSON = response.json()
             except ValueError:
                 raise TempsError(f"Temps answered {method} {path} with invalid JSON") from None
+            return decoded
         raise _error(method, path, response)
+
+
+def _is_json_object(value: object) -> TypeGuard[dict[str, _JSON]]:
+    """Whether `value`, a JSON document as decoded, is an object (a dict keyed by text)."""
+    return isinstance(value, dict)
 
 
 def _error(method: str, path: str, response: httpx.Response) -> TempsError:

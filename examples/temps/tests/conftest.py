@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import anyio
@@ -42,7 +42,7 @@ def fake() -> FakeTemps:
 
 
 @contextlib.contextmanager
-def wired_to(app: tempest.App, fake: FakeTemps) -> Iterator[tempest.App]:
+def wired_to(app: tempest.App, fake: FakeTemps) -> Generator[tempest.App]:
     """`app` serving with a Temps client that calls `fake` in process (no sockets).
 
     The lifespan's settings and client are swapped with `app.overriding_state`, the
@@ -64,14 +64,14 @@ def wired_to(app: tempest.App, fake: FakeTemps) -> Iterator[tempest.App]:
 
 
 @pytest.fixture
-def wired(app: tempest.App, fake: FakeTemps) -> Iterator[tempest.App]:
+def wired(app: tempest.App, fake: FakeTemps) -> Generator[tempest.App]:
     """The app wired to `fake` in process (see `wired_to`)."""
     with wired_to(app, fake):
         yield app
 
 
 @pytest.fixture
-def served(fake: FakeTemps, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def served(fake: FakeTemps, monkeypatch: pytest.MonkeyPatch) -> Generator[str]:
     """`fake` served by a real uvicorn on loopback, and the app's settings pointing at it.
 
     Yields the API URL. The app's own lifespan reads these variables.

@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -190,7 +190,7 @@ class _ProjectIn(_Body):
 
 
 class _ProjectChanges(_Body):
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
     repo_owner: str | None = None
     repo_name: str | None = None
     main_branch: str | None = None
@@ -211,10 +211,10 @@ class _EnvironmentIn(_Body):
 
 
 class _SettingsIn(_Body):
-    cpu_limit: int | None = Field(None, ge=1)
-    memory_limit: int | None = Field(None, ge=1)
-    replicas: int | None = Field(None, ge=1, le=100)
-    exposed_port: int | None = Field(None, ge=1, le=65535)
+    cpu_limit: int | None = Field(default=None, ge=1)
+    memory_limit: int | None = Field(default=None, ge=1)
+    replicas: int | None = Field(default=None, ge=1, le=100)
+    exposed_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class _EnvVarIn(_Body):
@@ -293,7 +293,7 @@ class FakeTemps:
         return {name: sorted(set(rows) - set(SEED[name])) for name, rows in now.items()}
 
     @contextlib.contextmanager
-    def serve(self) -> Iterator[str]:
+    def serve(self) -> Generator[str]:
         """Serve on a free loopback port with a real uvicorn in a thread; yield the API URL."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -683,7 +683,7 @@ class FakeTemps:
 
 def main() -> None:
     """Serve a fake Temps on loopback until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--token", default=FAKE_TOKEN)
     args = parser.parse_args()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import anyio
 import httpx
@@ -164,7 +164,7 @@ def _wired_to(
 
 
 @pytest.fixture
-def wrong_token(app: tempest.App, fake: FakeTemps) -> Iterator[tempest.App]:
+def wrong_token(app: tempest.App, fake: FakeTemps) -> Generator[tempest.App]:
     http, services = _wired_to(
         "http://127.0.0.1/api", "not-the-token", httpx.ASGITransport(app=fake.asgi)
     )
@@ -184,7 +184,7 @@ def test_a_refused_token_says_to_check_it(wrong_token: tempest.App) -> None:
 
 
 @pytest.fixture
-def unreachable(app: tempest.App) -> Iterator[tuple[tempest.App, str]]:
+def unreachable(app: tempest.App) -> Generator[tuple[tempest.App, str]]:
     # A loopback port that nothing listens on any more.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -28,7 +28,7 @@ def list_all(app: tempest.App, resource_type: str) -> tuple[list[str], list[str]
     for _ in range(50):
         report = ok(invoke(app, resource_type, "list", next=cursors[-1]))
         ids += [r.external_id for r in report.resources]
-        following = report.response.next  # type: ignore[union-attr]
+        following = report.next_cursor
         if not following:
             return ids, cursors
         cursors.append(following)

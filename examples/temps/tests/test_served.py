@@ -18,7 +18,7 @@ from temps_client import TempsClient
 import tempest_sdk as tempest
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.runner import Runner, RunnerStartupError
-from tempest_sdk.testing import exercise
+from tempest_sdk.testing import ainvoke, exercise
 
 from ..app import Services, TempsSettings
 from .fake_temps import FAKE_TOKEN, FakeTemps
@@ -240,7 +240,7 @@ async def test_the_lifespan_shares_one_client_and_closes_it(app: tempest.App) ->
         http = services.temps.http
         assert str(http.base_url).startswith("http://127.0.0.1:")
         assert not http.is_closed
-        again = await tempest.testing.ainvoke(app, "project", "read", external_id="1")
+        again = await ainvoke(app, "project", "read", external_id="1")
         assert again.status == "ok"
         assert app.state.temps.http is http  # the task used the same client
     assert http.is_closed
