@@ -14,15 +14,13 @@ directory, as their reader would run them.
 from __future__ import annotations
 
 import ast
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tempest_sdk.models import Resource
+
+from ._typecheck import basedpyright, mypy_command, problems, run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SRC = ROOT / "docs_src"
@@ -41,7 +39,6 @@ PROJECTS = {
         DOCS_SRC / "emulator" / "test_end_to_end.py",
     ],
 }
-TIMEOUT = 300
 
 
 def _checked_as_package() -> list[Path]:
@@ -49,72 +46,26 @@ def _checked_as_package() -> list[Path]:
     return sorted(path for path in DOCS_SRC.rglob("*.py") if path not in in_projects)
 
 
-def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "MYPY_FORCE_COLOR": "0"}
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-
-
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("typecheck")
-    (folder / "mypy.ini").write_text("[mypy]\nstrict = True\n", "utf-8")
-    return folder
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("typecheck")
 
 
-def test_every_sample_passes_mypy_strict_without_plugins(config: Path) -> None:
-    mypy = [
-        sys.executable, "-m", "mypy",
-        "--config-file", str(config / "mypy.ini"),
-        "--cache-dir", str(config / "mypy-cache"),
-        "--no-error-summary",
-    ]  # fmt: skip
-    runs = [_run([*mypy, *map(str, _checked_as_package())], ROOT)]
+def test_every_sample_passes_mypy_strict_without_plugins(folder: Path) -> None:
+    mypy = mypy_command(folder)
+    runs = [run([*mypy, *map(str, _checked_as_package())], ROOT)]
     for project, files in PROJECTS.items():
         # Module names from the project's directory, as its reader's mypy sees them.
         names = [str(path.relative_to(project)) for path in files]
-        runs.append(_run([*mypy, "--explicit-package-bases", *names], project))
-    failures = [run.stdout + run.stderr for run in runs if run.returncode != 0]
+        runs.append(run([*mypy, "--explicit-package-bases", *names], project))
+    failures = [done.stdout + done.stderr for done in runs if done.returncode != 0]
     assert not failures, "\n".join(failures)
 
 
-def test_every_sample_passes_pyright_strict(config: Path) -> None:
-    basedpyright = Path(sys.executable).parent / (
-        "basedpyright.exe" if os.name == "nt" else "basedpyright"
-    )
-    if not basedpyright.exists():
-        pytest.fail(
-            f"basedpyright is not installed next to {sys.executable}: pip install -e '.[tests]'"
-        )
-    settings = {
-        "typeCheckingMode": "strict",
-        "pythonVersion": "3.11",
-        "executionEnvironments": [
-            *({"root": str(project)} for project in PROJECTS),
-            {"root": str(ROOT)},
-        ],
-    }
-    (config / "pyrightconfig.json").write_text(json.dumps(settings), "utf-8")
-    run = _run(
-        [
-            str(basedpyright),
-            "--project", str(config / "pyrightconfig.json"),
-            "--pythonpath", sys.executable,
-            "--outputjson",
-            *map(str, sorted(DOCS_SRC.rglob("*.py"))),
-        ],
-        ROOT,
-    )  # fmt: skip
-    assert run.returncode in (0, 1), f"basedpyright could not run:\n{run.stdout}\n{run.stderr}"
-    report = json.loads(run.stdout)
-    errors = [
-        f"{Path(d['file']).relative_to(ROOT)}:{d['range']['start']['line'] + 1}: "
-        f"{d['message']} ({d.get('rule', '')})"
-        for d in report["generalDiagnostics"]
-        if d["severity"] == "error"
-    ]
-    assert report["summary"]["filesAnalyzed"] >= len(list(DOCS_SRC.rglob("*.py")))
+def test_every_sample_passes_pyright_strict(folder: Path) -> None:
+    samples = sorted(DOCS_SRC.rglob("*.py"))
+    report = basedpyright(samples, folder, roots=[*PROJECTS, ROOT], cwd=ROOT)
+    errors = problems(report, ROOT)
     assert not errors, "\n".join(errors)
 
 
