@@ -35,12 +35,15 @@ USERNAME, PASSWORD = "tempo-publisher", "basic-pass-7f3a9c"
 API_KEY_HEADER, API_KEY = "X-Tempo-Key", "api-key-41c2e8d6"
 
 
-def example_module(name: str) -> Any:
-    """Import one of the example's modules, refusing a same-named module from elsewhere."""
-    module = __import__(name)
-    where = Path(str(module.__file__)).resolve().parent
-    assert where == EXAMPLE, f"module {name!r} was imported from {where}, not {EXAMPLE}"
-    return module
+# The example's modules, imported once the path is set, for the tests to import from
+# here with their types; refused if a same-named module from elsewhere came first.
+import tempo_app as tempo_app  # noqa: E402
+import tempo_service as tempo_service  # noqa: E402
+import tempo_store as tempo_store  # noqa: E402
+
+for _module in (tempo_app, tempo_service, tempo_store):
+    _where = Path(str(_module.__file__)).resolve().parent
+    assert _where == EXAMPLE, f"{_module.__name__} was imported from {_where}, not {EXAMPLE}"
 
 
 def basic(username: str = USERNAME, password: str = PASSWORD) -> dict[str, str]:

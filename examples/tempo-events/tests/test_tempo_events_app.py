@@ -9,27 +9,27 @@ from typing import Any
 
 import anyio
 import pytest
-from tempo_events_harness import example_module
+from tempo_events_harness import tempo_app, tempo_store
 
 import tempest_sdk as tempest
 from tempest_sdk.testing import ainvoke
 
-tempo_app = example_module("tempo_app")
-tempo_store = example_module("tempo_store")
 app: tempest.App = tempo_app.app
 EventStore = tempo_store.EventStore
 NewEvent = tempo_store.NewEvent
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Any]:
+async def store(tmp_path: Path) -> AsyncIterator[tempo_store.EventStore]:
     """A store on disk, served to the app in place of its lifespan's."""
     async with EventStore.open(tmp_path / "events.sqlite3") as opened:
         with app.overriding_state(opened):
             yield opened
 
 
-def batch_event(request_id: str, trigger: str = "batch_run_status", **fields: Any) -> Any:
+def batch_event(
+    request_id: str, trigger: str = "batch_run_status", **fields: Any
+) -> tempo_store.NewEvent:
     return NewEvent(
         request_id=request_id,
         correlation_id=request_id,
@@ -82,7 +82,9 @@ def test_the_app_declares_subscriptions_with_actions_and_read_only_events() -> N
     assert not any(event[f"{op}_supported"] for op in ("create", "update", "delete"))
 
 
-async def test_a_subscription_counts_matching_events_and_acknowledges_them(store: Any) -> None:
+async def test_a_subscription_counts_matching_events_and_acknowledges_them(
+    store: tempo_store.EventStore,
+) -> None:
     await store.record(batch_event("before-1"))
     created = await ok(
         "subscription",
@@ -129,7 +131,9 @@ async def test_a_subscription_counts_matching_events_and_acknowledges_them(store
     assert "no event with id 'nope' was received" in unknown
 
 
-async def test_include_past_and_an_update_change_what_is_pending(store: Any) -> None:
+async def test_include_past_and_an_update_change_what_is_pending(
+    store: tempo_store.EventStore,
+) -> None:
     await store.record(batch_event("b-1"))
     await store.record(batch_event("p-1", trigger="procedure_run_state"))
     created = await ok("subscription", "create", input={"name": "everything", "include_past": True})
@@ -147,7 +151,9 @@ async def test_include_past_and_an_update_change_what_is_pending(store: Any) -> 
     assert (properties["matched"], properties["pending"]) == (1, 1)
 
 
-async def test_creating_twice_is_idempotent_but_a_name_clash_is_refused(store: Any) -> None:
+async def test_creating_twice_is_idempotent_but_a_name_clash_is_refused(
+    store: tempo_store.EventStore,
+) -> None:
     spec = {"name": "dispense", "event_trigger": "dispense"}
     first = await ok("subscription", "create", input=spec)
     again = await ok("subscription", "create", input=spec)
@@ -161,7 +167,7 @@ async def test_creating_twice_is_idempotent_but_a_name_clash_is_refused(store: A
     assert "name" in invalid
 
 
-async def test_delete_keeps_the_events_and_can_be_repeated(store: Any) -> None:
+async def test_delete_keeps_the_events_and_can_be_repeated(store: tempo_store.EventStore) -> None:
     await ok("subscription", "create", input={"name": "gone-soon"})
     await store.record(batch_event("kept-1"))
     await ok("subscription", "delete", external_id="gone-soon")
@@ -174,7 +180,7 @@ async def test_delete_keeps_the_events_and_can_be_repeated(store: Any) -> None:
     assert (await store.event("kept-1")) is not None
 
 
-async def test_subscriptions_list_in_pages_of_fifty(store: Any) -> None:
+async def test_subscriptions_list_in_pages_of_fifty(store: tempo_store.EventStore) -> None:
     names = [f"sub-{i:03d}" for i in range(53)]
     for name in names:
         await store.create_subscription(
@@ -188,7 +194,7 @@ async def test_subscriptions_list_in_pages_of_fifty(store: Any) -> None:
     assert second["next"] == ""
 
 
-async def test_events_list_oldest_first_with_the_cursor(store: Any) -> None:
+async def test_events_list_oldest_first_with_the_cursor(store: tempo_store.EventStore) -> None:
     ids = [f"evt-{i:03d}" for i in range(120)]
     for request_id in ids:
         await store.record(batch_event(request_id))
@@ -206,7 +212,7 @@ async def test_events_list_oldest_first_with_the_cursor(store: Any) -> None:
     assert "cursor 'not-a-cursor' was not handed out by this app" in message
 
 
-async def test_an_event_reads_with_its_metadata_and_payload(store: Any) -> None:
+async def test_an_event_reads_with_its_metadata_and_payload(store: tempo_store.EventStore) -> None:
     await store.record(batch_event("evt-9", quantity=3))
     read = await ok("event", "read", external_id="evt-9")
     resource = read["resource"]
@@ -223,7 +229,9 @@ async def test_an_event_reads_with_its_metadata_and_payload(store: Any) -> None:
     assert "no event with id 'evt-404'" in await failed("event", "read", external_id="evt-404")
 
 
-async def test_await_event_returns_pending_events_times_out_and_stops(store: Any) -> None:
+async def test_await_event_returns_pending_events_times_out_and_stops(
+    store: tempo_store.EventStore,
+) -> None:
     await ok("subscription", "create", input={"name": "waiter"})
     await store.record(batch_event("w-1"))
     at_once = await ok("subscription", "await_event", external_id="waiter", input={})
@@ -270,7 +278,7 @@ async def test_await_event_returns_pending_events_times_out_and_stops(store: Any
 
 
 async def test_health_counts_events_and_turns_degraded_on_refused_deliveries(
-    store: Any,
+    store: tempo_store.EventStore,
 ) -> None:
     async def health() -> dict[str, Any]:
         async with app.serving():  # as the runner does: checks take the store by type

@@ -8,16 +8,22 @@ from typing import Any
 
 import pytest
 from starlette.datastructures import Headers
-from tempo_events_harness import API_KEY, API_KEY_HEADER, PASSWORD, USERNAME, example_module
+from tempo_events_harness import (
+    API_KEY,
+    API_KEY_HEADER,
+    PASSWORD,
+    USERNAME,
+    tempo_service,
+    tempo_store,
+)
 
 import tempest_sdk as tempest
 
-tempo_service = example_module("tempo_service")
 Refused = tempo_service.Refused
 BadDelivery = tempo_service.BadDelivery
 
 
-def settings(**values: Any) -> Any:
+def settings(**values: Any) -> tempo_service.ReceiverSettings:
     defaults = {
         "basic_username": USERNAME,
         "basic_password": PASSWORD,
@@ -86,8 +92,8 @@ def test_only_the_configured_modes_count() -> None:
 
 
 def parse(
-    payload: Any, headers: dict[str, str] | None = None, content_type: str = "application/json"
-) -> Any:
+    payload: object, headers: dict[str, str] | None = None, content_type: str = "application/json"
+) -> tempo_store.NewEvent:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     given = {"x-request-id": "evt-1"} if headers is None else headers
     return tempo_service.parse_event(Headers(given), body, "basic", content_type)
@@ -155,7 +161,7 @@ def test_without_metadata_the_raw_event_is_kept_and_the_id_may_come_from_the_bod
     ],
 )
 def test_deliveries_that_cannot_be_stored_get_a_status_and_a_reason(
-    payload: Any, headers: dict[str, str] | None, content_type: str, status: int, message: str
+    payload: object, headers: dict[str, str] | None, content_type: str, status: int, message: str
 ) -> None:
     with pytest.raises(BadDelivery) as caught:
         parse(payload, headers, content_type)
