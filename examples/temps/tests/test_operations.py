@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 import tempest_sdk as tempest
-from tempest_sdk.models import TaskReport
+from tempest_sdk.models import AppHealthReportRequest, TaskReport
 from tempest_sdk.testing import invoke
 
 from .conftest import wired_to
@@ -250,7 +250,7 @@ def test_deployment_actions(wired: tempest.App, fake: FakeTemps) -> None:
 
 
 def test_health_check_calls_temps(wired: tempest.App) -> None:
-    async def check() -> Any:
+    async def check() -> AppHealthReportRequest | None:
         async with wired.serving():
             return await wired.check_health()
 
