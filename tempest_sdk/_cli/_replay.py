@@ -2,7 +2,10 @@
 
 Exit codes: 0 when every replayed report matches the recorded one, 1 when any differs,
 2 on bad input (no such file, a line that cannot be read, a masked secret not given,
-a filter that selects nothing).
+a filter that selects nothing, nothing left to replay without --writes).
+
+Creates, updates, deletes and actions change the systems their handlers call: they are
+replayed only with `--writes`, and listed as skipped otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ __all__ = ["add_replay_command", "replay"]
 
 _EXAMPLES: Final = """
 tempest-sdk replay tasks.jsonl examples/helloworld/app.py
-tempest-sdk replay tasks.jsonl app.py --only errors --secret API_KEY=test-key
+tempest-sdk replay tasks.jsonl app.py --only errors --secret API_KEY=test-key --writes
 tempest-sdk replay tasks.jsonl app.py --only type=dashboard,operation=create --json
 tempest-sdk replay tasks.jsonl app.py --ignore response.resource.properties.updated_at
 """
@@ -80,6 +83,15 @@ def add_replay_command(
             "task_id is never compared"
         ),
     )
+    p.add_argument(
+        "--writes",
+        action="store_true",
+        help=(
+            "also replay creates, updates, deletes and actions: their handlers change the "
+            "systems they call (point the app at a test system first); default: reads "
+            "and lists only"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="print the comparisons as JSON")
     p.add_argument(
         "--keep-going",
@@ -124,6 +136,7 @@ def replay(args: argparse.Namespace) -> int:
         ignore=args.ignore,
         keep_going=args.keep_going,
         timeout=args.timeout,
+        writes=args.writes,
     )
     try:
         results = anyio.run(_within_lifespan, app, call)
@@ -145,14 +158,16 @@ def replay(args: argparse.Namespace) -> int:
         _print(out, app.app_id, app.version, results)
     if any(r.status == "unreadable" for r in results):
         return 2
+    if all(r.status == "skipped" for r in results):
+        return 2
     return 1 if any(r.status == "differs" for r in results) else 0
 
 
 def _summary(results: Sequence[Comparison]) -> dict[str, int]:
-    counts = {"replayed": 0, "match": 0, "differs": 0, "unreadable": 0}
+    counts = {"replayed": 0, "match": 0, "differs": 0, "unreadable": 0, "skipped": 0}
     for r in results:
         counts[r.status] += 1
-        counts["replayed"] += r.status != "unreadable"
+        counts["replayed"] += r.status in ("match", "differs")
     return counts
 
 
@@ -169,7 +184,7 @@ def _print(out: Out, app_id: str, version: str, results: Sequence[Comparison]) -
     if versions and versions != [version]:
         out.line(f"Replaying tasks recorded by {app_id} {', '.join(versions)} against {version}")
         out.line()
-    colours = {"match": "green", "differs": "red", "unreadable": "yellow"}
+    colours = {"match": "green", "differs": "red", "unreadable": "yellow", "skipped": "dim"}
     out.table(
         ["LINE", "TASK", "WHAT", "REPORT", "RESULT"],
         [
@@ -200,8 +215,13 @@ def _print(out: Out, app_id: str, version: str, results: Sequence[Comparison]) -
         parts.append(f"{summary['differs']} differ")
     if summary["unreadable"]:
         parts.append(f"{summary['unreadable']} unreadable")
+    if summary["skipped"]:
+        parts.append(
+            f"{summary['skipped']} skipped (they change data: replay them with --writes "
+            "once the app points at a test system)"
+        )
     ignored = ", ".join(results[0].ignored) if results else "task_id"
     out.line()
-    bad = summary["differs"] or summary["unreadable"]
+    bad = summary["differs"] or summary["unreadable"] or not summary["replayed"]
     out.line(out.style(", ".join(parts), "red" if bad else "green", "bold"))
     out.line(out.style(f"not compared: {ignored}", "dim"))

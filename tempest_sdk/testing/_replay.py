@@ -40,7 +40,11 @@ logger = logging.getLogger("tempest_sdk.testing")
 ALWAYS_IGNORED: tuple[str, ...] = ("task_id",)
 """Report fields never compared: they differ on every run."""
 
-ComparisonStatus = Literal["match", "differs", "unreadable"]
+ComparisonStatus = Literal["match", "differs", "unreadable", "skipped"]
+
+CHANGES_DATA = ("create", "update", "delete")
+"""The operations replayed only when asked (`writes=True`, `--writes`), with every action:
+their handlers change the systems they call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,8 @@ class Comparison:
         replayed: the report the app gives now (None for an unreadable line).
         recorded_version: the app version that served the task in production.
         problem: why the line could not be replayed ("" when it was).
+        skipped: why the task was not replayed ("" when it was): it changes data and
+            the replay was not asked to (`writes=True`).
         ignored: the report fields left out of the comparison (dotted paths).
         diff: a unified diff of the two reports as JSON ("" when they match).
     """
@@ -66,14 +72,18 @@ class Comparison:
     replayed: TaskReport | None
     recorded_version: str = ""
     problem: str = ""
+    skipped: str = ""
     ignored: tuple[str, ...] = ALWAYS_IGNORED
     diff: str = field(default="", repr=False)
 
     @property
     def status(self) -> ComparisonStatus:
-        """`"match"`, `"differs"`, or `"unreadable"` (the line could not be replayed)."""
+        """`"match"`, `"differs"`, `"unreadable"` (the line could not be replayed) or
+        `"skipped"` (a task that changes data, not replayed without `writes=True`)."""
         if self.problem:
             return "unreadable"
+        if self.skipped:
+            return "skipped"
         return "differs" if self.diff else "match"
 
     @property
@@ -93,6 +103,7 @@ class Comparison:
             "replayed": self.replayed.to_wire() if self.replayed is not None else None,
             "ignored": list(self.ignored),
             "problem": self.problem or None,
+            "skipped": self.skipped or None,
             "diff": self.diff or None,
         }
 
@@ -108,12 +119,18 @@ async def areplay(
     keep_going: bool = False,
     timeout: float | None = 300.0,
     environ: Mapping[str, str] | None = None,
+    writes: bool = False,
 ) -> list[Comparison]:
     """Replay the tasks of `app` recorded in `path` against `app`; one comparison each.
 
     Tasks recorded for other apps in the file are skipped; tasks recorded by another
     version of the app are replayed against this one (a recording made in production
     by v3 is a regression test of v4).
+
+    The handlers run for real. Reads and lists are replayed; creates, updates, deletes
+    and actions change the systems their handlers call, so they are replayed only with
+    `writes=True` (point the app at a test system first) and are otherwise
+    `"skipped"` comparisons.
 
     Args:
         path: a record file written by `serve --record` (`record=`).
@@ -129,6 +146,8 @@ async def areplay(
         timeout: seconds each task may run (the runner's default, 300).
         environ: where masked values not given in `secrets` or `env` are looked up
             by name; default: the process's environment.
+        writes: also replay creates, updates, deletes and actions (their handlers
+            change the systems they call).
 
     Raises:
         RecordingError: the file cannot be read, a line cannot be read (unless
@@ -170,6 +189,9 @@ async def areplay(
                 assert item.line is not None
                 results.append(Comparison(item.line, "", None, None, None, problem=str(item)))
                 continue
+            if not writes and _changes_data(item.subject):
+                results.append(_skipped(item))
+                continue
             task = with_values(item.task, values)
             report = await _dispatch(app, task, timeout)
             results.append(_compare(item, report, ignored))
@@ -187,6 +209,7 @@ def replay(
     keep_going: bool = False,
     timeout: float | None = 300.0,
     environ: Mapping[str, str] | None = None,
+    writes: bool = False,
 ) -> list[Comparison]:
     """The synchronous form of `areplay`, for plain test functions and scripts.
 
@@ -196,7 +219,8 @@ def replay(
 
         def test_production_traffic_still_gets_the_same_reports():
             recorded = "tests/recordings/tasks.jsonl"
-            for comparison in replay(recorded, app, secrets={"API_KEY": "test"}):
+            comparisons = replay(recorded, app, secrets={"API_KEY": "test"}, writes=True)
+            for comparison in comparisons:
                 assert comparison.matches, comparison.diff
         ```
     """
@@ -217,8 +241,29 @@ def replay(
         keep_going=keep_going,
         timeout=timeout,
         environ=environ,
+        writes=writes,
     )
     return anyio.run(call)
+
+
+def _changes_data(subject: TaskSubject) -> bool:
+    return subject.kind == "action" or subject.name in CHANGES_DATA
+
+
+def _skipped(record: RecordedTask) -> Comparison:
+    return Comparison(
+        line=record.line,
+        task_id=record.task.task_id,
+        subject=record.subject,
+        recorded=record.report,
+        replayed=None,
+        recorded_version=record.version,
+        skipped=(
+            f"{record.subject.describe()} changes data: its handler would act on the "
+            "systems it calls; replay it with --writes (writes=True) once the app points "
+            "at a test system"
+        ),
+    )
 
 
 def _nothing_to_replay(

@@ -37,7 +37,16 @@ def test_the_page_includes_the_samples_and_is_in_the_nav():
 
 def replay(cwd: Path, recording: Path, app: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tempest_sdk", "replay", str(recording), str(SAMPLES / app), *args],
+        [
+            sys.executable,
+            "-m",
+            "tempest_sdk",
+            "replay",
+            "--writes",
+            str(recording),
+            str(SAMPLES / app),
+            *args,
+        ],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -71,7 +71,7 @@ def test_no_secret_given_to_the_recorded_tasks_reaches_the_file(tmp_path):
 
 def test_the_same_app_replays_with_every_report_matching(tmp_path):
     path, *_ = recorded(tmp_path)
-    results = replay(path, build("v1"), secrets={"API_KEY": SECRET})
+    results = replay(path, build("v1"), secrets={"API_KEY": SECRET}, writes=True)
     assert [r.status for r in results] == ["match"] * 6
     assert all(isinstance(r, Comparison) and r.matches and r.diff == "" for r in results)
 
@@ -79,7 +79,7 @@ def test_the_same_app_replays_with_every_report_matching(tmp_path):
 def test_a_changed_handler_is_caught_with_a_diff(tmp_path):
     path, *_ = recorded(tmp_path)
     # A newer version of the app replays a recording of the older one.
-    results = replay(path, build("v2", changed=True), secrets={"API_KEY": SECRET})
+    results = replay(path, build("v2", changed=True), secrets={"API_KEY": SECRET}, writes=True)
     differing = [r for r in results if not r.matches]
     assert len(differing) == 1
     (changed,) = differing
@@ -94,7 +94,7 @@ def test_replay_on_trio(tmp_path):
     check_recording(path, emulator, ids, runner)
 
     async def again():
-        return await areplay(path, build("v1"), secrets={"API_KEY": SECRET})
+        return await areplay(path, build("v1"), secrets={"API_KEY": SECRET}, writes=True)
 
     results = anyio.run(again, backend="trio")
     assert [r.status for r in results] == ["match"] * 6
@@ -115,12 +115,14 @@ def test_recording_on_uvloop(tmp_path):
 
 def test_the_cli_replays_with_exit_0_then_1_with_a_diff(tmp_path, cli):
     path, *_ = recorded(tmp_path)
-    same = cli("replay", str(path), str(APPS / "notes_v1.py"), env={"API_KEY": SECRET})
+    same = cli("replay", "--writes", str(path), str(APPS / "notes_v1.py"), env={"API_KEY": SECRET})
     assert same.returncode == 0, same.stdout + same.stderr
     assert "6 replayed, 6 match" in same.stdout
     assert "not compared: task_id" in same.stdout
 
-    changed = cli("replay", str(path), str(APPS / "notes_v2.py"), "--secret", f"API_KEY={SECRET}")
+    changed = cli(
+        "replay", "--writes", str(path), str(APPS / "notes_v2.py"), "--secret", f"API_KEY={SECRET}"
+    )
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert "Replaying tasks recorded by notes v1 against v2" in changed.stdout
     assert "6 replayed, 5 match, 1 differ" in changed.stdout

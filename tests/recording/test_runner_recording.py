@@ -182,7 +182,7 @@ def test_serve_record_on_the_emulator_then_replay(cli, tmp_path):
     # The emulator's default secret is recorded by name only.
     raw = path.read_text()
     assert "emulator-secret-value" not in raw and '"API_TOKEN"' in raw
-    replayed = cli("replay", str(path), helloworld, "--secret", "API_TOKEN=anything")
+    replayed = cli("replay", "--writes", str(path), helloworld, "--secret", "API_TOKEN=anything")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert f"{len(records)} replayed, {len(records)} match" in replayed.stdout
 
