@@ -101,6 +101,16 @@ class TaskReport(WireModel):
         return cls(task_id=task_id, status=ReportStatus.ERROR, message=message, response=None)
 
     @classmethod
+    def internal_error(cls, task_id: str, exc: BaseException) -> TaskReport:
+        """The report of a task the SDK itself failed on (a bug of its own, not the
+        handler's): names the exception's type only, since its text may hold a secret."""
+        return cls.error(
+            task_id,
+            f"internal error in tempest_sdk while running the task ({type(exc).__name__}); "
+            "see the app's logs",
+        )
+
+    @classmethod
     def of_resource(cls, task_id: str, resource: Resource) -> TaskReport:
         """The report of a successful create, read, update or delete."""
         response = {"response_type": "execute_resource_operation", "resource": resource}

@@ -366,11 +366,7 @@ class TaskKeeper:
                 exc_info=True,
                 extra=task_fields_of(app.app_id, app.version, task.task_id, task.subject),
             )
-            return TaskReport.error(
-                task.task_id,
-                f"internal error in tempest_sdk while running the task ({type(exc).__name__}); "
-                "see the app's logs",
-            )
+            return TaskReport.internal_error(task.task_id, exc)
 
     async def _keep(self, report: TaskReport, info: TaskInfo) -> None:
         assert self._outbox is not None

@@ -315,11 +315,7 @@ async def _dispatch(app: App, task: Any, timeout: float | None) -> TaskReport:
             type(exc).__name__,
             exc_info=True,
         )
-        return TaskReport.error(
-            task.task_id,
-            f"internal error in tempest_sdk while running the task ({type(exc).__name__}); "
-            "see the app's logs",
-        )
+        return TaskReport.internal_error(task.task_id, exc)
 
 
 def _compare(record: RecordedTask, report: TaskReport, ignored: tuple[str, ...]) -> Comparison:
