@@ -351,16 +351,16 @@ RANGES: dict[str, tuple[str, str]] = {
         "from prometheus_client import Counter, Histogram",
         ")",
     ),
-    "docs_src/running/hooks_metrics.py:14:37": (
+    "docs_src/running/hooks_metrics.py:14:38": (
         "TASKS = Counter(",
         "        REPORTS.labels(event.outcome).inc()",
     ),
-    "docs_src/running/hooks_metrics.py:41:41": (
+    "docs_src/running/hooks_metrics.py:42:42": (
         "app.run(hooks=[Metrics()])",
         "app.run(hooks=[Metrics()])",
     ),
-    "docs_src/running/hooks_tracing.py:9:17": (
-        "class Tracing(RunnerHook):",
+    "docs_src/running/hooks_tracing.py:9:18": (
+        "class Tracing(Interceptor):",
         "            return report",
     ),
 }

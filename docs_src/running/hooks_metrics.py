@@ -2,11 +2,11 @@ from prometheus_client import Counter, Histogram
 
 from tempest_sdk.models import TaskReport
 from tempest_sdk.runner import (
+    InterceptedTask,
+    Interceptor,
     PollEvent,
     ReportEvent,
-    RunnerHook,
     TaskCall,
-    TaskInfo,
 )
 
 from .tempest_app import app
@@ -21,13 +21,14 @@ REPORTS = Counter(
 )
 
 
-class Metrics(RunnerHook):
-    async def around_task(
-        self, task: TaskInfo, call_next: TaskCall
+class Metrics(Interceptor):
+    async def intercept_task(
+        self, task: InterceptedTask, call_next: TaskCall
     ) -> TaskReport:
-        with SECONDS.labels(task.app_id, task.kind).time():
+        info = task.info
+        with SECONDS.labels(info.app_id, info.kind).time():
             report = await call_next()
-        TASKS.labels(task.app_id, task.kind, task.name, report.status).inc()
+        TASKS.labels(info.app_id, info.kind, info.name, report.status).inc()
         return report
 
     async def on_poll(self, event: PollEvent) -> None:
