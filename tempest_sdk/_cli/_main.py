@@ -13,11 +13,9 @@ from typing import NoReturn
 from .._version import __version__
 from ._errors import CLIError, StartError, UserCodeError
 from ._logs import LOG_FORMAT_ENV, early_log_format, exit_line, set_up_logging, uses_json
-from ._options import task_arguments
+from ._options import APP_HELP, full_tracebacks_argument, task_arguments
 
 __all__ = ["main"]
-
-_APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,14 +173,6 @@ def _endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _full_tracebacks_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--full-tracebacks",
-        action="store_true",
-        help="log handlers' tracebacks whole, with the SDK's own frames",
-    )
-
-
 def _record_arguments(parser: argparse.ArgumentParser) -> None:
     """`serve --record` and its bounds (each also read from `TEMPEST_RUNNER_RECORD*`)."""
     parser.add_argument(
@@ -237,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk describe mypackage.app:app --json > connect.json
         """,
     )
-    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("app", help=APP_HELP)
     p.add_argument("--json", action="store_true", help="print the exact connect payload")
     p.set_defaults(command="describe", run=_run("describe"))
 
@@ -250,7 +240,7 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk connect mypackage.app --yes
         """,
     )
-    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("app", help=APP_HELP)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _endpoint_arguments(p)
     p.set_defaults(command="connect", run=_run("connect"))
@@ -268,7 +258,7 @@ def _parser() -> argparse.ArgumentParser:
         TEMPEST_TOKEN=... tempest-sdk serve mypackage.app --record tasks.jsonl --record-only errors
         """,
     )
-    p.add_argument("apps", nargs="+", metavar="app", help=_APP_HELP)
+    p.add_argument("apps", nargs="+", metavar="app", help=APP_HELP)
     p.add_argument(
         "--emulator",
         action="store_true",
@@ -326,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
             "the external system they call"
         ),
     )
-    _full_tracebacks_argument(p)
+    full_tracebacks_argument(p)
     p.add_argument(
         "--log-format",
         choices=["text", "json"],
@@ -362,10 +352,10 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk health mypackage.app:app --json
         """,
     )
-    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("app", help=APP_HELP)
     p.add_argument("--timeout", type=float, default=30.0, help="seconds each check may take")
     p.add_argument("--json", action="store_true", help="print the health report as JSON")
-    _full_tracebacks_argument(p)
+    full_tracebacks_argument(p)
     p.set_defaults(command="health", run=_run("health"))
 
     p = _command(
@@ -378,7 +368,7 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk invoke app.py dashboard create --input @input.json --secret API_KEY=abc
         """,
     )
-    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("app", help=APP_HELP)
     p.add_argument("type", help="the resource type")
     p.add_argument(
         "name",
@@ -386,7 +376,7 @@ def _parser() -> argparse.ArgumentParser:
         help="create, read, update, delete, list or an action",
     )
     task_arguments(p)
-    _full_tracebacks_argument(p)
+    full_tracebacks_argument(p)
     p.set_defaults(command="invoke", run=_run("invoke"))
 
     p = _command(
@@ -398,8 +388,8 @@ def _parser() -> argparse.ArgumentParser:
         tempest-sdk compare old/app.py new/app.py --json --fail-on-breaking
         """,
     )
-    p.add_argument("old", help=_APP_HELP)
-    p.add_argument("new", help=_APP_HELP)
+    p.add_argument("old", help=APP_HELP)
+    p.add_argument("new", help=APP_HELP)
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.add_argument("--fail-on-breaking", action="store_true", help="exit 1 if any change breaks")
     p.set_defaults(command="compare", run=_run("compare"))

@@ -1,4 +1,5 @@
-"""Options shared by the commands that describe one task (`invoke`, `enqueue`)."""
+"""Options shared by several commands: the app reference, `--full-tracebacks`, and what
+describes one task (`invoke`, `enqueue`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import argparse
 
 from ._errors import CLIError
 
-__all__ = ["check_applies", "is_action", "task_arguments"]
+__all__ = [
+    "APP_HELP",
+    "check_applies",
+    "full_tracebacks_argument",
+    "is_action",
+    "task_arguments",
+]
+
+APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
 
 # What each kind of task carries, so that an option it would silently ignore is refused.
 _APPLIES = {
@@ -17,6 +26,15 @@ _APPLIES = {
     "list": ("--next",),
 }
 _ACTION = ("--external-id", "--input", "--env", "--secret")
+
+
+def full_tracebacks_argument(parser: argparse.ArgumentParser) -> None:
+    """Add `--full-tracebacks` to `parser`."""
+    parser.add_argument(
+        "--full-tracebacks",
+        action="store_true",
+        help="log handlers' tracebacks whole, with the SDK's own frames",
+    )
 
 
 def task_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from ._errors import CLIError
+from ._options import APP_HELP, full_tracebacks_argument
 
 if TYPE_CHECKING:
     from ..testing import Comparison
@@ -29,8 +30,6 @@ tempest-sdk replay tasks.jsonl app.py --only type=dashboard,operation=create --j
 tempest-sdk replay tasks.jsonl app.py --ignore response.resource.properties.updated_at
 """
 
-_APP_HELP = "an app reference: 'module:attr' or 'path/to/app.py[:attr]' (attr defaults to 'app')"
-
 
 def add_replay_command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -44,7 +43,7 @@ def add_replay_command(
         _EXAMPLES,
     )
     p.add_argument("file", help="a record file written by 'serve --record'")
-    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("app", help=APP_HELP)
     p.add_argument(
         "--only",
         action="append",
@@ -101,11 +100,7 @@ def add_replay_command(
     p.add_argument(
         "--timeout", type=float, default=300.0, metavar="S", help="seconds each task may run"
     )
-    p.add_argument(
-        "--full-tracebacks",
-        action="store_true",
-        help="log handlers' tracebacks whole, with the SDK's own frames",
-    )
+    full_tracebacks_argument(p)
     p.set_defaults(command="replay", run=replay)
 
 
