@@ -51,7 +51,7 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote, quote_plus
 
@@ -444,6 +444,7 @@ def _cached_masker(values: frozenset[str]) -> Masker:
 
 
 _EMPTY = Masker(())
+_NONE: frozenset[str] = frozenset()
 # The last few secret collections passed to `scrub`, by identity: callers pass the
 # same tuple again and again (a task's values), and hashing 100,000 strings into a
 # frozenset on each call would cost what the index saves.
@@ -455,6 +456,8 @@ def masker_for(values: Iterable[str]) -> Masker:
     """The `Masker` of `values`, built once per distinct set (a few are cached)."""
     if isinstance(values, Masker):
         return values
+    if isinstance(values, Collection) and not values:
+        return _EMPTY  # most tasks: no sensitive variable, nothing to look up
     key = id(values)
     known = _recent.get(key)
     if known is not None and known[0] is values:
@@ -631,6 +634,10 @@ class TaskSecrets:
         self._entered = 0
         self._held: tuple[Masker, ...] = ()
 
+    def holds(self, request: object) -> bool:
+        """Whether these are the secrets of `request` (the same object)."""
+        return self._request is request
+
     def add_input(self, value: object) -> None:
         """The task's validated input: its secret fields are secrets."""
         # Gathered now, once: most inputs hold no secret field, and then nothing changes.
@@ -665,7 +672,7 @@ class TaskSecrets:
         if self._variable_values is None:
             try:
                 env = getattr(self._request, "environment_variables", None)
-                self._variable_values = frozenset(sensitive_values(env))
+                self._variable_values = frozenset(sensitive_values(env)) if env else _NONE
             except Exception:  # a malformed variable: mask what else is known
                 self._variable_values = frozenset()
         return self._variable_values
@@ -686,9 +693,11 @@ class TaskSecrets:
         own = self._own
         if own is None:
             variables = self._masker_of_variables()
-            extra = self._extra | self._input_values
-            more = masker_for(frozenset(extra)) if extra else _EMPTY
-            own = tuple(masker for masker in (variables, more) if masker)
+            if self._extra or self._input_values:
+                more = masker_for(frozenset(self._extra | self._input_values))
+                own = tuple(masker for masker in (variables, more) if masker)
+            else:
+                own = (variables,) if variables else ()
             self._own = own
         return own
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
@@ -441,10 +442,9 @@ class App:
                 included (None: anyio's default limiter of 40 threads, which
                 abandoned threads do not hold, since other code shares it).
         """
-        from ._dispatch import dispatch
-
         serving = self._serving or self._runtime_slot()
-        return await dispatch(serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter)
+        run = _dispatcher()
+        return await run(serving.runtime, task, timeout=timeout, thread_limiter=thread_limiter)
 
     async def check_health(self, *, timeout: float = 30.0) -> AppHealthReportRequest | None:
         """Run every health check of the app concurrently and gather their results.
@@ -510,3 +510,12 @@ def builtin_type(value: object) -> str:
 
 def _title(name: str) -> str:
     return name.replace("_", " ").strip().capitalize() or name
+
+
+@functools.cache
+def _dispatcher() -> Callable[..., Coroutine[Any, Any, TaskReport]]:
+    """The engine's `dispatch`, imported at the first task rather than with `App` (an
+    app module's import stays light) or on every task."""
+    from ._dispatch import dispatch
+
+    return dispatch

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._logfields import task_fields
-from .._secrets import TaskSecrets, enter_task, leave_task
+from .._secrets import TaskSecrets, current_task_secrets, enter_task, leave_task
 from .._tracebacks import handler_traceback
 from ..models import (
     ExecuteResourceActionRequest,
@@ -75,8 +75,13 @@ async def dispatch(
     if not isinstance(task_id, str):
         task_id = str(task_id)
     request: object = getattr(task, "task", None)
-    secrets = TaskSecrets(request)
-    token = enter_task(secrets)
+    # Inside the runner's hold of the same task its secrets are already masked
+    # everywhere: what dispatch learns (the input's secrets, `ctx.mask`) goes there.
+    secrets = current_task_secrets()
+    token = None
+    if secrets is None or not secrets.holds(request):
+        secrets = TaskSecrets(request)
+        token = enter_task(secrets)
     subject: TaskSubject | None = None
     try:
         try:
@@ -106,7 +111,8 @@ async def dispatch(
             secrets.mask(f"internal error in tempest_sdk: {type(exc).__name__}: {exc}"),
         )
     finally:
-        leave_task(token)
+        if token is not None:
+            leave_task(token)
 
 
 def _masked(report: TaskReport, secrets: TaskSecrets) -> TaskReport:
@@ -337,7 +343,8 @@ class _Call:
         if problems:
             message = f"invalid input for {handler.what}: " + "; ".join(problems)
             raise _Failed(message, level=logging.INFO)
-        self.secrets.add_input(value)
+        if spec.may_hold_secrets:
+            self.secrets.add_input(value)
         return value
 
     def _values(

@@ -82,6 +82,9 @@ class InputSpec:
     #: pydantic-core's own validation when it is all `load` does (a typed input
     #: without fields to fill), without TypeAdapter's Python wrapper around it.
     fast: Callable[[Any], Any] | None = None
+    #: Whether a loaded value may hold a `SecretStr` or `SecretBytes` (then dispatch
+    #: gathers them to mask): never for a raw schema's plain JSON data.
+    may_hold_secrets: bool = False
 
     @classmethod
     def of(cls, compiled: _Compiled, *, passed: bool) -> InputSpec:
@@ -90,7 +93,8 @@ class InputSpec:
         fast = None
         if adapter is not None and not compiled.fill_none:
             fast = adapter.validator.validate_python
-        return cls(compiled.schema, adapter, compiled.fill_none, passed, fast)
+        secrets = adapter is not None and _may_hold_secrets(adapter.core_schema)
+        return cls(compiled.schema, adapter, compiled.fill_none, passed, fast, secrets)
 
     def load(self, data: dict[str, Any] | None) -> tuple[Any, list[str]]:
         """The value handed to the handler, or the list of input problems.
@@ -121,6 +125,39 @@ class InputSpec:
         filled = self.schema.with_defaults(data)
         problems = self.schema.problems(filled)
         return (None, problems) if problems else (filled, [])
+
+
+def _may_hold_secrets(schema: Any) -> bool:
+    """Whether values validated by pydantic's core `schema` (from JSON-like data) may
+    hold a `SecretStr` or `SecretBytes`: where the schema names one, or where code of
+    the app's own (a validator, a `model_post_init`) may put anything anywhere."""
+    from pydantic import SecretBytes, SecretStr
+
+    seen: set[int] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, type):
+            if issubclass(node, SecretStr | SecretBytes):
+                return True
+            continue
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        kind = node.get("type")
+        if isinstance(kind, str) and kind.startswith("function-"):
+            function = node.get("function")
+            if isinstance(function, dict):
+                function = function.get("function")
+            if not getattr(function, "__module__", "").startswith("pydantic"):
+                return True
+        if node.get("post_init") or node.get("custom_init"):
+            return True
+        stack.extend(value for key, value in node.items() if key != "metadata")
+    return False
 
 
 @dataclass(frozen=True, slots=True)

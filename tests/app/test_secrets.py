@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, field_validator
 
 import tempest_sdk as tempest
+from tempest_sdk._app._payloads import InputSpec, compile_source
 from tempest_sdk.testing import invoke
 
 
@@ -154,3 +155,70 @@ def test_a_missing_secret_says_what_the_task_has() -> None:
     with pytest.raises(KeyError, match="no environment variable 'TOKEN'") as info:
         env.secret("TOKEN")
     assert "settings" in str(info.value)
+
+
+# -- which inputs dispatch looks through for secrets -------------------------------------
+
+
+class Plain(BaseModel):
+    name: str
+    tags: list[str] = []
+    count: int | None = None
+
+
+class Keys(BaseModel):
+    keys: list[SecretStr] = []
+
+
+class Wrapped(BaseModel):
+    """A validator of the app's own may put a secret where no annotation says so."""
+
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def hide(cls, value: str) -> str:
+        return SecretStr(value)  # type: ignore[return-value]
+
+
+@dataclass
+class Later:
+    name: str
+
+    def __post_init__(self) -> None:
+        self.name = self.name.strip()
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (Plain, False),
+        ({"type": "object", "properties": {"password": {"type": "string"}}}, False),
+        (Login, True),
+        (Keys, True),
+        (Wrapped, True),
+        (Later, True),
+    ],
+    ids=["plain-model", "raw-schema", "secret-field", "secret-list", "validator", "post-init"],
+)
+def test_input_specs_know_whether_their_values_may_hold_secrets(
+    source: object, expected: bool
+) -> None:
+    compiled = compile_source(source, mode="validation", role="input")  # type: ignore[arg-type]
+    assert not isinstance(compiled, list), compiled
+    assert InputSpec.of(compiled, passed=True).may_hold_secrets is expected
+
+
+def test_a_secret_made_by_an_input_validator_never_reaches_a_report() -> None:
+    app = tempest.App("wrapped", "v1")
+    thing = app.resource("thing", description="d", properties=Props)
+
+    @thing.create
+    def create(input: Wrapped) -> tempest.Resource:
+        token = input.token
+        assert isinstance(token, SecretStr)
+        return tempest.Resource(external_id="t1", properties={"name": token.get_secret_value()})
+
+    report = invoke(app, "thing", "create", input={"token": "hunter2-from-input"})
+    text = json.dumps(report.to_wire())
+    assert "hunter2-from-input" not in text and "**********" in text, text
