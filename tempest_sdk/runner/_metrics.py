@@ -234,3 +234,16 @@ class _StateCollector:
         if observed:
             blocked.add_metric([], sum(s.blocked_seconds for s in samples))
         yield blocked
+        written = CounterMetricFamily(
+            "tempest_records_written",
+            "Tasks recorded with their reports (record=), each a line of the recording.",
+        )
+        dropped = CounterMetricFamily(
+            "tempest_records_dropped",
+            "Records dropped because the disk could not keep up (tasks are never dropped).",
+        )
+        if observed:
+            written.add_metric([], sum(s.records_written for s in samples))
+            dropped.add_metric([], sum(s.records_dropped for s in samples))
+        yield written
+        yield dropped

@@ -159,6 +159,18 @@ class OpenTelemetry(Observer):
             unit="s",
             description="Seconds the event loop was blocked.",
         )
+        meter.create_observable_counter(
+            "tempest.records.written",
+            callbacks=[self._summing("records_written")],
+            unit="{record}",
+            description="Tasks recorded with their reports (record=).",
+        )
+        meter.create_observable_counter(
+            "tempest.records.dropped",
+            callbacks=[self._summing("records_dropped")],
+            unit="{record}",
+            description="Records dropped because the disk could not keep up.",
+        )
 
     def __repr__(self) -> str:
         return f"<OpenTelemetry runners={len(self._runners)} open_spans={len(self._open)}>"

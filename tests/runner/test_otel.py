@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -313,3 +314,24 @@ async def test_without_providers_it_uses_the_global_ones_and_tasks_still_run():
         [task_id] = await emulator.wait_for_reports_async(1)
     assert emulator.reports(task_id)[0]["status"] == "ok"
     assert hook._open == {}
+
+
+async def test_recording_counts_are_observed(tmp_path: Path):
+    tracer_provider, _, meter_provider, reader = providers()
+    hook = OpenTelemetry(tracer_provider, meter_provider)
+    emulator = Emulator()
+    async with (
+        emulator.serve(),
+        emulator.client() as client,
+        Runner(
+            shop_app(), client, hooks=[hook], record=tmp_path / "tasks.jsonl", **OPTIONS
+        ) as runner,
+    ):
+        for _ in range(2):
+            emulator.enqueue_list(APP_ID, VERSION, "widget")
+        await emulator.wait_for_reports_async(2)
+        await wait_until(lambda: runner.sample().records_written == 2, "2 records written")
+        metrics = reader.get_metrics_data()
+    assert metrics is not None
+    assert [p.value for p in points(metrics, "tempest.records.written")] == [2]
+    assert [p.value for p in points(metrics, "tempest.records.dropped")] == [0]
