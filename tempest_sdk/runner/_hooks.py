@@ -353,13 +353,30 @@ class _Once:
 
 
 def _link(interceptor: Interceptor, task: InterceptedTask, call_next: TaskCall) -> TaskCall:
-    legacy = not _overrides(interceptor, "intercept_task")
+    ways = _WAYS.get(type(interceptor))
+    if ways is None:
+        ways = _WAYS[type(interceptor)] = _ways(type(interceptor))
+    intercepts, legacy = ways
+    if intercepts:
+        call_next = _intercepting(interceptor, task, call_next)
+    if not legacy:
+        return call_next
+    inner = call_next
 
+    async def call() -> TaskReport:
+        once = _Once(inner)
+        try:
+            return await _around_task(interceptor, task, once)
+        except Exception as exc:
+            return _failed(interceptor, task, once.called, exc)
+
+    return call
+
+
+def _intercepting(interceptor: Interceptor, task: InterceptedTask, call_next: TaskCall) -> TaskCall:
     async def call() -> TaskReport:
         once = _Once(call_next)
         try:
-            if legacy:
-                return await _around_task(interceptor, task, once)
             report = await interceptor.intercept_task(task, once)
         except Exception as exc:
             return _failed(interceptor, task, once.called, exc)
@@ -368,6 +385,27 @@ def _link(interceptor: Interceptor, task: InterceptedTask, call_next: TaskCall) 
         return _failed(interceptor, task, once.called, None, report)
 
     return call
+
+
+# By class: the chain is linked for every task.
+_WAYS: dict[type[Interceptor], tuple[bool, bool]] = {}
+
+
+def _ways(cls: type[Interceptor]) -> tuple[bool, bool]:
+    """Whether `cls` overrides `intercept_task`, and whether its `around_task` (the old
+    way) runs: when `intercept_task` is not overridden, or when a subclass overrides
+    `around_task` below the class that overrides `intercept_task` (a subclass of
+    `PrometheusMetrics`, say), around it."""
+
+    def owner(name: str) -> type:
+        return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+    intercept, around = owner("intercept_task"), owner("around_task")
+    intercepts = intercept is not Interceptor
+    legacy = around is not Interceptor and (
+        not intercepts or (around is not intercept and issubclass(around, intercept))
+    )
+    return intercepts, legacy
 
 
 def _failed(

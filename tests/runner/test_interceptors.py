@@ -9,6 +9,8 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 import tempest_sdk as tempest
 from tempest_sdk.emulator import Emulator
@@ -16,6 +18,7 @@ from tempest_sdk.models import ReportStatus, TaskReport
 from tempest_sdk.runner import (
     InterceptedTask,
     Interceptor,
+    PrometheusMetrics,
     Runner,
     RunnerConfigError,
     RunnerHook,
@@ -25,7 +28,7 @@ from tempest_sdk.runner import (
 from tempest_sdk.runner._hooks import run_chain
 
 from .fakes import FAST, FakeApp, FakeSource, make_task, ok_report, wait_until
-from .observability import BACKEND_IDS, BACKENDS, run_on
+from .observability import APP_ID, BACKEND_IDS, BACKENDS, OPTIONS, VERSION, run_on, shop_app
 
 SECRET = "s3cr3t-api-key-never-shown"
 TASK = make_task("t1", env=[{"name": "API_KEY", "value": SECRET, "type": "secret"}])
@@ -300,3 +303,68 @@ async def test_cancellation_goes_through_the_chain() -> None:
         await run_chain([Order("a", log)], intercepted(), handler)
     assert scope.cancelled_caught
     assert log == ["a before"]
+
+
+class CountingMetrics(Interceptor):
+    """An SDK-style interceptor (as PrometheusMetrics is): it overrides intercept_task."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
+        report = await call_next()
+        self.log.append(f"counted {report.status}")
+        return report
+
+
+class ExtendedOldStyle(CountingMetrics):
+    """A user's subclass of it that still overrides around_task, the old way."""
+
+    async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+        self.log.append("old before")
+        report = await call_next()
+        self.log.append("old after")
+        return report
+
+
+async def test_an_old_around_task_in_a_subclass_wraps_the_classs_intercept_task() -> None:
+    log: list[str] = []
+
+    async def handler() -> TaskReport:
+        log.append("task")
+        return ok_report(TASK)
+
+    report = await run_chain([ExtendedOldStyle(log)], intercepted(), handler)
+    assert report.status is ReportStatus.OK
+    assert log == ["old before", "task", "counted ok", "old after"]
+    # The class alone, and a class overriding both itself, run intercept_task only.
+    log.clear()
+    await run_chain([CountingMetrics(log)], intercepted(), handler)
+    assert log == ["task", "counted ok"]
+
+
+async def test_a_prometheus_metrics_subclass_with_around_task_still_counts() -> None:
+    seen: list[str] = []
+
+    class Audited(PrometheusMetrics):
+        async def around_task(self, task: TaskInfo, call_next: TaskCall) -> TaskReport:
+            seen.append(task.resource_type)
+            return await call_next()
+
+    metrics = Audited()
+    emulator = Emulator()
+    async with (
+        emulator.serve(),
+        emulator.client() as client,
+        Runner(shop_app(), client, hooks=[metrics], **OPTIONS),
+    ):
+        emulator.enqueue_list(APP_ID, VERSION, "widget")
+        await emulator.wait_for_reports_async(1)
+    assert seen == ["widget"]
+    counted = [
+        (sample.labels["kind"], sample.labels["outcome"], sample.value)
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+        if sample.name == "tempest_tasks_total"
+    ]
+    assert counted == [("list", "ok", 1.0)]
