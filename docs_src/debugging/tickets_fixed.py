@@ -15,7 +15,7 @@ class Ticket(BaseModel):
 
 class NewTicket(BaseModel):
     title: str = Field(title="Title")
-    severity: str = Field("normal", title="Severity")
+    severity: str = Field(default="normal", title="Severity")
 
 
 QUEUES = {

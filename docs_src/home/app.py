@@ -6,7 +6,7 @@ app = tempest.App("helloworld", "v1")
 
 
 class Color(BaseModel):
-    color: str = Field("red", title="Color", description="The color.")
+    color: str = Field(default="red", title="Color", description="The color.")
 
 
 example = app.resource(

@@ -19,7 +19,7 @@ class Move(BaseModel):
 
 
 class TestPage(BaseModel):
-    copies: int = Field(1, title="Copies", ge=1, le=10)
+    copies: int = Field(default=1, title="Copies", ge=1, le=10)
 
 
 class Printed(BaseModel):

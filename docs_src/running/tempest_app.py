@@ -17,7 +17,7 @@ class NewGreeting(BaseModel):
 
 
 class PauseInput(BaseModel):
-    seconds: float = Field(1.0, title="Seconds", ge=0, le=60)
+    seconds: float = Field(default=1.0, title="Seconds", ge=0, le=60)
 
 
 class PauseOutput(BaseModel):

@@ -49,7 +49,7 @@ class FlagOut(FlagIn):
 
 
 class FlagPatch(BaseModel):
-    name: str | None = Field(None, min_length=1)
+    name: str | None = Field(default=None, min_length=1)
     description: str | None = None
     segment: str | None = None
 
@@ -61,7 +61,7 @@ class SegmentIn(BaseModel):
 
 
 class SegmentPatch(BaseModel):
-    name: str | None = Field(None, min_length=1)
+    name: str | None = Field(default=None, min_length=1)
     rule: str | None = None
 
 

@@ -40,8 +40,8 @@ class FlagSettings(BaseSettings):
 
     url: AnyHttpUrl = Field(description="Flagpole's base URL, e.g. http://127.0.0.1:8080")
     token: SecretStr = Field(description="A Flagpole API token.")
-    timeout: float = Field(10.0, gt=0, description="Seconds to wait for each answer.")
-    page_size: int = Field(20, ge=1, le=100, description="Items per page of a list.")
+    timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for each answer.")
+    page_size: int = Field(default=20, ge=1, le=100, description="Items per page of a list.")
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,10 @@ def _failure(exc: FlagsError, what: str) -> tempest.TaskError:
 class FlagProperties(BaseModel):
     key: str = Field(title="Key")
     name: str = Field(title="Name")
-    description: str = Field("", title="Description")
-    segment: str = Field("", title="Segment", description="The segment it targets, if any.")
-    rollout: int = Field(0, title="Rollout", description="Percentage of users who get it.")
-    killed: bool = Field(False, title="Killed")
+    description: str = Field(default="", title="Description")
+    segment: str = Field(default="", title="Segment", description="The segment it targets, if any.")
+    rollout: int = Field(default=0, title="Rollout", description="Percentage of users who get it.")
+    killed: bool = Field(default=False, title="Killed")
 
 
 class NewFlag(BaseModel):
@@ -92,22 +92,22 @@ class NewFlag(BaseModel):
 
     key: str = Field(title="Key", pattern=KEY, examples=["checkout-v2"])
     name: str = Field(title="Name", min_length=1, examples=["New checkout"])
-    description: str = Field("", title="Description")
-    segment: str = Field("", title="Segment", description="A segment's key, to target it.")
+    description: str = Field(default="", title="Description")
+    segment: str = Field(default="", title="Segment", description="A segment's key, to target it.")
 
 
 class FlagChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, title="Name", min_length=1)
-    description: str | None = Field(None, title="Description")
-    segment: str | None = Field(None, title="Segment")
+    name: str | None = Field(default=None, title="Name", min_length=1)
+    description: str | None = Field(default=None, title="Description")
+    segment: str | None = Field(default=None, title="Segment")
 
 
 class Rollout(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    percentage: int = Field(50, title="Percentage", ge=0, le=100)
+    percentage: int = Field(default=50, title="Percentage", ge=0, le=100)
 
 
 class RolledOut(BaseModel):
@@ -119,7 +119,7 @@ class RolledOut(BaseModel):
 class Kill(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field("", title="Reason", description="Why, for the flag's history.")
+    reason: str = Field(default="", title="Reason", description="Why, for the flag's history.")
 
 
 class Killed(BaseModel):
@@ -238,7 +238,7 @@ async def flagpole_health(api: FlagsApi, settings: FlagSettings) -> tempest.Heal
 class SegmentProperties(BaseModel):
     key: str = Field(title="Key")
     name: str = Field(title="Name")
-    rule: str = Field("", title="Rule", description="Who is in it, e.g. country == 'FR'.")
+    rule: str = Field(default="", title="Rule", description="Who is in it, e.g. country == 'FR'.")
 
 
 class NewSegment(BaseModel):
@@ -246,14 +246,14 @@ class NewSegment(BaseModel):
 
     key: str = Field(title="Key", pattern=KEY, examples=["beta-testers"])
     name: str = Field(title="Name", min_length=1, examples=["Beta testers"])
-    rule: str = Field("", title="Rule")
+    rule: str = Field(default="", title="Rule")
 
 
 class SegmentChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, title="Name", min_length=1)
-    rule: str | None = Field(None, title="Rule")
+    name: str | None = Field(default=None, title="Name", min_length=1)
+    rule: str | None = Field(default=None, title="Rule")
 
 
 def _segment(segment: Segment) -> tempest.Resource:

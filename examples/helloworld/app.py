@@ -31,7 +31,7 @@ class ColorInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    color: str = Field("red", title="Color", description="The color of the resource.")
+    color: str = Field(default="red", title="Color", description="The color of the resource.")
 
 
 class RepaintInput(BaseModel):
@@ -40,7 +40,7 @@ class RepaintInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     color: str = Field(title="Color", description="The new color.")
-    finish: Literal["matte", "glossy"] = Field("matte", title="Finish")
+    finish: Literal["matte", "glossy"] = Field(default="matte", title="Finish")
 
 
 class RepaintOutput(BaseModel):

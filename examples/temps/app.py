@@ -54,8 +54,10 @@ class TempsSettings(BaseSettings):
 
     url: AnyHttpUrl = Field(description="Temps' API base URL: https://your-temps-instance/api")
     token: SecretStr = Field(description="A Temps API key (Settings > API Keys in Temps).")
-    timeout: float = Field(10.0, gt=0, description="Seconds to wait for each answer of Temps.")
-    page_size: int = Field(20, ge=1, le=100, description="Items per page asked of Temps.")
+    timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for each answer of Temps."
+    )
+    page_size: int = Field(default=20, ge=1, le=100, description="Items per page asked of Temps.")
 
 
 @dataclass(frozen=True)
@@ -204,40 +206,46 @@ class ProjectProperties(BaseModel):
     id: int = Field(title="Project ID")
     name: str = Field(title="Name")
     slug: str = Field(title="Slug")
-    repo_owner: str | None = Field(None, title="Repository owner")
-    repo_name: str | None = Field(None, title="Repository")
+    repo_owner: str | None = Field(default=None, title="Repository owner")
+    repo_name: str | None = Field(default=None, title="Repository")
     main_branch: str = Field(title="Main branch")
     directory: str = Field(title="Directory")
-    preset: str | None = Field(None, title="Build preset")
-    created_at: datetime | None = Field(None, title="Created")
+    preset: str | None = Field(default=None, title="Build preset")
+    created_at: datetime | None = Field(default=None, title="Created")
 
 
 class NewProject(_Input):
     """A project to create."""
 
     name: _Name = Field(title="Name", examples=["my-app"])
-    repo_owner: str | None = Field(None, title="Repository owner", examples=["acme"])
-    repo_name: str | None = Field(None, title="Repository", examples=["my-app"])
-    main_branch: str = Field("main", title="Main branch", description="The branch to deploy.")
-    directory: str = Field(".", title="Directory", description="Its folder in the repository.")
-    preset: str = Field("nixpacks", title="Build preset", description="How Temps builds it.")
+    repo_owner: str | None = Field(default=None, title="Repository owner", examples=["acme"])
+    repo_name: str | None = Field(default=None, title="Repository", examples=["my-app"])
+    main_branch: str = Field(
+        default="main", title="Main branch", description="The branch to deploy."
+    )
+    directory: str = Field(
+        default=".", title="Directory", description="Its folder in the repository."
+    )
+    preset: str = Field(
+        default="nixpacks", title="Build preset", description="How Temps builds it."
+    )
 
 
 class ProjectChanges(_Input):
     """The fields of a project to change; those left empty keep their value."""
 
-    name: _Name | None = Field(None, title="Name", examples=["my-app-renamed"])
-    main_branch: str | None = Field(None, title="Main branch", examples=["release"])
-    directory: str | None = Field(None, title="Directory")
-    preset: str | None = Field(None, title="Build preset")
+    name: _Name | None = Field(default=None, title="Name", examples=["my-app-renamed"])
+    main_branch: str | None = Field(default=None, title="Main branch", examples=["release"])
+    directory: str | None = Field(default=None, title="Directory")
+    preset: str | None = Field(default=None, title="Build preset")
 
 
 class PipelineInput(_Input):
     """What to build and deploy; Temps deploys the project's main branch when all are empty."""
 
-    branch: str | None = Field(None, title="Branch", examples=["main"])
-    tag: str | None = Field(None, title="Tag")
-    commit: str | None = Field(None, title="Commit")
+    branch: str | None = Field(default=None, title="Branch", examples=["main"])
+    tag: str | None = Field(default=None, title="Tag")
+    commit: str | None = Field(default=None, title="Commit")
     environment_id: int | None = Field(
         None, ge=1, title="Environment ID", description="Empty: Temps' default environment."
     )
@@ -249,9 +257,9 @@ class PipelineOutput(BaseModel):
     message: str = Field(title="Message")
     project_id: int = Field(title="Project ID")
     environment_id: int = Field(title="Environment ID")
-    branch: str | None = Field(None, title="Branch")
-    tag: str | None = Field(None, title="Tag")
-    commit: str | None = Field(None, title="Commit")
+    branch: str | None = Field(default=None, title="Branch")
+    tag: str | None = Field(default=None, title="Tag")
+    commit: str | None = Field(default=None, title="Commit")
 
 
 class EnvironmentProperties(BaseModel):
@@ -261,11 +269,11 @@ class EnvironmentProperties(BaseModel):
     environment_id: int = Field(title="Environment ID")
     name: str = Field(title="Name")
     slug: str = Field(title="Slug")
-    branch: str | None = Field(None, title="Branch")
-    cpu_limit: int | None = Field(None, title="CPU limit (millicores)")
-    memory_limit: int | None = Field(None, title="Memory limit (MB)")
-    replicas: int | None = Field(None, title="Replicas")
-    exposed_port: int | None = Field(None, title="Exposed port")
+    branch: str | None = Field(default=None, title="Branch")
+    cpu_limit: int | None = Field(default=None, title="CPU limit (millicores)")
+    memory_limit: int | None = Field(default=None, title="Memory limit (MB)")
+    replicas: int | None = Field(default=None, title="Replicas")
+    exposed_port: int | None = Field(default=None, title="Exposed port")
 
 
 class NewEnvironment(_Input):
@@ -273,25 +281,27 @@ class NewEnvironment(_Input):
 
     project_id: int = Field(ge=1, title="Project ID", description="The project it belongs to.")
     name: _Name = Field(title="Name", examples=["staging"])
-    branch: str = Field("main", title="Branch", description="The branch it deploys.")
+    branch: str = Field(default="main", title="Branch", description="The branch it deploys.")
 
 
 class EnvironmentSettings(_Input):
     """Resources of an environment; those left empty keep their value."""
 
-    cpu_limit: int | None = Field(None, ge=1, title="CPU limit", description="Millicores.")
-    memory_limit: int | None = Field(None, ge=1, title="Memory limit", description="Megabytes.")
-    replicas: int | None = Field(None, ge=1, le=100, title="Replicas")
-    exposed_port: int | None = Field(None, ge=1, le=65535, title="Exposed port")
+    cpu_limit: int | None = Field(default=None, ge=1, title="CPU limit", description="Millicores.")
+    memory_limit: int | None = Field(
+        default=None, ge=1, title="Memory limit", description="Megabytes."
+    )
+    replicas: int | None = Field(default=None, ge=1, le=100, title="Replicas")
+    exposed_port: int | None = Field(default=None, ge=1, le=65535, title="Exposed port")
 
 
 class AppliedSettings(BaseModel):
     """An environment's resources after the change."""
 
-    cpu_limit: int | None = Field(None, title="CPU limit (millicores)")
-    memory_limit: int | None = Field(None, title="Memory limit (MB)")
-    replicas: int | None = Field(None, title="Replicas")
-    exposed_port: int | None = Field(None, title="Exposed port")
+    cpu_limit: int | None = Field(default=None, title="CPU limit (millicores)")
+    memory_limit: int | None = Field(default=None, title="Memory limit (MB)")
+    replicas: int | None = Field(default=None, title="Replicas")
+    exposed_port: int | None = Field(default=None, title="Exposed port")
 
 
 class VariableProperties(BaseModel):
@@ -301,7 +311,7 @@ class VariableProperties(BaseModel):
     variable_id: int = Field(title="Variable ID")
     key: str = Field(title="Name")
     environment_ids: list[int] = Field(title="Environment IDs")
-    include_in_preview: bool | None = Field(None, title="In preview environments")
+    include_in_preview: bool | None = Field(default=None, title="In preview environments")
 
 
 class NewVariable(_Input):
@@ -313,7 +323,7 @@ class NewVariable(_Input):
     environment_ids: list[int] = Field(
         default_factory=list, title="Environment IDs", description="The environments that get it."
     )
-    include_in_preview: bool = Field(False, title="In preview environments")
+    include_in_preview: bool = Field(default=False, title="In preview environments")
 
 
 class VariableChanges(_Input):
@@ -323,7 +333,7 @@ class VariableChanges(_Input):
     environment_ids: list[int] | None = Field(
         None, title="Environment IDs", description="Empty: keep the current ones."
     )
-    include_in_preview: bool | None = Field(None, title="In preview environments")
+    include_in_preview: bool | None = Field(default=None, title="In preview environments")
 
 
 class DeploymentProperties(BaseModel):
@@ -331,14 +341,14 @@ class DeploymentProperties(BaseModel):
 
     project_id: int = Field(title="Project ID")
     deployment_id: int = Field(title="Deployment ID")
-    environment_id: int | None = Field(None, title="Environment ID")
+    environment_id: int | None = Field(default=None, title="Environment ID")
     status: str = Field(title="Status")
-    url: str | None = Field(None, title="URL")
-    branch: str | None = Field(None, title="Branch")
-    commit_hash: str | None = Field(None, title="Commit")
-    commit_message: str | None = Field(None, title="Commit message")
+    url: str | None = Field(default=None, title="URL")
+    branch: str | None = Field(default=None, title="Branch")
+    commit_hash: str | None = Field(default=None, title="Commit")
+    commit_message: str | None = Field(default=None, title="Commit message")
     is_current: bool = Field(title="Current", description="Whether it serves its environment.")
-    created_at: datetime | None = Field(None, title="Created")
+    created_at: datetime | None = Field(default=None, title="Created")
 
 
 class DeploymentState(BaseModel):

@@ -63,8 +63,8 @@ class ItemProperties(BaseModel):
 class CreateItem(BaseModel):
     """What a user fills in to create an item."""
 
-    name: str = Field("my-item", title="Name", description="The name of the item.")
-    size: int = Field(1, ge=1, le=100, title="Size", description="How big the item is.")
+    name: str = Field(default="my-item", title="Name", description="The name of the item.")
+    size: int = Field(default=1, ge=1, le=100, title="Size", description="How big the item is.")
 
 
 item = app.resource(

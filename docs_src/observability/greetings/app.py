@@ -19,7 +19,7 @@ class GreetingsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GREETINGS_")
 
     salutation: str = "Hello"
-    page_size: int = Field(10, ge=1)
+    page_size: int = Field(default=10, ge=1)
 
 
 class GreetingStore:
