@@ -617,8 +617,10 @@ class TaskSecrets:
 
     def __init__(self, request: Any) -> None:
         self._request = request
-        self._input_values: set[str] = set()
-        self._extra: set[str] = set()
+        # Shared and empty until a value comes (most tasks bring none): two sets less
+        # for the garbage collector to walk per task in flight.
+        self._input_values: frozenset[str] | set[str] = _NONE
+        self._extra: frozenset[str] | set[str] = _NONE
         self._values: tuple[str, ...] | None = None
         self._own: tuple[Masker, ...] | None = None
         # The runner holds the task's secrets around dispatch, which makes its own:
@@ -645,7 +647,7 @@ class TaskSecrets:
 
     def _add_input_values(self, found: set[str]) -> None:
         if not found <= self._input_values:
-            self._input_values.update(found)
+            self._input_values = self._input_values | found
             self._changed()
         if self._variables_of is not None:
             # The runner's holder of the same task learns them too: it masks what is
@@ -655,7 +657,7 @@ class TaskSecrets:
     def add(self, value: str) -> None:
         """A value the handler registered (`ctx.mask`)."""
         if value:
-            self._extra.update(_with_lines(value))
+            self._extra = self._extra.union(_with_lines(value))
             self._changed()
             if self._variables_of is not None:
                 self._variables_of.add(value)
