@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from .._jsonschema import declared_types
 from ._errors import DefinitionError
 
 __all__ = [
@@ -224,15 +225,6 @@ def _pointer_exists(document: Any, pointer: str) -> bool:
     return True
 
 
-def _types(schema: Mapping[str, Any]) -> set[str]:
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)}
-    return set()
-
-
 def flat_problems(schema: Mapping[str, Any], *, branches: bool) -> list[str]:
     """Fields of `schema` that Tempest rejects: objects, arrays of objects, `$ref`s.
 
@@ -255,12 +247,12 @@ def flat_problems(schema: Mapping[str, Any], *, branches: bool) -> list[str]:
                 shapes.extend(b for b in field.get(keyword, ()) if isinstance(b, Mapping))
         if "$ref" in field:
             problems.append(f"field {name!r} is a $ref; {_FLAT_FIX}")
-        elif any("object" in _types(shape) for shape in shapes):
+        elif any("object" in declared_types(shape) for shape in shapes):
             problems.append(f"field {name!r} is an object; {_FLAT_FIX}")
         elif any(
-            "array" in _types(shape)
+            "array" in declared_types(shape)
             and isinstance(shape.get("items"), Mapping)
-            and "object" in _types(shape["items"])
+            and "object" in declared_types(shape["items"])
             for shape in shapes
         ):
             problems.append(f"field {name!r} is an array of objects; {_FLAT_FIX}")

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from .._jsonschema import declared_types
 from ..models import (
     AppHealthReportRequest,
     AppRequest,
@@ -161,7 +162,7 @@ def _properties_schema_problems(path: str, schema: Mapping[str, Any]) -> list[st
             problems.append(f"{where}: expected a schema object, got {describe_value(prop)}")
         elif "$ref" in prop:
             problems.append(f"{where}: expected an inline schema {rule}, got a $ref")
-        elif "object" in _types(prop):
+        elif "object" in declared_types(prop):
             problems.append(f"{where}: expected a non-object property {rule}, got an object")
         elif _is_array_of_objects(prop):
             problems.append(
@@ -172,18 +173,9 @@ def _properties_schema_problems(path: str, schema: Mapping[str, Any]) -> list[st
 
 def _is_array_of_objects(prop: Mapping[str, Any]) -> bool:
     items = prop.get("items")
-    if "array" not in _types(prop) or not isinstance(items, dict):
+    if "array" not in declared_types(prop) or not isinstance(items, dict):
         return False
-    return "object" in _types(items) or "$ref" in items
-
-
-def _types(schema: Mapping[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    if isinstance(declared, str):
-        return {declared}
-    if isinstance(declared, list):
-        return {t for t in declared if isinstance(t, str)}
-    return set()
+    return "object" in declared_types(items) or "$ref" in items
 
 
 def _short(value: Any) -> str:
