@@ -21,6 +21,7 @@ from ._exercise import run_steps as run_steps
 from ._invoke import ainvoke as ainvoke
 from ._invoke import invoke as invoke
 from ._replay import Comparison as Comparison
+from ._replay import ReplayOptions as ReplayOptions
 from ._replay import areplay as areplay
 from ._replay import replay as replay
 from ._samples import TaskOptions as TaskOptions
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Comparison",
     "Emulator",
+    "ReplayOptions",
     "Step",
     "StepResult",
     "TaskOptions",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from typing import TYPE_CHECKING, Unpack
 
-import anyio
-
+from ._blocking import run_blocking
 from ._samples import TaskOptions, sample_task
 
 if TYPE_CHECKING:
@@ -53,12 +51,5 @@ def invoke(
     **options: Unpack[TaskOptions],
 ) -> TaskReport:
     """The synchronous form of `ainvoke`, for plain test functions and scripts."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("invoke() cannot run inside an event loop: use `await ainvoke(...)`")
-    return anyio.run(
-        functools.partial(ainvoke, app, resource_type, name, timeout=timeout, **options)
-    )
+    call = functools.partial(ainvoke, app, resource_type, name, timeout=timeout, **options)
+    return run_blocking("invoke", call)

@@ -16,9 +16,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-import anyio
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from .._recordings import (
     RecordedTask,
@@ -29,11 +27,12 @@ from .._recordings import (
     with_values,
 )
 from ..models import TaskReport, TaskSubject
+from ._blocking import run_blocking
 
 if TYPE_CHECKING:
     from .. import App
 
-__all__ = ["ALWAYS_IGNORED", "Comparison", "areplay", "replay"]
+__all__ = ["ALWAYS_IGNORED", "Comparison", "ReplayOptions", "areplay", "replay"]
 
 logger = logging.getLogger("tempest_sdk.testing")
 
@@ -106,6 +105,19 @@ class Comparison:
             "skipped": self.skipped or None,
             "diff": self.diff or None,
         }
+
+
+class ReplayOptions(TypedDict, total=False):
+    """The keyword arguments of `areplay`, which `replay` passes on (see `areplay`)."""
+
+    secrets: Mapping[str, str] | None
+    env: Mapping[str, str] | None
+    only: str | Sequence[str] | None
+    ignore: Iterable[str]
+    keep_going: bool
+    timeout: float | None
+    environ: Mapping[str, str] | None
+    writes: bool
 
 
 async def areplay(
@@ -199,19 +211,10 @@ async def areplay(
 
 
 def replay(
-    path: str | os.PathLike[str],
-    app: App,
-    *,
-    secrets: Mapping[str, str] | None = None,
-    env: Mapping[str, str] | None = None,
-    only: str | Sequence[str] | None = None,
-    ignore: Iterable[str] = (),
-    keep_going: bool = False,
-    timeout: float | None = 300.0,
-    environ: Mapping[str, str] | None = None,
-    writes: bool = False,
+    path: str | os.PathLike[str], app: App, **options: Unpack[ReplayOptions]
 ) -> list[Comparison]:
-    """The synchronous form of `areplay`, for plain test functions and scripts.
+    """The synchronous form of `areplay`, for plain test functions and scripts; it
+    takes the same arguments.
 
     Example:
         ```python
@@ -224,26 +227,8 @@ def replay(
                 assert comparison.matches, comparison.diff
         ```
     """
-    try:
-        anyio.get_current_task()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("replay() cannot run inside an event loop: use `await areplay(...)`")
-    call = functools.partial(
-        areplay,
-        path,
-        app,
-        secrets=secrets,
-        env=env,
-        only=only,
-        ignore=tuple(ignore),
-        keep_going=keep_going,
-        timeout=timeout,
-        environ=environ,
-        writes=writes,
-    )
-    return anyio.run(call)
+    call = functools.partial(areplay, path, app, **options)
+    return run_blocking("replay", call)
 
 
 def _changes_data(subject: TaskSubject) -> bool:
@@ -251,18 +236,36 @@ def _changes_data(subject: TaskSubject) -> bool:
 
 
 def _skipped(record: RecordedTask) -> Comparison:
-    return Comparison(
-        line=record.line,
-        task_id=record.task.task_id,
-        subject=record.subject,
-        recorded=record.report,
-        replayed=None,
-        recorded_version=record.version,
+    return _comparison(
+        record,
+        None,
         skipped=(
             f"{record.subject.describe()} changes data: its handler would act on the "
             "systems it calls; replay it with --writes (writes=True) once the app points "
             "at a test system"
         ),
+    )
+
+
+def _comparison(
+    record: RecordedTask,
+    replayed: TaskReport | None,
+    *,
+    skipped: str = "",
+    ignored: tuple[str, ...] = ALWAYS_IGNORED,
+    diff: str = "",
+) -> Comparison:
+    """The comparison of a line that was read: what its record holds, and the outcome."""
+    return Comparison(
+        line=record.line,
+        task_id=record.task.task_id,
+        subject=record.subject,
+        recorded=record.report,
+        replayed=replayed,
+        recorded_version=record.version,
+        skipped=skipped,
+        ignored=ignored,
+        diff=diff,
     )
 
 
@@ -331,16 +334,7 @@ def _compare(record: RecordedTask, report: TaskReport, ignored: tuple[str, ...])
                 tofile="replayed",
             )
         )
-    return Comparison(
-        line=record.line,
-        task_id=record.task.task_id,
-        subject=record.subject,
-        recorded=record.report,
-        replayed=report,
-        recorded_version=record.version,
-        ignored=ignored,
-        diff=diff,
-    )
+    return _comparison(record, report, ignored=ignored, diff=diff)
 
 
 def _lines(data: Any) -> list[str]:

@@ -12,6 +12,7 @@ from tempest_sdk.testing import (
     exercise,
     invoke,
     load_steps,
+    replay,
     sample_input,
     sample_task,
 )
@@ -37,6 +38,20 @@ async def test_ainvoke_and_invoke_refuses_a_running_loop(helloworld):
     assert report.status == "ok", report.message
     with pytest.raises(RuntimeError, match="await ainvoke"):
         invoke(helloworld, "example", "list")
+
+
+def test_invoke_and_replay_refuse_a_running_trio_loop(helloworld, tmp_path):
+    import anyio
+
+    async def inside() -> None:
+        report = await ainvoke(helloworld, "example", "list")
+        assert report.status == "ok", report.message
+        with pytest.raises(RuntimeError, match=r"invoke\(\) cannot run inside an event loop"):
+            invoke(helloworld, "example", "list")
+        with pytest.raises(RuntimeError, match="await areplay"):
+            replay(tmp_path / "never-read.jsonl", helloworld)
+
+    anyio.run(inside, backend="trio")
 
 
 def test_sample_task_marks_secrets_and_variables():
