@@ -22,11 +22,9 @@ from ._schema import resolve_user_path
 # machinery, which `from tempest_sdk import App` alone should not pay for.
 if TYPE_CHECKING:
     import anyio
-    import httpx
 
-    from ..client import CertTypes, VerifyTypes
     from ..models import AppHealthReportRequest, ConnectRequest, Link, Task, TaskReport
-    from ..runner import RunnerOptionsKwargs, TaskSource
+    from ..runner import RunKwargs
     from ._definition import AppDefinition
     from ._payloads import SchemaSource
     from ._resource import ResourceType
@@ -466,17 +464,7 @@ class App:
         async with self._runtime_slot().serve() as runtime:
             return await check_health(runtime, timeout=timeout)
 
-    def run(
-        self,
-        *,
-        client: TaskSource | None = None,
-        endpoint: str | None = None,
-        token: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        verify: VerifyTypes = None,
-        cert: CertTypes = None,
-        **options: Unpack[RunnerOptionsKwargs],
-    ) -> None:
+    def run(self, **options: Unpack[RunKwargs]) -> None:
         """Serve the app against Tempest until SIGINT or SIGTERM (blocking).
 
         Reads `TEMPEST_TOKEN` (or `TEMPEST_TOKEN_FILE`) and `TEMPEST_API_ENDPOINT`.
@@ -486,16 +474,7 @@ class App:
         # Imported here: the runner (and httpx) load only when an app is served.
         from ..runner import run as serve
 
-        serve(
-            self,
-            client=client,
-            endpoint=endpoint,
-            token=token,
-            transport=transport,
-            verify=verify,
-            cert=cert,
-            **options,
-        )
+        serve(self, **options)
 
     def __repr__(self) -> str:
         return (

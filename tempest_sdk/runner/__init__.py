@@ -49,6 +49,7 @@ from ._otel import OpenTelemetry as OpenTelemetry
 from ._protocols import RunnableApp as RunnableApp
 from ._protocols import TaskSource as TaskSource
 from ._runner import Runner as Runner
+from ._standalone import RunKwargs as RunKwargs
 from ._standalone import run as run
 from ._thread import RunnerThread as RunnerThread
 
@@ -69,6 +70,7 @@ __all__ = [
     "ReportEvent",
     "ReportOutcome",
     "RetryLaterError",
+    "RunKwargs",
     "RunnableApp",
     "Runner",
     "RunnerConfigError",

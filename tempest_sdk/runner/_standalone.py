@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 
     from ..client import AsyncTempestClient, CertTypes, VerifyTypes
 
-__all__ = ["run"]
+__all__ = ["RunKwargs", "run"]
+
+
+class RunKwargs(RunnerOptionsKwargs, total=False):
+    """The keyword arguments of `run` (and `App.run`): the task source, or what builds
+    the API client, then the runner's options."""
+
+    client: TaskSource | None
+    endpoint: str | None
+    token: str | None
+    transport: httpx.AsyncBaseTransport | None
+    verify: VerifyTypes
+    cert: CertTypes
 
 
 def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def test_public_names_are_pinned():
         "PollOutcome",
         "ReportEvent",
         "ReportOutcome",
+        "RunKwargs",
         "RunnableApp",
         "Runner",
         "RunnerConfigError",
@@ -73,6 +75,14 @@ def test_defaults():
 def test_keyword_arguments_match_the_options():
     fields = {field.name for field in dataclasses.fields(RunnerOptions)}
     assert set(typing.get_type_hints(RunnerOptionsKwargs)) == fields
+
+
+def test_run_keywords_are_those_of_run():
+    # `App.run` takes `RunKwargs` and passes them on: they must be `run`'s keywords.
+    parameters = inspect.signature(runner_ns.run).parameters
+    keywords = {name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    options = {field.name for field in dataclasses.fields(RunnerOptions)}
+    assert set(runner_ns.RunKwargs.__optional_keys__) == keywords | options
 
 
 def test_every_problem_is_reported_at_once():
