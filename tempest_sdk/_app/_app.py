@@ -468,8 +468,9 @@ class App:
         """Serve the app against Tempest until SIGINT or SIGTERM (blocking).
 
         Reads `TEMPEST_TOKEN` (or `TEMPEST_TOKEN_FILE`) and `TEMPEST_API_ENDPOINT`.
-        The arguments and options are those of `tempest_sdk.runner.run` (a misspelled
-        option is a type error, and a `RunnerConfigError` at run time).
+        Takes the keywords of `tempest_sdk.runner.run` (`RunKwargs`: a client or what
+        builds one, and the runner's options; a misspelled one is a type error, and a
+        `RunnerConfigError` at run time).
         """
         # Imported here: the runner (and httpx) load only when an app is served.
         from ..runner import run as serve
