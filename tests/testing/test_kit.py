@@ -54,6 +54,17 @@ def test_invoke_and_replay_refuse_a_running_trio_loop(helloworld, tmp_path):
     anyio.run(inside, backend="trio")
 
 
+def test_replay_options_are_the_keywords_of_areplay():
+    # `replay` takes `ReplayOptions` and passes them on: they must be `areplay`'s keywords.
+    import inspect
+
+    from tempest_sdk.testing import ReplayOptions, areplay
+
+    parameters = inspect.signature(areplay).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+    assert ReplayOptions.__optional_keys__ == keywords
+
+
 def test_sample_task_marks_secrets_and_variables():
     task = sample_task("example", "rebuild", env={"REGION": "eu"}, secrets={"TOKEN": "s3cr3t"})
     assert isinstance(task.task, ExecuteResourceActionRequest)
