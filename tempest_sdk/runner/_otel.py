@@ -124,52 +124,64 @@ class OpenTelemetry(Observer):
         self._retries = meter.create_counter(
             "tempest.retries", unit="{call}", description="Failed calls that are tried again."
         )
-        gauges = {
-            "tempest.tasks.in_flight": ("{task}", "Tasks whose handler runs now.", "in_flight"),
-            "tempest.task.slots": ("{task}", "Tasks that may be in flight at once.", "slots"),
+        gauge, counter = meter.create_observable_gauge, meter.create_observable_counter
+        # Sums over the runners' samples: gauges of what is now, counters of what grows.
+        summed = {
+            "tempest.tasks.in_flight": (
+                gauge,
+                "{task}",
+                "Tasks whose handler runs now.",
+                "in_flight",
+            ),
+            "tempest.task.slots": (
+                gauge,
+                "{task}",
+                "Tasks that may be in flight at once.",
+                "slots",
+            ),
             "tempest.reports.pending": (
+                gauge,
                 "{report}",
                 "Finished tasks whose report is queued or being delivered.",
                 "pending_reports",
             ),
             "tempest.retry_budget.tokens": (
+                gauge,
                 "{token}",
                 "Tokens left in the retry budget.",
                 "retry_budget",
             ),
+            "tempest.event_loop.blocked": (
+                counter,
+                "s",
+                "Seconds the event loop was blocked.",
+                "blocked_seconds",
+            ),
+            "tempest.records.written": (
+                counter,
+                "{record}",
+                "Tasks recorded with their reports (record=).",
+                "records_written",
+            ),
+            "tempest.records.dropped": (
+                counter,
+                "{record}",
+                "Records dropped because the disk could not keep up.",
+                "records_dropped",
+            ),
         }
-        for name, (unit, text, field) in gauges.items():
-            meter.create_observable_gauge(
-                name, callbacks=[self._summing(field)], unit=unit, description=text
-            )
-        meter.create_observable_gauge(
+        for name, (create, unit, text, field) in summed.items():
+            create(name, callbacks=[self._summing(field)], unit=unit, description=text)
+        gauge(
             "tempest.outbox.reports",
             callbacks=[self._observe_outbox],
             unit="{report}",
             description="Reports kept in the on-disk outbox until acknowledged.",
         )
-        meter.create_observable_gauge(
+        gauge(
             "tempest.health.status",
             callbacks=[self._observe_health],
             description="The last health check of each resource type: 1 for its status.",
-        )
-        meter.create_observable_counter(
-            "tempest.event_loop.blocked",
-            callbacks=[self._summing("blocked_seconds")],
-            unit="s",
-            description="Seconds the event loop was blocked.",
-        )
-        meter.create_observable_counter(
-            "tempest.records.written",
-            callbacks=[self._summing("records_written")],
-            unit="{record}",
-            description="Tasks recorded with their reports (record=).",
-        )
-        meter.create_observable_counter(
-            "tempest.records.dropped",
-            callbacks=[self._summing("records_dropped")],
-            unit="{record}",
-            description="Records dropped because the disk could not keep up.",
         )
 
     def __repr__(self) -> str:
