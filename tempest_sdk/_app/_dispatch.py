@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -216,24 +217,15 @@ Finish = Callable[[Any], TaskReport]
 """Turns the handler's result into the task's report (or raises `_Failed`)."""
 
 
+@dataclass(slots=True)
 class _Call:
     """One task's way to its handler and back: the one place that tells kinds apart."""
 
-    __slots__ = ("runtime", "secrets", "subject", "task", "task_id")
-
-    def __init__(
-        self,
-        runtime: AppRuntime,
-        task: Task,
-        task_id: str,
-        subject: TaskSubject,
-        secrets: TaskSecrets,
-    ) -> None:
-        self.runtime = runtime
-        self.task = task
-        self.task_id = task_id
-        self.subject = subject
-        self.secrets = secrets
+    runtime: AppRuntime
+    task: Task
+    task_id: str
+    subject: TaskSubject
+    secrets: TaskSecrets
 
     def prepare(self, request: object) -> tuple[HandlerDefinition, _Values, Finish]:
         """The handler, its arguments, and how its result becomes the report."""
