@@ -44,6 +44,7 @@ import importlib.util
 import logging
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -106,13 +107,31 @@ class Run:
     most_pending: int  # the most reports pending at once
     runner_cpu: float  # CPU-seconds of this process per second of the window
     server_cpu: float  # CPU-seconds of the lean server's process per second of the window
+    waited: float  # seconds the event loop's thread waited for a core, per second of the window
+
+
+def run_delay() -> float:
+    """Seconds this thread has waited, ready to run, for a core (Linux; 0 elsewhere): what
+    other processes on the machine took from the runner's event loop."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 async def runner_rate(
-    server: LeanServer, version: str, concurrency: int, latency: float, warmup: float, window: float
+    server: LeanServer,
+    version: str,
+    concurrency: int,
+    latency: float,
+    warmup: float,
+    window: float,
+    trace: list[str] | None = None,
 ) -> Run:
     """Tasks per second of a runner at `concurrency` over `window` s once its slots are
-    busy (after `warmup` s at least)."""
+    busy (after `warmup` s at least); with `trace`, a line of the runner's state every
+    100 ms of the window is appended to it."""
     options = RunnerOptions(
         concurrency=concurrency, health_interval=3600.0, blocked_loop_warning=None
     )
@@ -139,13 +158,22 @@ async def runner_rate(
                     break
                 await anyio.sleep(0.005)
             at_start, started = runner.delivered, time.perf_counter()
-            cpu0, server_cpu0 = cpu_seconds(), server.cpu_seconds()
+            cpu0, server_cpu0, waited0 = cpu_seconds(), server.cpu_seconds(), run_delay()
             deadline = started + window
+            sampler = Sampler(runner, server, version) if trace is not None else None
             while time.perf_counter() < deadline and runner.delivered < tasks:
                 most_pending = max(most_pending, runner.pending_reports)
+                if sampler is not None:
+                    sampler.sample()
+                slept = time.perf_counter()
                 await anyio.sleep(0.005)
+                if sampler is not None:
+                    sampler.lag = max(sampler.lag, time.perf_counter() - slept - 0.005)
+            if sampler is not None and trace is not None:
+                trace.extend(sampler.lines)
             ended = time.perf_counter()
             cpu, server_cpu = cpu_seconds() - cpu0, server.cpu_seconds() - server_cpu0
+            waited = run_delay() - waited0
             delivered = runner.delivered - at_start
             logged = LOGS.count - logs
             with anyio.fail_after(60):
@@ -157,7 +185,51 @@ async def runner_rate(
         most_pending,
         cpu / window_s,
         server_cpu / window_s,
+        waited / window_s,
     )
+
+
+class Sampler:
+    """The runner's state every 100 ms (`--trace`): what a slow run was waiting for."""
+
+    HEADER = (
+        "     t  acked  fetched  503s  free  callers  running  pending  sending  "
+        "tokens  waiting  prober  cpu  lag  wait"
+    )
+
+    def __init__(self, runner: Runner, server: LeanServer, version: str) -> None:
+        self.runner, self.server, self.version = runner, server, version
+        self.began = self.last = time.perf_counter()
+        self.delivered = runner.delivered
+        self.counts = server.counts(version)
+        self.cpu, self.waited = cpu_seconds(), run_delay()
+        self.lag = 0.0  # the most a 5 ms sleep overslept: how late the loop runs callbacks
+        self.lines = [self.HEADER]
+
+    def sample(self) -> None:
+        now = time.perf_counter()
+        if now - self.last < 0.1:
+            return
+        runner, keeper, budget = self.runner, self.runner._keeper, self.runner._budget
+        reporter, pollers = self.runner._reporter, self.runner._pollers
+        assert keeper is not None
+        assert budget is not None
+        assert reporter is not None
+        counts, cpu, waited = self.server.counts(self.version), cpu_seconds(), run_delay()
+        fetched = counts["next 200"] - self.counts["next 200"]
+        faults = sum(counts[k] - self.counts[k] for k in ("next 503", "report 503"))
+        self.lines.append(
+            f"  {now - self.began:4.1f} {runner.delivered - self.delivered:6d} {fetched:8d} "
+            f"{faults:5d} {keeper.free_slots:5d} {sum(p.callers for p in pollers):8d} "
+            f"{keeper.in_flight:8d} {keeper.reporting:8d} {reporter.sending:8d} "
+            f"{budget.tokens:7d} {budget.waiting:8d} "
+            f"{'yes' if budget._prober is not None else 'no':>7} "
+            f"{(cpu - self.cpu) / (now - self.last):4.2f} {self.lag * 1000:4.0f} "
+            f"{(waited - self.waited) / (now - self.last):5.2f}"
+        )
+        self.last, self.delivered, self.counts = now, runner.delivered, counts
+        self.cpu, self.waited = cpu, waited
+        self.lag = 0.0
 
 
 @dataclass
@@ -258,141 +330,178 @@ async def main(args: argparse.Namespace) -> int:
             f"  {window:g} s windows once every slot is busy (after {warmup:g} s at least)"
         )
 
-        print("\n1. Concurrency c x latency L: tasks/s (fraction of c / (handler + 2 L))")
-        header = (
-            "  "
-            + f"{'c (connections)':<15}"
-            + "".join(f"{'L = ' + ms(lat):>15}" for lat in LATENCIES)
-        )
-        print(header)
-        cpu_rows: list[str] = []
-        for concurrency in concurrencies:
-            pool = connection_limit(RunnerOptions(concurrency=concurrency), 1)
-            cells = []
-            cpu_cells = []
-            for latency in LATENCIES:
-                run = await runner_rate(
-                    server, next(versions), concurrency, latency, warmup, window
-                )
-                fraction = run.rate / ideal(concurrency, latency)
-                cells.append(f"{run.rate:5.0f} ({fraction:4.2f})")
-                cpu_cells.append(f"{run.runner_cpu:4.2f} / {run.server_cpu:4.2f}")
-                if concurrency == 256 and latency == 0.1 and fraction < 0.9:
-                    failures.append(f"c=256 at 100 ms is {fraction:.2f} of ideal, below 0.9")
-            label = f"{concurrency} ({pool})"
-            print("  " + f"{label:<15}" + "".join(f"{cell:>15}" for cell in cells))
-            cpu_rows.append("  " + f"{concurrency:<15}" + "".join(f"{c:>15}" for c in cpu_cells))
-        print("  target: c = 256 at L = 100 ms >= 0.90")
-        print("  CPU over each window, in cores: the runner's process / the lean server's")
-        print("\n".join(cpu_rows))
-
-        print(
-            f"\n2. Random 503s at L = {ms(FAULT_LATENCY)}, concurrency {FAULT_CONCURRENCY}, "
-            f"{runs} run(s) each:"
-        )
-        by_rate: dict[float, list[Run]] = {rate: [] for rate in FAULT_RATES}
-        for seed in range(1, runs + 1):
-            for rate in FAULT_RATES:
-                server.set_faults(rate, seed)
-                try:
+        if "range" in args.only:
+            print("\n1. Concurrency c x latency L: tasks/s (fraction of c / (handler + 2 L))")
+            header = (
+                "  "
+                + f"{'c (connections)':<15}"
+                + "".join(f"{'L = ' + ms(lat):>15}" for lat in LATENCIES)
+            )
+            print(header)
+            cpu_rows: list[str] = []
+            for concurrency in concurrencies:
+                pool = connection_limit(RunnerOptions(concurrency=concurrency), 1)
+                cells = []
+                cpu_cells = []
+                for latency in LATENCIES:
                     run = await runner_rate(
-                        server, next(versions), FAULT_CONCURRENCY, FAULT_LATENCY, warmup, window
+                        server, next(versions), concurrency, latency, warmup, window
                     )
-                finally:
-                    server.set_faults(0.0)
-                by_rate[rate].append(run)
-        # Each run against the fault-free run of its own round (run just before it): the
-        # machine's load drifts less within a round than across the benchmark.
-        free = [run.rate for run in by_rate[0.0]]
-        print(
-            f"  {'503s':>4} {'min tasks/s':>11} {'min ratio':>9} {'ratio of each run':>18} "
-            f"{'logs/s':>7} {'pending':>8}"
-        )
-        for rate, found in by_rate.items():
-            ratios = [run.rate / base for run, base in zip(found, free, strict=True)]
-            low = min(ratios)
-            every = " ".join(f"{ratio:.2f}" for ratio in ratios)
-            target = {0.2: 0.7, 0.3: 0.5}.get(rate)
-            if target is not None and low < target:
-                failures.append(f"{rate:.0%} faults: a run at {low:.2f}, below {target}")
-            print(
-                f"  {rate:>4.0%} {min(run.rate for run in found):>11.0f} {low:>9.2f} "
-                f"{every:>18} {max(run.logs_per_second for run in found):>7.1f} "
-                f"{max(run.most_pending for run in found):>8}"
-            )
-        shown = " ".join(f"{rate:.0f}" for rate in free)
-        print(
-            f"  ratio: of the fault-free run of the same round ({shown} tasks/s);\n"
-            "  logs/s: WARNING+ records a second (most of all runs); pending: the most\n"
-            "  reports pending at once; targets: every run >= 0.7 at 20 %, >= 0.5 at 30 %"
-        )
+                    fraction = run.rate / ideal(concurrency, latency)
+                    cells.append(f"{run.rate:5.0f} ({fraction:4.2f})")
+                    cpu_cells.append(f"{run.runner_cpu:4.2f} / {run.server_cpu:4.2f}")
+                    if concurrency == 256 and latency == 0.1 and fraction < 0.9:
+                        failures.append(f"c=256 at 100 ms is {fraction:.2f} of ideal, below 0.9")
+                label = f"{concurrency} ({pool})"
+                print("  " + f"{label:<15}" + "".join(f"{cell:>15}" for cell in cells))
+                cpu_rows.append(
+                    "  " + f"{concurrency:<15}" + "".join(f"{c:>15}" for c in cpu_cells)
+                )
+            print("  target: c = 256 at L = 100 ms >= 0.90")
+            print("  CPU over each window, in cores: the runner's process / the lean server's")
+            print("\n".join(cpu_rows))
 
-        print(
-            f"\n3. A {OUTAGE:g} s outage (every next and report answered 503) at "
-            f"L = {ms(FAULT_LATENCY)},\n   concurrency {FAULT_CONCURRENCY}, {runs} run(s):"
-        )
-        found_recoveries = [await recovery(server, next(versions)) for _ in range(runs)]
-        for i, rec in enumerate(found_recoveries, 1):
-            shown = f"{rec.seconds:.2f} s" if rec.seconds is not None else "not within 10 s"
-            first = f"{rec.first:.2f} s" if rec.first is not None else "none"
+        if "faults" in args.only:
+            seeds = args.seeds or list(range(1, runs + 1))
+            rates = (0.0, *args.rates) if args.rates else FAULT_RATES
             print(
-                f"  run {i}: first task {first} after it, 0.9 of {rec.before:.0f} tasks/s "
-                f"after {shown};\n"
-                f"    calls/s during it {rec.calls_during:.1f} (before it "
-                f"{rec.calls_before:.0f}); {rec.logs} WARNING+ records"
+                f"\n2. Random 503s at L = {ms(FAULT_LATENCY)}, concurrency {FAULT_CONCURRENCY}, "
+                f"{len(seeds)} run(s) each\n   (seeds {' '.join(map(str, seeds))}):"
             )
-        worst = [rec.seconds for rec in found_recoveries]
-        if any(seconds is None for seconds in worst):
-            failures.append("no recovery within 10 s after the outage")
-            print("  worst recovery: none within 10 s (target <= 1 s)")
-        else:
-            slowest = max(seconds for seconds in worst if seconds is not None)
-            print(f"  worst recovery: {slowest:.2f} s (target <= 1 s, with the 250 ms window)")
-            if slowest > 1.0:
-                failures.append(f"recovery took {slowest:.2f} s, over 1 s")
-
-        pairs = 2000 if quick else 5000
-        print(
-            f"\n4. CPU per task, no latency, in CPU-seconds of this process ({pairs} tasks each):"
-        )
-        bare = await anyio.to_thread.run_sync(bare_loop_cpu, server, next(versions), pairs)
-        transport = await transport_loop_cpu(server, next(versions), pairs)
-        runner = await runner_cpu(server, next(versions), pairs)
-        cpu_ratio = runner.per_pair_ms / bare.per_pair_ms
-        for label, figures in [
-            ("bare http.client loop, 4 threads", bare),
-            ("httpx + httpx-aiohttp alone", transport),
-            ("runner, no-op handler, c = 64", runner),
-        ]:
+            by_rate: dict[float, list[Run]] = {rate: [] for rate in rates}
+            for seed in seeds:
+                for rate in rates:
+                    server.set_faults(rate, seed)
+                    trace: list[str] | None = [] if args.trace else None
+                    try:
+                        run = await runner_rate(
+                            server,
+                            next(versions),
+                            FAULT_CONCURRENCY,
+                            FAULT_LATENCY,
+                            warmup,
+                            window,
+                            trace,
+                        )
+                    finally:
+                        server.set_faults(0.0)
+                    by_rate[rate].append(run)
+                    if trace is not None:
+                        free_rate = by_rate[0.0][-1].rate
+                        print(
+                            f"  seed {seed}, {rate:.0%}: {run.rate:.0f} tasks/s, "
+                            f"{run.rate / free_rate:.2f} of fault-free; "
+                            f"{run.runner_cpu:.2f} cores, "
+                            f"{run.runner_cpu / run.rate * 1000:.2f} ms CPU/task, "
+                            f"waited {run.waited:.2f} s/s for a core; "
+                            f"load average {os.getloadavg()[0]:.1f}"
+                        )
+                        print("\n".join(trace), flush=True)
+            # Each run against the fault-free run of its own round (run just before it): the
+            # machine's load drifts less within a round than across the benchmark.
+            free = [run.rate for run in by_rate[0.0]]
+            many = len(seeds) > 3  # then each run's ratio on a line of its own
             print(
-                f"  {label:<34} {figures.per_pair_ms:5.3f} ms {figures.per_cpu_second:6.0f}"
-                f"/CPU-s {figures.per_pair_ms / bare.per_pair_ms:5.2f}x"
+                f"  {'503s':>4} {'min tasks/s':>11} {'min ratio':>9} "
+                f"{'median' if many else 'ratio of each run':>18} {'logs/s':>7} "
+                f"{'pending':>8} {'CPU/task':>8}"
             )
-        print(
-            f"  targets: runner >= {CPU_TARGET:,.0f} tasks/CPU-s "
-            f"({runner.per_cpu_second:,.0f}), <= {CPU_RATIO_TARGET}x the bare loop "
-            f"({cpu_ratio:.2f}x)"
-        )
-        if runner.per_cpu_second < CPU_TARGET:
-            failures.append(
-                f"runner at {runner.per_cpu_second:,.0f} tasks per CPU-second, "
-                f"below {CPU_TARGET:,.0f}"
-            )
-        if cpu_ratio > CPU_RATIO_TARGET:
-            failures.append(
-                f"runner CPU per task {cpu_ratio:.2f}x the bare loop's, over {CPU_RATIO_TARGET}x"
+            for rate, found in by_rate.items():
+                ratios = [run.rate / base for run, base in zip(found, free, strict=True)]
+                low = min(ratios)
+                every = " ".join(f"{ratio:.2f}" for ratio in ratios)
+                target = {0.2: 0.7, 0.3: 0.5}.get(rate)
+                if target is not None and low < target:
+                    failures.append(f"{rate:.0%} faults: a run at {low:.2f}, below {target}")
+                cpu_per_task = statistics.median(run.runner_cpu / run.rate for run in found)
+                print(
+                    f"  {rate:>4.0%} {min(run.rate for run in found):>11.0f} {low:>9.2f} "
+                    f"{f'{statistics.median(ratios):.2f}' if many else every:>18} "
+                    f"{max(run.logs_per_second for run in found):>7.1f} "
+                    f"{max(run.most_pending for run in found):>8} "
+                    f"{cpu_per_task * 1000:>5.2f} ms"
+                )
+                if many:
+                    print(f"       runs: {every}")
+            shown = " ".join(f"{rate:.0f}" for rate in free)
+            print(
+                f"  ratio: of the fault-free run of the same round ({shown} tasks/s);\n"
+                "  logs/s: WARNING+ records a second (most of all runs); pending: the most\n"
+                "  reports pending at once; CPU/task: this process's CPU-seconds per task\n"
+                "  (median of the runs); targets: every run >= 0.7 at 20 %, >= 0.5 at 30 %"
             )
 
-        print("\n5. Import, median of 7 fresh interpreters each (CPU: the child's user + sys):")
-        imports = await anyio.to_thread.run_sync(bench_import.measure, 7)
-        print("\n".join(bench_import.report(imports)))
-        import_ratio = bench_import.ratio(imports)
-        print(
-            f"  target: App <= {bench_import.TARGET}x the pydantic line in CPU "
-            f"({import_ratio:.2f}x)"
-        )
-        if import_ratio > bench_import.TARGET:
-            failures.append(f"import at {import_ratio:.2f}x, over {bench_import.TARGET}x")
+        if "outage" in args.only:
+            print(
+                f"\n3. A {OUTAGE:g} s outage (every next and report answered 503) at "
+                f"L = {ms(FAULT_LATENCY)},\n   concurrency {FAULT_CONCURRENCY}, {runs} run(s):"
+            )
+            found_recoveries = [await recovery(server, next(versions)) for _ in range(runs)]
+            for i, rec in enumerate(found_recoveries, 1):
+                shown = f"{rec.seconds:.2f} s" if rec.seconds is not None else "not within 10 s"
+                first = f"{rec.first:.2f} s" if rec.first is not None else "none"
+                print(
+                    f"  run {i}: first task {first} after it, 0.9 of {rec.before:.0f} tasks/s "
+                    f"after {shown};\n"
+                    f"    calls/s during it {rec.calls_during:.1f} (before it "
+                    f"{rec.calls_before:.0f}); {rec.logs} WARNING+ records"
+                )
+            worst = [rec.seconds for rec in found_recoveries]
+            if any(seconds is None for seconds in worst):
+                failures.append("no recovery within 10 s after the outage")
+                print("  worst recovery: none within 10 s (target <= 1 s)")
+            else:
+                slowest = max(seconds for seconds in worst if seconds is not None)
+                print(f"  worst recovery: {slowest:.2f} s (target <= 1 s, with the 250 ms window)")
+                if slowest > 1.0:
+                    failures.append(f"recovery took {slowest:.2f} s, over 1 s")
+
+        if "cpu" in args.only:
+            pairs = 2000 if quick else 5000
+            print(
+                f"\n4. CPU per task, no latency, in CPU-seconds of this process "
+                f"({pairs} tasks each):"
+            )
+            bare = await anyio.to_thread.run_sync(bare_loop_cpu, server, next(versions), pairs)
+            transport = await transport_loop_cpu(server, next(versions), pairs)
+            runner = await runner_cpu(server, next(versions), pairs)
+            cpu_ratio = runner.per_pair_ms / bare.per_pair_ms
+            for label, figures in [
+                ("bare http.client loop, 4 threads", bare),
+                ("httpx + httpx-aiohttp alone", transport),
+                ("runner, no-op handler, c = 64", runner),
+            ]:
+                print(
+                    f"  {label:<34} {figures.per_pair_ms:5.3f} ms {figures.per_cpu_second:6.0f}"
+                    f"/CPU-s {figures.per_pair_ms / bare.per_pair_ms:5.2f}x"
+                )
+            print(
+                f"  targets: runner >= {CPU_TARGET:,.0f} tasks/CPU-s "
+                f"({runner.per_cpu_second:,.0f}), <= {CPU_RATIO_TARGET}x the bare loop "
+                f"({cpu_ratio:.2f}x)"
+            )
+            if runner.per_cpu_second < CPU_TARGET:
+                failures.append(
+                    f"runner at {runner.per_cpu_second:,.0f} tasks per CPU-second, "
+                    f"below {CPU_TARGET:,.0f}"
+                )
+            if cpu_ratio > CPU_RATIO_TARGET:
+                failures.append(
+                    f"runner CPU per task {cpu_ratio:.2f}x the bare loop's, "
+                    f"over {CPU_RATIO_TARGET}x"
+                )
+
+        if "import" in args.only:
+            print("\n5. Import, median of 7 fresh interpreters each (CPU: the child's user + sys):")
+            imports = await anyio.to_thread.run_sync(bench_import.measure, 7)
+            print("\n".join(bench_import.report(imports)))
+            import_ratio = bench_import.ratio(imports)
+            print(
+                f"  target: App <= {bench_import.TARGET}x the pydantic line in CPU "
+                f"({import_ratio:.2f}x)"
+            )
+            if import_ratio > bench_import.TARGET:
+                failures.append(f"import at {import_ratio:.2f}x, over {bench_import.TARGET}x")
     finally:
         server.close()
         logging.getLogger("tempest_sdk").removeHandler(LOGS)
@@ -404,11 +513,74 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+SECTIONS = ("range", "faults", "outage", "cpu", "import")
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in chosen if part not in SECTIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(unknown) or '(none given)'}: "
+            f"choose from {', '.join(SECTIONS)}"
+        )
+    return chosen
+
+
+def _ints(text: str) -> list[int]:
+    found: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            found.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of seeds: write e.g. 1-10 or 1,4,7"
+        ) from None
+    if not found:
+        raise argparse.ArgumentTypeError(f"{text!r} names no seed")
+    return found
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(part) / 100 for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of percentages: write e.g. 20,25"
+        ) from None
+    if not rates or any(not 0 < rate < 1 for rate in rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: give percentages between 0 and 100")
+    return rates
+
+
 def cli(argv: list[str] | None = None) -> int:
     global LOOP
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter windows, one run each")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=SECTIONS,
+        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_ints,
+        help="fault section: the seeds of its runs, e.g. 1-10 or 1,4,7 (default: 1-3)",
+    )
+    parser.add_argument(
+        "--rates",
+        type=_rates,
+        help="fault section: the fault rates in %%, e.g. 20,25 (0 %% is always run, "
+        "as the baseline; default: 10,20,25,30)",
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="fault section: print the runner's state every 100 ms of each faulty window",
+    )
     args = parser.parse_args(argv)
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         parser.error("--loop uvloop needs uvloop: pip install uvloop")
