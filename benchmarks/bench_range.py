@@ -39,6 +39,7 @@ The runner's log records are counted, not printed.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.metadata
 import importlib.util
 import logging
@@ -108,6 +109,24 @@ class Run:
     runner_cpu: float  # CPU-seconds of this process per second of the window
     server_cpu: float  # CPU-seconds of the lean server's process per second of the window
     waited: float  # seconds the event loop's thread waited for a core, per second of the window
+    gc_cpu: float  # CPU-seconds of this process's garbage collections per second of the window
+
+
+class GcTimer:
+    """CPU-seconds spent in the garbage collector (all generations), from `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.thread_time()
+        else:
+            self.total += time.thread_time() - self._began
+
+
+GC = GcTimer()
 
 
 def run_delay() -> float:
@@ -159,6 +178,7 @@ async def runner_rate(
                 await anyio.sleep(0.005)
             at_start, started = runner.delivered, time.perf_counter()
             cpu0, server_cpu0, waited0 = cpu_seconds(), server.cpu_seconds(), run_delay()
+            gc0 = GC.total
             deadline = started + window
             sampler = Sampler(runner, server, version) if trace is not None else None
             while time.perf_counter() < deadline and runner.delivered < tasks:
@@ -173,7 +193,7 @@ async def runner_rate(
                 trace.extend(sampler.lines)
             ended = time.perf_counter()
             cpu, server_cpu = cpu_seconds() - cpu0, server.cpu_seconds() - server_cpu0
-            waited = run_delay() - waited0
+            waited, gc_cpu = run_delay() - waited0, GC.total - gc0
             delivered = runner.delivered - at_start
             logged = LOGS.count - logs
             with anyio.fail_after(60):
@@ -186,6 +206,7 @@ async def runner_rate(
         cpu / window_s,
         server_cpu / window_s,
         waited / window_s,
+        gc_cpu / window_s,
     )
 
 
@@ -316,6 +337,7 @@ async def main(args: argparse.Namespace) -> int:
     failures: list[str] = []
     began = time.perf_counter()
     logging.getLogger("tempest_sdk").addHandler(LOGS)
+    gc.callbacks.append(GC)
     server = LeanServer(lifetime=1200.0)
     try:
         # Every line fits 78 columns, so that docs/runner.md can show the output as is.
@@ -393,6 +415,7 @@ async def main(args: argparse.Namespace) -> int:
                             f"{run.rate / free_rate:.2f} of fault-free; "
                             f"{run.runner_cpu:.2f} cores, "
                             f"{run.runner_cpu / run.rate * 1000:.2f} ms CPU/task, "
+                            f"of which GC {run.gc_cpu / run.rate * 1000:.2f}; "
                             f"waited {run.waited:.2f} s/s for a core; "
                             f"load average {os.getloadavg()[0]:.1f}"
                         )
@@ -505,6 +528,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         server.close()
         logging.getLogger("tempest_sdk").removeHandler(LOGS)
+        gc.callbacks.remove(GC)
     print(f"\n({time.perf_counter() - began:.0f} s)")
     if failures:
         print("BELOW TARGET:\n" + "\n".join(f"  {failure}" for failure in failures))

@@ -433,7 +433,12 @@ class BaseClient(Generic[HttpT]):
 
             if not retryable or attempt >= total:
                 cause = self._safe_cause(outcome) if isinstance(outcome, Exception) else None
-                raise error from cause
+                try:
+                    raise error from cause
+                finally:
+                    # The error's traceback holds this frame: a local naming the error
+                    # would make a reference cycle, kept (with the answer) until a GC.
+                    del error
             delay = self._delay(attempt - 1, retry_after)
             log.debug(
                 "retrying POST %s in %.2f s after %s (attempt %d of %d)",
