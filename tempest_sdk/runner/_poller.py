@@ -181,6 +181,12 @@ class VersionPoller:
                 else:
                     if not last and self._scouting():
                         return
+                    delay = retrier.quick_pause(self._last_error)
+                    if delay is not None:
+                        # Short (at most base / 8): a plain sleep, no cancel scope; a
+                        # stop waits for it.
+                        await anyio.sleep(delay)
+                        continue
                     wait = functools.partial(retrier.pause, self._last_error)
                 if not await self._wait(wait):
                     return

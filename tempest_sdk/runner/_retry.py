@@ -8,7 +8,9 @@ One policy for `next`, `report` and health calls, shared by all of a runner's ca
   doubling with the caller's consecutive failures up to `retry_backoff.cap`), paid
   from a token budget that successes refill (as the AWS SDKs' standard retry mode):
   a quick retry costs 2 tokens and a success returns 1, so quick retries go on while
-  fewer than one call in three fails.
+  fewer than one call in three fails. The first two pauses of a run of failures
+  (`quick_pause`: at most `base / 8`, 62 ms by default) are plain sleeps: random
+  faults make most pauses, and a recovery need not cut one short.
 - **Paced retries when most calls fail.** Once the budget is dry, a failed caller
   waits until the control plane answers someone: each success lets one waiting caller
   retry at once, reports first: each success wakes two, so that a backlog drains in
@@ -45,7 +47,7 @@ from .._backoff import Backoff
 from .._outcomes import AccessRefusedError, RejectedError, RetryLaterError
 from ._log import describe_error, logger
 
-__all__ = ["FailureLog", "Retrier", "RetryBudget", "quick_delay"]
+__all__ = ["PLAIN_PAUSES", "FailureLog", "Retrier", "RetryBudget", "quick_delay"]
 
 # Failed calls in a row, whoever made them, that make an outage: random faults at
 # 30 % give ten in a row about once in 170,000 calls.
@@ -58,6 +60,11 @@ SUMMARY_INTERVAL = 10.0
 # Waiting callers one success wakes once the budget is dry: two, so that a backlog of
 # waiting callers drains in doublings, like the pollers' growth.
 WAKE_PER_ANSWER = 2
+# A caller's failures in a row whose quick pauses are plain sleeps (at most base / 8).
+# Under random faults nearly every pause is one of these (at 30 % faults, 91 %): they
+# cost one timer, not a cancel scope and a recovery event each, and the CPU a runner
+# spends per failed call is what faults take from its rate once it is CPU-bound.
+PLAIN_PAUSES = 2
 
 Priority = Literal["report", "other"]
 
@@ -142,22 +149,23 @@ class RetryBudget:
     def succeeded(self, topic: str | None = None) -> None:
         """A call was answered (any answer but a failure): a token back, and the callers
         waiting for an answer learn of it."""
-        now = anyio.current_time()
-        self.deposit()
+        if self._tokens < self.capacity:
+            self._tokens += 1
         self._failing_since = None
-        outage = self._in_a_row >= OUTAGE_AFTER
         failed = self._in_a_row
         self._in_a_row = 0
-        if topic is not None:
-            self.log.succeeded(topic, now)
-        if outage:
+        # Every answer comes through here: the clock is read only when something
+        # needs it (an episode of this topic to close, or an outage).
+        if topic is not None and self.log.open(topic):
+            self.log.succeeded(topic, anyio.current_time())
+        if failed >= OUTAGE_AFTER:
             self.recoveries += 1
             woken = self._wake_all()
-            self.log.recovered(now, failed, woken)
+            self.log.recovered(anyio.current_time(), failed, woken)
             if self._recovery is not None:
                 self._recovery.set()
                 self._recovery = None
-        else:
+        elif self._waiting["report"] or self._waiting["other"]:
             self._wake(WAKE_PER_ANSWER)
 
     def failed(
@@ -229,9 +237,30 @@ class Retrier:
             self._budget._prober = None
         self._budget.succeeded(topic)
 
+    def quick_pause(self, exc: BaseException | None = None) -> float | None:
+        """The pause before a quick retry of one of this caller's first `PLAIN_PAUSES`
+        failures in a row, paid from the budget now; the caller sleeps it plainly (no
+        recovery cuts it short: it is at most `base / 8`).
+
+        Returns None, and counts nothing, when the failure needs `pause()`: a longer
+        run of failures, a dry budget, the prober's role, or a `Retry-After`.
+        """
+        if self.failures >= PLAIN_PAUSES or self._budget._prober is self:
+            return None
+        if isinstance(exc, RetryLaterError) and exc.retry_after is not None:
+            return None
+        if not self._budget.withdraw():
+            return None
+        self.failures += 1
+        return quick_delay(self._backoff, self.failures)
+
     async def pause(self, exc: BaseException | None = None) -> float:
         """Wait before retrying after a failed call (see the module docstring); returns
         the seconds waited."""
+        delay = self.quick_pause(exc)
+        if delay is not None:
+            await anyio.sleep(delay)
+            return delay
         budget = self._budget
         self.failures += 1
         started = anyio.current_time()
@@ -367,6 +396,10 @@ class FailureLog:
         kind.last = describe_error(exc)
         if now - episode.summarised >= self.interval:
             self._summarise(topic, episode, now, fields)
+
+    def open(self, topic: str) -> bool:
+        """Whether `topic` is in an episode of failures."""
+        return topic in self._episodes
 
     def succeeded(self, topic: str, now: float) -> None:
         """A call of `topic` was answered: the episode ends if it has been quiet."""

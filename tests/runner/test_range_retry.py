@@ -18,7 +18,13 @@ import pytest
 from tempest_sdk._backoff import Backoff
 from tempest_sdk.client import InternalServerError, RateLimitError
 from tempest_sdk.runner import Runner
-from tempest_sdk.runner._retry import OUTAGE_AFTER, FailureLog, RetryBudget, quick_delay
+from tempest_sdk.runner._retry import (
+    OUTAGE_AFTER,
+    PLAIN_PAUSES,
+    FailureLog,
+    RetryBudget,
+    quick_delay,
+)
 
 from .fakes import FAST, FakeApp, FakeSource, make_task, wait_until
 
@@ -71,6 +77,74 @@ def test_quick_retries_go_on_while_fewer_than_one_call_in_three_fails():
     paid = [budget.withdraw() if call % 2 else budget.deposit() for call in range(400)]
     assert budget.tokens < budget.cost
     assert paid.count(False) > 50
+
+
+def test_the_first_failures_in_a_row_get_plain_quick_pauses_paid_by_the_budget():
+    backoff = Backoff(base=0.5, cap=10.0, rng=random.Random(11))
+    budget = RetryBudget(capacity=10)
+    retrier = budget.retrier(backoff)
+    pauses = [retrier.quick_pause(unavailable()) for _ in range(PLAIN_PAUSES)]
+    assert all(p is not None and 0 <= p <= 0.5 / 8 for p in pauses), pauses
+    assert retrier.failures == PLAIN_PAUSES
+    assert budget.tokens == 10 - PLAIN_PAUSES * budget.cost
+    # A longer run of failures goes to pause(): nothing taken, nothing counted.
+    assert retrier.quick_pause(unavailable()) is None
+    assert retrier.failures == PLAIN_PAUSES and budget.tokens == 10 - PLAIN_PAUSES * budget.cost
+    # An answer starts a new run.
+    retrier.succeeded()
+    assert retrier.quick_pause(unavailable()) is not None
+
+
+def test_no_plain_pause_without_tokens_for_the_prober_or_after_a_retry_after():
+    backoff = Backoff(base=0.5, cap=10.0, rng=random.Random(12))
+    dry = RetryBudget(capacity=1)
+    retrier = dry.retrier(backoff)
+    assert retrier.quick_pause(unavailable()) is None
+    assert retrier.failures == 0 and dry.tokens == 1
+    budget = RetryBudget()
+    limited = RateLimitError("429", endpoint=NEXT, status_code=429, retry_after=2.0)
+    assert budget.retrier(backoff).quick_pause(limited) is None
+    prober = budget.retrier(backoff)
+    budget._prober = prober
+    assert prober.quick_pause(unavailable()) is None
+    assert budget.tokens == budget.capacity
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_plain_pauses_end_by_themselves_and_longer_runs_wait_for_a_wake_up(backend):
+    """The first failures' pauses are bounded plain sleeps; from the third failure in a
+    row on, a pause of minutes ends only when the control plane answers again."""
+
+    async def scenario() -> None:
+        # A cap of minutes, a base so small that the plain pauses are microseconds.
+        backoff = Backoff(base=1e-5, cap=400.0, rng=random.Random(13))
+        budget = RetryBudget()
+        retrier = budget.retrier(backoff)
+        with anyio.fail_after(30):  # a safety net for a hang, not a measurement
+            for _ in range(PLAIN_PAUSES):
+                budget.failed("t", unavailable(), "call")
+                await retrier.pause(unavailable())
+        assert retrier.failures == PLAIN_PAUSES
+        ended = anyio.Event()
+
+        async def long_run() -> None:
+            retrier.failures = 40  # its pause may last up to the 400 s cap
+            budget.failed("t", unavailable(), "call")
+            await retrier.pause(unavailable())
+            ended.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(long_run)
+            await settle()
+            assert not ended.is_set()
+            while not budget.down:
+                budget.failed("t", unavailable(), "call")
+            budget.succeeded()  # the end of an outage wakes it
+            with anyio.fail_after(30):
+                await ended.wait()
+        assert budget.recoveries == 1
+
+    run_on(backend, scenario)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
