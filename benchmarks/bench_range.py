@@ -269,8 +269,11 @@ def _handed_out(server: LeanServer, version: str) -> tuple[int, int]:
     return counts["next 200"], calls
 
 
-async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Recovery:
-    """Run at full rate, answer every call 503 for `OUTAGE` s, and time the way back."""
+async def recovery(
+    server: LeanServer, version: str, limit: float = 10.0, trace: list[str] | None = None
+) -> Recovery:
+    """Run at full rate, answer every call 503 for `OUTAGE` s, and time the way back; with
+    `trace`, a line of the runner's state every 100 ms from the outage's last second on."""
     options = RunnerOptions(
         concurrency=FAULT_CONCURRENCY, health_interval=3600.0, blocked_loop_warning=None
     )
@@ -294,7 +297,13 @@ async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Rec
             await anyio.sleep(OUTAGE - 4.0)
             _, outage_calls0 = _handed_out(server, version)
             mid = time.perf_counter()
-            await anyio.sleep(4.0)
+            await anyio.sleep(3.0)
+            sampler = Sampler(runner, server, version) if trace is not None else None
+            if sampler is None:
+                await anyio.sleep(1.0)
+            while sampler is not None and time.perf_counter() - mid < 4.0:
+                sampler.sample()
+                await anyio.sleep(0.005)
             _, outage_calls1 = _handed_out(server, version)
             calls_during = (outage_calls1 - outage_calls0) / (time.perf_counter() - mid)
             ended = time.perf_counter()
@@ -314,7 +323,12 @@ async def recovery(server: LeanServer, version: str, limit: float = 10.0) -> Rec
                 if back and handed - back[-1] >= need:
                     seconds = now - ended
                     break
+                if sampler is not None:
+                    sampler.sample()
                 await anyio.sleep(0.01)
+            if sampler is not None and trace is not None:
+                trace.append(f"  (the outage ended {ended - sampler.began:.1f} s into the trace)")
+                trace.extend(sampler.lines)
             logged = LOGS.count - logs
             with anyio.fail_after(60):
                 await runner.shutdown()
@@ -459,7 +473,12 @@ async def main(args: argparse.Namespace) -> int:
                 f"\n3. A {OUTAGE:g} s outage (every next and report answered 503) at "
                 f"L = {ms(FAULT_LATENCY)},\n   concurrency {FAULT_CONCURRENCY}, {runs} run(s):"
             )
-            found_recoveries = [await recovery(server, next(versions)) for _ in range(runs)]
+            found_recoveries = []
+            for _ in range(runs):
+                trace = [] if args.trace else None
+                found_recoveries.append(await recovery(server, next(versions), trace=trace))
+                if trace is not None:
+                    print("\n".join(trace), flush=True)
             for i, rec in enumerate(found_recoveries, 1):
                 shown = f"{rec.seconds:.2f} s" if rec.seconds is not None else "not within 10 s"
                 first = f"{rec.first:.2f} s" if rec.first is not None else "none"
@@ -603,7 +622,8 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trace",
         action="store_true",
-        help="fault section: print the runner's state every 100 ms of each faulty window",
+        help="fault and outage sections: print the runner's state every 100 ms of each "
+        "faulty window and around each outage's end",
     )
     args = parser.parse_args(argv)
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
