@@ -34,6 +34,8 @@ The runner's log records are counted, not printed.
     python benchmarks/bench_range.py                 # every figure (about 5 minutes)
     python benchmarks/bench_range.py --quick         # shorter windows, one run each
     python benchmarks/bench_range.py --loop uvloop   # the runner on uvloop
+    python benchmarks/bench_range.py --only faults --seeds 1-10 --rates 20,25
+    python benchmarks/bench_range.py --only faults,outage --trace   # state every 100 ms
 """
 
 from __future__ import annotations
