@@ -111,6 +111,9 @@ _BASE64_ONLY = bytes(
 _FILL = (b"", b"AAA", b"AA", b"A")
 # Up to this many long forms, a masker looks each up with `bytes.find`.
 _FIND_PATTERNS = 48
+# Up to this many forms, a masker keeps the base64 text each must show when encoded
+# (its `_cores`): a text holding none of them has no base64 token to decode.
+_CORE_FORMS = 48
 _WORD = rb"0-9A-Za-z_\x80-\xff"
 _ORDER = sys.byteorder
 # Walks of inputs and lifespan states stop here: deep enough for settings and
@@ -230,7 +233,7 @@ class Masker:
     Immutable and thread-safe. Use `masker_for(values)` to get the cached one.
     """
 
-    __slots__ = ("_few", "_index", "_mid", "_whole", "size")
+    __slots__ = ("_cores", "_few", "_index", "_mid", "_whole", "size")
 
     def __init__(self, values: Iterable[str]) -> None:
         indexed: list[bytes] = []
@@ -264,6 +267,7 @@ class Masker:
             if whole
             else None
         )
+        self._cores = _base64_cores([*indexed, *mid])
 
     def __bool__(self) -> bool:
         return self.size > 0
@@ -300,6 +304,34 @@ class Masker:
             spans.extend(match.span() for match in self._mid.finditer(data))
         if whole and self._whole is not None:
             spans.extend(match.span() for match in self._whole.finditer(data))
+
+
+def _base64_cores(patterns: list[bytes]) -> tuple[bytes, ...] | None:
+    """The base64 text that any base64 token decoding to bytes that hold one of
+    `patterns` contains (standard alphabet), or None when none can be told.
+
+    A pattern found in a token's decoded bytes starts at one of three offsets modulo 3
+    from the token's start; at each, the base64 characters whose six bits all lie
+    within the pattern's bits are the same wherever it stands, and they are the
+    token's own characters: the decoder fills a token's last quad with zero bits and
+    separates tokens with zero bytes, so a pattern with no zero byte lies within
+    one token and only the last of those characters may fall in the fill (dropped
+    here). So a text holding none of these cores has no token worth decoding. A
+    pattern with a zero byte could span the fill: then no cores (None), and every
+    text is decoded as before. Too many patterns: None too (the search would cost
+    what it saves)."""
+    if len(patterns) > _CORE_FORMS or any(b"\x00" in pattern for pattern in patterns):
+        return None
+    cores: set[bytes] = set()
+    for pattern in patterns:
+        bits = 8 * len(pattern)
+        for lead in range(3):
+            encoded = binascii.b2a_base64(b"\x00" * lead + pattern, newline=False)
+            first = -(-8 * lead // 6)  # the first character wholly inside the pattern
+            end = (8 * lead + bits) // 6  # after the last one
+            # A short pattern leaves an empty core, which every text holds: decoded.
+            cores.add(encoded[first : end - 1])
+    return tuple(sorted(cores, key=len))
 
 
 def _gram_index(patterns: list[bytes]) -> dict[int, bytes | tuple[bytes, ...]]:
@@ -385,11 +417,24 @@ def _mask_text(text: str, maskers: Sequence[Masker]) -> str:
     return b"".join(parts).decode("utf-8", "surrogatepass")
 
 
-def _base64_spans(data: bytes, maskers: Sequence[Masker], spans: list[tuple[int, int]]) -> None:
+def _base64_spans(
+    data: bytes,
+    maskers: Sequence[Masker],
+    spans: list[tuple[int, int]],
+    *,
+    cores: bool = True,
+) -> None:
     """Mask each base64 token whose decoded bytes hold a secret (whole: the token is
-    the secret, or `user:secret` of HTTP Basic credentials, or the like)."""
+    the secret, or `user:secret` of HTTP Basic credentials, or the like).
+
+    With `cores` (the default), a text that holds none of the maskers' base64 cores
+    is not decoded: no token of it can hold a secret (`_base64_cores`). The result is
+    the same either way (a parity test compares both); only the cost differs.
+    """
     # Same length as `data`: a token found here is at the same offset there.
     text = data.translate(_BASE64_ONLY)
+    if cores and _no_core_in(text, maskers):
+        return
     tokens = [token for token in set(text.split()) if len(token) >= _MIN_B64_RUN]
     if not tokens:
         return
@@ -413,6 +458,17 @@ def _base64_spans(data: bytes, maskers: Sequence[Masker], spans: list[tuple[int,
                     end += 1
                 spans.append((at, end))
                 at = text.find(token, at + 1)
+
+
+def _no_core_in(text: bytes, maskers: Sequence[Masker]) -> bool:
+    for masker in maskers:
+        found = masker._cores
+        if found is None:
+            return False
+        for core in found:
+            if core in text:
+                return False
+    return True
 
 
 def _mask_data(value: Any, maskers: Sequence[Masker]) -> Any:
