@@ -208,3 +208,64 @@ def test_a_record_that_cannot_be_built_is_dropped_and_logged(tmp_path, caplog):
     writer.close()
     assert writer.dropped == 1 and writer.written == 1
     assert "a record could not be built" in caplog.text
+
+
+class CountedFile(KeptFile):
+    """A file that counts the writes it gets (each one takes the GIL back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_what_a_round_finds_queued_is_written_with_one_write_per_file(tmp_path):
+    opened: list[CountedFile] = []
+
+    def opener(path: Path) -> CountedFile:
+        opened.append(CountedFile())
+        return opened[-1]
+
+    writer = RecordWriter(tmp_path / "r.jsonl", max_bytes=1000, files=3, opener=opener)
+    # Queued before the writer starts: its first round finds all 25.
+    for n in range(25):
+        writer.submit(lambda n=n: line(n))
+    assert writer.pending == 25
+    writer.open()
+    writer.close()
+    assert writer.written == 25 and writer.dropped == 0
+    # 10 lines of 100 bytes fill a file: three files, one write each, in order.
+    assert [file.writes for file in opened] == [1, 1, 1]
+    assert [numbers_of(file) for file in opened] == [
+        list(range(10)),
+        list(range(10, 20)),
+        list(range(20, 25)),
+    ]
+
+
+def test_records_the_writer_holds_count_against_the_queue_limit(tmp_path):
+    gate = threading.Event()
+    files: list[SlowFile] = []
+
+    def opener(path: Path) -> SlowFile:
+        files.append(SlowFile(gate))
+        return files[-1]
+
+    writer = RecordWriter(tmp_path / "r.jsonl", queue_size=4, opener=opener)
+    for n in range(4):
+        assert writer.submit(lambda n=n: line(n))
+    writer.open()  # takes the four, and its write waits for the gate
+    for _ in range(500):
+        if not writer._queue:
+            break
+        threading.Event().wait(0.01)
+    assert not writer._queue and writer.pending == 4
+    # The queue is empty, but the writer holds four: the limit is reached.
+    assert not writer.submit(lambda: line(4))
+    gate.set()
+    writer.close()
+    assert writer.written == 4 and writer.dropped == 1
+    assert numbers_of(files[-1]) == [0, 1, 2, 3]
