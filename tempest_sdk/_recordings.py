@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from ._errors import TempestError
-from ._secrets import MASK, TaskSecrets, scrub, scrub_data
+from ._secrets import MASK, Masker, TaskSecrets, masker_for, scrub_data_with, scrub_with
 from ._version import __version__
 from .models import Task, TaskReport, TaskSubject, describe_errors
 
@@ -85,6 +85,7 @@ def encode_record(
     duration: float,
     waited: float = 0.0,
     secrets: Sequence[str] | None = None,
+    maskers: Sequence[Masker] | None = None,
 ) -> bytes:
     """One record line (ending in a newline) for a served task and the report it got.
 
@@ -101,6 +102,9 @@ def encode_record(
             ended: an app's settings leave the process when it stops, before its
             last records may be written); default: the task's variables' and the
             process's now.
+        maskers: the same secrets as their maskers (`TaskSecrets.maskers()`, taken
+            when the task ended), instead of `secrets`: what the runner passes, the
+            maskers its task already holds.
     """
     subject = task.subject
     task_data = task.to_wire()
@@ -127,13 +131,15 @@ def encode_record(
         "task": task_data,
         "report": report.to_wire(),
     }
-    if secrets is None:
-        secrets = TaskSecrets(task.task).values()
+    if maskers is None:
+        maskers = (
+            (masker_for(secrets),) if secrets is not None else TaskSecrets(task.task).maskers()
+        )
     line = to_json(record)
     # One pass over the whole line; value by value only when it holds a secret.
     text = line.decode()
-    if secrets and scrub(text, secrets) != text:
-        masked = scrub_data(record, secrets)
+    if scrub_with(text, maskers) != text:
+        masked = scrub_data_with(record, maskers)
         masked.update({name: record[name] for name in _FIXED})
         line = to_json(masked)
     return line + b"\n"

@@ -81,6 +81,8 @@ __all__ = [
     "register_process_secrets",
     "scrub",
     "scrub_data",
+    "scrub_data_with",
+    "scrub_with",
     "secrets_in",
     "sensitive_values",
     "unregister_process_secrets",
@@ -537,6 +539,17 @@ def scrub_data(value: Any, secrets: Iterable[str]) -> Any:
     """`value` (JSON-like data) with secrets masked in every string, keys included."""
     masker = masker_for(secrets)
     return masker.mask_data(value) if masker else value
+
+
+def scrub_with(text: str, maskers: Sequence[Masker]) -> str:
+    """`scrub` with maskers already found (a task's `TaskSecrets.maskers()`, taken once:
+    no look-up of the set of values on each call)."""
+    return _mask_text(text, maskers) if maskers else text
+
+
+def scrub_data_with(value: Any, maskers: Sequence[Masker]) -> Any:
+    """`scrub_data` with maskers already found (see `scrub_with`)."""
+    return _mask_data(value, maskers) if maskers else value
 
 
 # -- the process's secrets and the tasks in flight --------------------------------------

@@ -399,14 +399,15 @@ class Recorder(Interceptor):
             started_at: when it started, seconds since the epoch.
             duration: seconds it took.
             secrets: the task's secrets; default: those of the task running here.
-                Their values (the process's included) are taken now, on the caller's
-                thread, and masked in the writer's.
+                Their maskers (the process's included) are taken now, on the caller's
+                thread (the task's own are those it already holds), and masked with
+                in the writer's.
         """
         if not self.wanted(info, report):
             return
         if secrets is None:
             secrets = current_task_secrets()
-        values = secrets.values() if secrets is not None else None
+        maskers = secrets.maskers() if secrets is not None else None
         self.writer.submit(
             functools.partial(
                 encode_record,
@@ -417,6 +418,6 @@ class Recorder(Interceptor):
                 started_at=started_at,
                 duration=duration,
                 waited=info.waited,
-                secrets=values,
+                maskers=maskers,
             )
         )

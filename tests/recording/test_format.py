@@ -119,6 +119,26 @@ def test_every_secret_of_the_task_is_masked_in_every_form_anywhere_in_the_line()
     assert MASK in data["task"]["task"]["input"]["title"]
 
 
+def test_the_maskers_the_runner_passes_mask_as_the_values_do():
+    """The runner hands over the maskers its task holds (`TaskSecrets.maskers()`, the
+    process's included), not the values: the same line, byte for byte."""
+    task = make_task(title=f"t {SECRET} {quote(SECRET)}", otp="otp-123456")
+    secrets = TaskSecrets(task.task)
+    secrets.add("otp-123456")
+    common = {"app_id": "notes", "version": "v1", "started_at": 0.0, "duration": 0.1}
+    for report in (
+        TaskReport.error("t-1", f"boom {json.dumps(SECRET)} otp-123456"),
+        TaskReport.error("t-1", "no secret here"),
+    ):
+        by_values = encode_record(task=task, report=report, secrets=secrets.values(), **common)
+        by_maskers = encode_record(task=task, report=report, maskers=secrets.maskers(), **common)
+        assert by_maskers == by_values
+        assert SECRET.encode() not in by_maskers and b"otp-123456" not in by_maskers
+    # Without either: the task's own variables and the process's, now.
+    plain = encode_record(task=task, report=TaskReport.error("t-1", SECRET), **common)
+    assert SECRET.encode() not in plain
+
+
 def test_values_registered_by_dispatch_reach_the_runner_holder_of_the_same_task():
     """ctx.mask and secret inputs land in dispatch's own holder; the runner's holder of the
     same task (what the recorder masks with) learns them too."""
