@@ -176,9 +176,15 @@ def main() -> None:
         server.close()
     off, on = rates[False], rates[True]
     ratio = statistics.median(on) / statistics.median(off)
-    pairs = ", ".join(f"{b / a:.3f}" for a, b in zip(off, on, strict=True))
+    ratios = [b / a for a, b in zip(off, on, strict=True)]
+    pairs = ", ".join(f"{r:.3f}" for r in ratios)
     cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
-    print(f"on/off of each pair of runs: {pairs}; load average now {os.getloadavg()[0]:.1f}")
+    # Each pair ran back to back: its ratio is less exposed to a load that drifts over
+    # the whole run (other processes on a shared machine) than the ratio of medians.
+    print(
+        f"on/off of each pair of runs: {pairs} (median {statistics.median(ratios):.3f}); "
+        f"load average now {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"CPU a task: median off {cpu_off:.0f} µs, on {cpu_on:.0f} µs "
         f"({cpu_on - cpu_off:+.0f} µs, {100 * (cpu_on / cpu_off - 1):+.1f} %)"
