@@ -28,7 +28,10 @@ masked by taking its aligned grams (a C-level cast), one set intersection with t
 index, then checking only the candidates found there. Its cost does not grow with
 the number of secrets. Up to `_FIND_PATTERNS` forms, each is looked up with
 `bytes.find` instead (cheaper for a few); shorter forms go in one regular
-expression. Found spans are merged, then each replaced by one `MASK`.
+expression. Base64 text is decoded only when the text holds one of the base64
+"cores" every encoding of a form must show (`_base64_cores`; up to `_CORE_FORMS`
+forms): most texts hold none, and are not decoded at all. Found spans are merged,
+then each replaced by one `MASK`.
 
 Which secrets apply where: `mask()` (and `MaskingFilter`, for log records from any
 thread) uses every secret the process knows now: the serving apps', and those of
