@@ -18,6 +18,7 @@ makes it once a tick.
 from __future__ import annotations
 
 import collections
+import errno
 import functools
 import logging
 import os
@@ -58,7 +59,9 @@ Opener = Callable[[Path], IO[bytes]]
 
 
 def _append(path: Path) -> IO[bytes]:
-    return open(path, "ab")
+    # Unbuffered: each batch is one `write` already, and a record counts as written
+    # once the OS has it (a buffer would hold records counted but not yet written).
+    return open(path, "ab", buffering=0)
 
 
 class RecordWriter:
@@ -71,7 +74,7 @@ class RecordWriter:
         files: how many files are kept, the current one included.
         queue_size: records waiting at most before new ones are dropped (default
             `QUEUE_RECORDS`).
-        opener: opens `path` for appending (default: a buffered binary file).
+        opener: opens `path` for appending (default: an unbuffered binary file).
     """
 
     def __init__(
@@ -89,7 +92,7 @@ class RecordWriter:
         self._opener = opener if opener is not None else _append
         # A deque, not a queue.Queue: appending takes no lock and wakes no thread, so
         # a task pays a few hundred nanoseconds; the writer wakes every `TICK` seconds
-        # and writes what came meanwhile in one batch (one flush, no GIL ping-pong).
+        # and writes what came meanwhile in one batch (one write, no GIL ping-pong).
         self._queue: collections.deque[Callable[[], bytes]] = collections.deque()
         self._limit = queue_size if queue_size is not None else QUEUE_RECORDS
         # Records the writer took from the queue and has not written yet: they count
@@ -253,8 +256,7 @@ class RecordWriter:
                 if end == start:
                     self._rotate()
                     continue
-                assert self._file is not None
-                self._file.write(b"".join(lines[start:end]) if end - start > 1 else lines[start])
+                self._write_all(b"".join(lines[start:end]) if end - start > 1 else lines[start])
             except OSError as exc:
                 self._close_file()
                 self._failure(f"{exc.strerror or exc}", len(lines) - start)
@@ -270,16 +272,26 @@ class RecordWriter:
                     self._failed - self._fail_mark,
                 )
 
+    def _write_all(self, data: bytes) -> None:
+        assert self._file is not None
+        while data:
+            # A raw file may take part of it (a signal, a nearly full disk): the rest next.
+            written = self._file.write(data)
+            if not written:
+                raise OSError(errno.EIO, "the file took none of the bytes written to it")
+            data = data[written:]
+
     def _failure(self, why: str, records: int = 1) -> None:
         self._failed += records
         if not self._failing:
             self._failing = True
             self._fail_mark = self._failed - records
             logger.warning(
-                "recording to %s failed (%s): the record is dropped, and so is every "
+                "recording to %s failed (%s): %d record(s) dropped, and so is every "
                 "record until a write succeeds again; tasks are not affected",
                 self.path,
                 why,
+                records,
             )
 
     def _open_file(self) -> None:

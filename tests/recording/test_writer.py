@@ -269,3 +269,27 @@ def test_records_the_writer_holds_count_against_the_queue_limit(tmp_path):
     writer.close()
     assert writer.written == 4 and writer.dropped == 1
     assert numbers_of(files[-1]) == [0, 1, 2, 3]
+
+
+class Trickle(KeptFile):
+    """A raw file that takes at most 37 bytes a write (as a signal or a nearly full
+    disk may make it): the writer writes the rest."""
+
+    def write(self, data) -> int:  # type: ignore[override]
+        return super().write(bytes(data[:37]))
+
+
+def test_a_file_that_takes_part_of_a_write_gets_the_rest(tmp_path):
+    opened: list[Trickle] = []
+
+    def opener(path: Path) -> Trickle:
+        opened.append(Trickle())
+        return opened[-1]
+
+    writer = RecordWriter(tmp_path / "r.jsonl", opener=opener)
+    for n in range(20):
+        writer.submit(lambda n=n: line(n))
+    writer.open()
+    writer.close()
+    assert writer.written == 20 and writer.dropped == 0
+    assert numbers_of(opened[-1]) == list(range(20))
