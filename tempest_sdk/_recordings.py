@@ -86,6 +86,7 @@ def encode_record(
     waited: float = 0.0,
     secrets: Sequence[str] | None = None,
     maskers: Sequence[Masker] | None = None,
+    task_data: dict[str, Any] | None = None,
 ) -> bytes:
     """One record line (ending in a newline) for a served task and the report it got.
 
@@ -105,9 +106,12 @@ def encode_record(
         maskers: the same secrets as their maskers (`TaskSecrets.maskers()`, taken
             when the task ended), instead of `secrets`: what the runner passes, the
             maskers its task already holds.
+        task_data: `task.to_wire()` taken when the task was received (a handler may
+            change the objects it is given); default: taken now. Changed in place.
     """
     subject = task.subject
-    task_data = task.to_wire()
+    if task_data is None:
+        task_data = task.to_wire()
     request = task_data.get("task")
     variables = request.get("environment_variables") if isinstance(request, dict) else None
     if isinstance(variables, list):

@@ -1,25 +1,27 @@
-"""Recording served tasks (`record=`): a bounded queue, a writer thread, rotated files.
+"""Recording served tasks (`record=`): lines built on the loop, a bounded queue, a writer
+thread, rotated files.
 
 The runner never waits for the disk: each task the filter and the sampling rate keep
-is handed to a bounded queue (a few hundred nanoseconds on the event loop); one writer
-thread, waking every `TICK` seconds, builds the lines of what came meanwhile
-(`_recordings.encode_record`: the task, the report, secrets masked) and writes them
-with one `write` per batch, rotating the file by size and keeping `files` of them.
-When the queue is full (the disk is slower than the tasks), records are dropped and
-counted, with one WARNING per episode; a failed write drops its batch, counted the same
-way. Tasks are never held back nor lost for a record.
+becomes its line as it ends (`_recordings.encode_record`: the task as received, the
+report, secrets masked; tens of microseconds on the event loop's thread), handed to a
+bounded queue; one writer thread, waking every `TICK` seconds, writes what came
+meanwhile with one `write` per batch, rotating the file by size and keeping `files` of
+them. When the queue is full (the disk is slower than the tasks), records are dropped
+and counted, with one WARNING per episode; a failed write drops its batch, counted the
+same way. Tasks are never held back nor lost for a record.
 
-Why batches: the writer shares the GIL with the event loop. Each `write` that reaches
-the disk releases the GIL, and taking it back from a busy loop costs the loop a forced
-switch; a buffered file did that every 8 KiB (every ~8 records). One `write` per batch
-makes it once a tick.
+Why lines on the loop and batches: the writer shares the GIL with the event loop. A
+writer thread building lines held the GIL while tasks waited for the loop (recording
+then cost 8-12 % of the rate of a runner waiting on the network, against 0-3 % with
+the lines built on the loop); each `write` that reaches the disk releases the GIL, and
+taking it back from a busy loop costs the loop a forced switch, so one `write` per
+batch makes it once a tick.
 """
 
 from __future__ import annotations
 
 import collections
 import errno
-import functools
 import logging
 import os
 import random
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from .._recordings import RecordFilter, encode_record, rotated_paths
 from .._secrets import TaskSecrets, current_task_secrets
@@ -142,7 +144,7 @@ class RecordWriter:
         self._thread.start()
 
     def submit(self, build: Callable[[], bytes]) -> bool:
-        """Queue a record (`build()` makes its line, in the writer thread); never waits.
+        """Queue a record (`build()` gives its line, in the writer thread); never waits.
 
         Returns whether it was queued; when not, it is counted as dropped.
         """
@@ -257,9 +259,10 @@ class RecordWriter:
                     self._rotate()
                     continue
                 self._write_all(b"".join(lines[start:end]) if end - start > 1 else lines[start])
-            except OSError as exc:
+            except Exception as exc:  # the disk's (OSError), or the file object's own
                 self._close_file()
-                self._failure(f"{exc.strerror or exc}", len(lines) - start)
+                why = exc.strerror if isinstance(exc, OSError) else None
+                self._failure(why or f"{type(exc).__name__}: {exc}", len(lines) - start)
                 return
             self._size = size
             self._written += end - start
@@ -366,19 +369,26 @@ class Recorder(Interceptor):
 
     async def intercept_task(self, task: InterceptedTask, call_next: TaskCall) -> TaskReport:
         """Run the task, then hand it and its report to the writer (never waiting)."""
+        info = task.info
+        if not self._may_record(info):
+            return await call_next()
         started = time.monotonic()
+        # The task as received, before a handler could change the objects it is given.
+        task_data = task.task.to_wire()
         report = await call_next()
         try:
-            self.record(
-                task.info,
-                task.task,
-                report,
-                started_at=task.started,
-                duration=time.monotonic() - started,
-                secrets=task.secrets,
-            )
+            if self._passes(info, report):
+                self._record(
+                    info,
+                    task.task,
+                    report,
+                    started_at=task.started,
+                    duration=time.monotonic() - started,
+                    secrets=task.secrets,
+                    task_data=task_data,
+                )
         except Exception:  # a bug of ours must not cost the task its report
-            logger.exception("recording task %s failed; not recorded", task.info.task_id)
+            logger.exception("recording task %s failed; not recorded", info.task_id)
         return report
 
     def unbind(self, runner: ObservedRunner) -> None:
@@ -387,9 +397,22 @@ class Recorder(Interceptor):
 
     def wanted(self, info: TaskInfo, report: TaskReport) -> bool:
         """Whether this task, with this report, is recorded (the filter, then sampling)."""
+        return self._passes(info, report) and self._sampled()
+
+    def _may_record(self, info: TaskInfo) -> bool:
+        """Before the task runs: sampled, and the filter passes it for some outcome."""
         only = self.only
-        if only and not only.matches(info.subject, str(report.status), info.task_id):
+        if only and not any(
+            only.matches(info.subject, status, info.task_id) for status in ("ok", "error")
+        ):
             return False
+        return self._sampled()
+
+    def _passes(self, info: TaskInfo, report: TaskReport) -> bool:
+        only = self.only
+        return not only or only.matches(info.subject, str(report.status), info.task_id)
+
+    def _sampled(self) -> bool:
         return self.sample >= 1.0 or self._random() < self.sample
 
     def record(
@@ -401,6 +424,7 @@ class Recorder(Interceptor):
         started_at: float,
         duration: float,
         secrets: TaskSecrets | None = None,
+        task_data: dict[str, Any] | None = None,
     ) -> None:
         """Record one served task if it is wanted; never waits, never raises for the disk.
 
@@ -410,26 +434,48 @@ class Recorder(Interceptor):
             report: the report sent.
             started_at: when it started, seconds since the epoch.
             duration: seconds it took.
+            task_data: `task.to_wire()` taken before the handler ran (a handler may
+                change the objects it is given); default: taken now.
             secrets: the task's secrets; default: those of the task running here.
-                Their maskers (the process's included) are taken now, on the caller's
-                thread (the task's own are those it already holds), and masked with
-                in the writer's.
+                The line is built and masked now, on the caller's thread, with their
+                maskers (the task's own, which it already holds, and the process's).
         """
-        if not self.wanted(info, report):
-            return
+        if self.wanted(info, report):
+            self._record(
+                info,
+                task,
+                report,
+                started_at=started_at,
+                duration=duration,
+                secrets=secrets,
+                task_data=task_data,
+            )
+
+    def _record(
+        self,
+        info: TaskInfo,
+        task: Task,
+        report: TaskReport,
+        *,
+        started_at: float,
+        duration: float,
+        secrets: TaskSecrets | None = None,
+        task_data: dict[str, Any] | None = None,
+    ) -> None:
         if secrets is None:
             secrets = current_task_secrets()
         maskers = secrets.maskers() if secrets is not None else None
-        self.writer.submit(
-            functools.partial(
-                encode_record,
-                app_id=info.app_id,
-                version=info.version,
-                task=task,
-                report=report,
-                started_at=started_at,
-                duration=duration,
-                waited=info.waited,
-                maskers=maskers,
-            )
+        # Built here, on the event loop's thread: a writer thread building lines took
+        # the GIL from the loop while tasks waited on it; the writer only writes.
+        line = encode_record(
+            app_id=info.app_id,
+            version=info.version,
+            task=task,
+            report=report,
+            started_at=started_at,
+            duration=duration,
+            waited=info.waited,
+            maskers=maskers,
+            task_data=task_data,
         )
+        self.writer.submit(lambda: line)

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+import tempest_sdk as tempest
 from tempest_sdk.emulator import Emulator
 from tempest_sdk.runner import Runner, RunnerConfigError, RunnerOptions, RunnerStartupError, _record
 from tempest_sdk.runner._config import options_from_env
@@ -194,3 +195,34 @@ def test_serve_record_flags_are_checked(cli, tmp_path):
     sample = cli("serve", helloworld, "--emulator", "--record", "r.jsonl", "--record-sample", "2")
     assert sample.returncode == 1
     assert "record_sample must be a number above 0 and at most 1" in sample.stderr
+
+
+def test_the_record_holds_the_task_as_received_even_when_a_handler_changes_it(tmp_path):
+    app = tempest.App("notes", "v1")
+    note = app.resource("note", description="A note.", properties={"type": "object"})
+
+    @note.read
+    async def read(resource: tempest.Resource) -> tempest.Resource:
+        # A handler is given the task's resource, and may change it in place.
+        resource.display_name = "changed by the handler"
+        return resource
+
+    async def scenario() -> str:
+        emulator = Emulator()
+        async with emulator.serve(), emulator.client() as client:
+            task_id = emulator.enqueue_operation(
+                "notes", "v1", "note", "read", external_id="n1", display_name="as sent"
+            )
+            async with Runner(app, client, **OPTIONS, record=tmp_path / "r.jsonl"):
+                await emulator.wait_for_reports_async(1)
+            assert emulator.reports(task_id)[0]["response"]["resource"]["display_name"] == (
+                "changed by the handler"
+            )
+        return task_id
+
+    task_id = anyio.run(scenario)
+    [line] = (tmp_path / "r.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["task_id"] == task_id
+    assert record["task"]["task"]["resource"]["display_name"] == "as sent"
+    assert record["report"]["response"]["resource"]["display_name"] == "changed by the handler"
