@@ -378,7 +378,7 @@ class Recorder(Interceptor):
         report = await call_next()
         try:
             if self._passes(info, report):
-                self._record(
+                self.record(
                     info,
                     task.task,
                     report,
@@ -394,10 +394,6 @@ class Recorder(Interceptor):
     def unbind(self, runner: ObservedRunner) -> None:
         """Write what is queued and close the file."""
         self.writer.close()
-
-    def wanted(self, info: TaskInfo, report: TaskReport) -> bool:
-        """Whether this task, with this report, is recorded (the filter, then sampling)."""
-        return self._passes(info, report) and self._sampled()
 
     def _may_record(self, info: TaskInfo) -> bool:
         """Before the task runs: sampled, and the filter passes it for some outcome."""
@@ -426,7 +422,7 @@ class Recorder(Interceptor):
         secrets: TaskSecrets | None = None,
         task_data: dict[str, Any] | None = None,
     ) -> None:
-        """Record one served task if it is wanted; never waits, never raises for the disk.
+        """Record one served task (the filter and sampling passed); never waits for the disk.
 
         Args:
             info: what the task is.
@@ -440,28 +436,6 @@ class Recorder(Interceptor):
                 The line is built and masked now, on the caller's thread, with their
                 maskers (the task's own, which it already holds, and the process's).
         """
-        if self.wanted(info, report):
-            self._record(
-                info,
-                task,
-                report,
-                started_at=started_at,
-                duration=duration,
-                secrets=secrets,
-                task_data=task_data,
-            )
-
-    def _record(
-        self,
-        info: TaskInfo,
-        task: Task,
-        report: TaskReport,
-        *,
-        started_at: float,
-        duration: float,
-        secrets: TaskSecrets | None = None,
-        task_data: dict[str, Any] | None = None,
-    ) -> None:
         if secrets is None:
             secrets = current_task_secrets()
         maskers = secrets.maskers() if secrets is not None else None
