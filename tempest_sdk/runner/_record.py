@@ -29,7 +29,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
+
+from pydantic_core import from_json
 
 from .._recordings import RecordFilter, encode_record, rotated_paths
 from .._secrets import TaskSecrets, current_task_secrets
@@ -373,8 +375,9 @@ class Recorder(Interceptor):
         if not self._may_record(info):
             return await call_next()
         started = time.monotonic()
-        # The task as received, before a handler could change the objects it is given.
-        task_data = task.task.to_wire()
+        # The task as received, before a handler could change the objects it is given:
+        # as JSON bytes, which the garbage collector need not walk while the task runs.
+        received = task.task.to_json()
         report = await call_next()
         try:
             if self._passes(info, report):
@@ -385,7 +388,7 @@ class Recorder(Interceptor):
                     started_at=task.started,
                     duration=time.monotonic() - started,
                     secrets=task.secrets,
-                    task_data=task_data,
+                    received=received,
                 )
         except Exception:  # a bug of ours must not cost the task its report
             logger.exception("recording task %s failed; not recorded", info.task_id)
@@ -420,7 +423,7 @@ class Recorder(Interceptor):
         started_at: float,
         duration: float,
         secrets: TaskSecrets | None = None,
-        task_data: dict[str, Any] | None = None,
+        received: bytes | None = None,
     ) -> None:
         """Record one served task (the filter and sampling passed); never waits for the disk.
 
@@ -430,8 +433,8 @@ class Recorder(Interceptor):
             report: the report sent.
             started_at: when it started, seconds since the epoch.
             duration: seconds it took.
-            task_data: `task.to_wire()` taken before the handler ran (a handler may
-                change the objects it is given); default: taken now.
+            received: `task.to_json()` taken before the handler ran (a handler may
+                change the objects it is given); default: the task as it is now.
             secrets: the task's secrets; default: those of the task running here.
                 The line is built and masked now, on the caller's thread, with their
                 maskers (the task's own, which it already holds, and the process's).
@@ -450,6 +453,6 @@ class Recorder(Interceptor):
             duration=duration,
             waited=info.waited,
             maskers=maskers,
-            task_data=task_data,
+            task_data=from_json(received) if received is not None else None,
         )
         self.writer.submit(lambda: line)
