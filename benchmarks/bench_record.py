@@ -38,8 +38,8 @@ from bench_runner import bench_app
 from tempest_sdk.client import AsyncTempestClient
 from tempest_sdk.runner import Runner, _record
 
-# The writer thread's own CPU time, read where it ends: what recording adds besides the
-# few microseconds a task spends handing its record over.
+# The writer thread's own CPU time, read where it ends: the writing (the lines are built
+# on the event loop's thread, as each task ends).
 WRITER_CPU: list[float] = []
 _writer_run = _record.RecordWriter._run
 
