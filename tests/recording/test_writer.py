@@ -112,16 +112,21 @@ class SlowFile(KeptFile):
         return super().write(data)
 
 
-def test_a_slow_disk_drops_records_with_one_warning_per_episode(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="tempest_sdk.runner")
-    gate = threading.Event()
+def slow_writer(tmp_path: Path, gate: threading.Event) -> tuple[RecordWriter, list[SlowFile]]:
+    """A writer queueing 4 records, whose files hold each write until `gate` is set."""
     files: list[SlowFile] = []
 
     def opener(path: Path) -> SlowFile:
         files.append(SlowFile(gate))
         return files[-1]
 
-    writer = RecordWriter(tmp_path / "r.jsonl", queue_size=4, opener=opener)
+    return RecordWriter(tmp_path / "r.jsonl", queue_size=4, opener=opener), files
+
+
+def test_a_slow_disk_drops_records_with_one_warning_per_episode(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="tempest_sdk.runner")
+    gate = threading.Event()
+    writer, files = slow_writer(tmp_path, gate)
     writer.open()
     # The disk holds the first write: the queue fills, then every record is dropped,
     # at once (submit never waits).
@@ -248,13 +253,7 @@ def test_what_a_round_finds_queued_is_written_with_one_write_per_file(tmp_path):
 
 def test_records_the_writer_holds_count_against_the_queue_limit(tmp_path):
     gate = threading.Event()
-    files: list[SlowFile] = []
-
-    def opener(path: Path) -> SlowFile:
-        files.append(SlowFile(gate))
-        return files[-1]
-
-    writer = RecordWriter(tmp_path / "r.jsonl", queue_size=4, opener=opener)
+    writer, files = slow_writer(tmp_path, gate)
     for n in range(4):
         assert writer.submit(lambda n=n: line(n))
     writer.open()  # takes the four, and its write waits for the gate

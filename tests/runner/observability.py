@@ -8,10 +8,11 @@ value, so that tests can prove neither reaches a label, a span or a scrape.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 import tempest_sdk as tempest
 from tempest_sdk._backoff import Backoff
 from tempest_sdk.emulator import Emulator
+from tempest_sdk.runner import Runner
 
 APP_ID = "shop"
 VERSION = "v1"
@@ -198,3 +200,21 @@ async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 
                 await anyio.sleep(0.005)
     except TimeoutError:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+@contextlib.asynccontextmanager
+async def shop_runner(emulator: Emulator, **options: Any) -> AsyncIterator[Runner]:
+    """The shop app served from `emulator` by a runner with `OPTIONS` and `options`."""
+    async with (
+        emulator.serve(),
+        emulator.client() as client,
+        Runner(shop_app(), client, **{**OPTIONS, **options}) as runner,
+    ):
+        yield runner
+
+
+async def run_lists(emulator: Emulator, count: int) -> None:
+    """Enqueue `count` list tasks of the shop app and wait for their reports."""
+    for _ in range(count):
+        emulator.enqueue_list(APP_ID, VERSION, "widget")
+    await emulator.wait_for_reports_async(count)

@@ -28,7 +28,7 @@ from tempest_sdk.runner import (
 from tempest_sdk.runner._hooks import run_chain
 
 from .fakes import FAST, FakeApp, FakeSource, make_task, ok_report, wait_until
-from .observability import APP_ID, BACKEND_IDS, BACKENDS, OPTIONS, VERSION, run_on, shop_app
+from .observability import BACKEND_IDS, BACKENDS, run_lists, run_on, shop_runner
 
 SECRET = "s3cr3t-api-key-never-shown"
 TASK = make_task("t1", env=[{"name": "API_KEY", "value": SECRET, "type": "secret"}])
@@ -353,13 +353,8 @@ async def test_a_prometheus_metrics_subclass_with_around_task_still_counts() -> 
 
     metrics = Audited()
     emulator = Emulator()
-    async with (
-        emulator.serve(),
-        emulator.client() as client,
-        Runner(shop_app(), client, hooks=[metrics], **OPTIONS),
-    ):
-        emulator.enqueue_list(APP_ID, VERSION, "widget")
-        await emulator.wait_for_reports_async(1)
+    async with shop_runner(emulator, hooks=[metrics]):
+        await run_lists(emulator, 1)
     assert seen == ["widget"]
     counted = [
         (sample.labels["kind"], sample.labels["outcome"], sample.value)

@@ -30,8 +30,10 @@ from .observability import (
     Widget,
     aget,
     enqueue_workload,
+    run_lists,
     run_on,
     shop_app,
+    shop_runner,
     wait_until,
 )
 
@@ -162,23 +164,15 @@ async def test_the_endpoint_serves_the_runners_metrics_without_a_metrics_hook():
 async def test_recording_counts_are_exported(tmp_path: Path):
     metrics = PrometheusMetrics()
     emulator = Emulator()
-    async with (
-        emulator.serve(),
-        emulator.client() as client,
-        Runner(
-            shop_app(), client, hooks=[metrics], record=tmp_path / "tasks.jsonl", **OPTIONS
-        ) as runner,
-    ):
+    async with shop_runner(emulator, hooks=[metrics], record=tmp_path / "t.jsonl") as runner:
         text = generate_latest(metrics.registry).decode()
         assert value(text, "tempest_records_written_total") == 0
-        for _ in range(3):
-            emulator.enqueue_list(APP_ID, VERSION, "widget")
-        await emulator.wait_for_reports_async(3)
+        await run_lists(emulator, 3)
         await wait_until(lambda: runner.sample().records_written == 3, "3 records written")
         text = generate_latest(metrics.registry).decode()
     assert value(text, "tempest_records_written_total") == 3
     assert value(text, "tempest_records_dropped_total") == 0
-    assert len((tmp_path / "tasks.jsonl").read_text().splitlines()) == 3
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 3
 
 
 async def test_metrics_go_to_the_registry_given_and_one_registry_takes_one_set():

@@ -40,8 +40,10 @@ from .observability import (
     VERSION,
     Widget,
     enqueue_workload,
+    run_lists,
     run_on,
     shop_app,
+    shop_runner,
     wait_until,
 )
 
@@ -320,16 +322,8 @@ async def test_recording_counts_are_observed(tmp_path: Path):
     tracer_provider, _, meter_provider, reader = providers()
     hook = OpenTelemetry(tracer_provider, meter_provider)
     emulator = Emulator()
-    async with (
-        emulator.serve(),
-        emulator.client() as client,
-        Runner(
-            shop_app(), client, hooks=[hook], record=tmp_path / "tasks.jsonl", **OPTIONS
-        ) as runner,
-    ):
-        for _ in range(2):
-            emulator.enqueue_list(APP_ID, VERSION, "widget")
-        await emulator.wait_for_reports_async(2)
+    async with shop_runner(emulator, hooks=[hook], record=tmp_path / "t.jsonl") as runner:
+        await run_lists(emulator, 2)
         await wait_until(lambda: runner.sample().records_written == 2, "2 records written")
         metrics = reader.get_metrics_data()
     assert metrics is not None
