@@ -12,8 +12,8 @@ same way. Tasks are never held back nor lost for a record.
 
 Why lines on the loop and batches: the writer shares the GIL with the event loop. A
 writer thread building lines held the GIL while tasks waited for the loop (recording
-then cost 8-12 % of the rate of a runner waiting on the network, against 0-3 % with
-the lines built on the loop); each `write` that reaches the disk releases the GIL, and
+then cost 8-15 % of the rate of a runner waiting on the network, about 4 % with the
+lines built on the loop); each `write` that reaches the disk releases the GIL, and
 taking it back from a busy loop costs the loop a forced switch, so one `write` per
 batch makes it once a tick.
 """
