@@ -11,13 +11,14 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import pytest
 
 from tempest_sdk._backoff import Backoff
 from tempest_sdk.client import InternalServerError, RequestRejectedError
-from tempest_sdk.models import ReportStatus, Task, TaskReport, parse_task
+from tempest_sdk.models import ReportStatus, StandardResponse, Task, TaskReport, parse_task
 from tempest_sdk.runner import PollEvent, Runner, RunnerHook
 
 from .fakes import FAST, FakeApp, FakeSource, make_task, ok_report, wait_until
@@ -121,9 +122,37 @@ class CallersAtErrors(RunnerHook):
             self.callers.append(self.runner._pollers[0].callers)
 
 
+class ReportsFirst(FakeSource):
+    """Holds `next` calls at the first scripted failure until `reports` reports are
+    acknowledged: a report answered in the middle of the failures would end their run
+    (an answer is an answer), and whether one is would depend on timing."""
+
+    def __init__(self, reports: int) -> None:
+        super().__init__()
+        self._reports = reports
+        self._reported: anyio.Event | None = None
+
+    def _all_reported(self) -> anyio.Event:
+        if self._reported is None:
+            self._reported = anyio.Event()
+        return self._reported
+
+    async def next_task(self, app_id: str, version: str, /, **kwargs: Any) -> Task | None:
+        queue = self.queues[(app_id, version)]
+        if queue and isinstance(queue[0], BaseException) and len(self.acked) < self._reports:
+            await self._all_reported().wait()
+        return await super().next_task(app_id, version, **kwargs)
+
+    async def report(self, report: TaskReport, /, **kwargs: Any) -> StandardResponse:
+        answer = await super().report(report, **kwargs)
+        if len(self.acked) >= self._reports:
+            self._all_reported().set()
+        return answer
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failing_control_plane_is_polled_by_one_caller_with_backoff(backend, caplog):
-    source, app = FakeSource(), FakeApp(handler=sleeping(0.005))
+    source, app = ReportsFirst(reports=30), FakeApp(handler=sleeping(0.005))
     source.next_delay = 0.002
     failures = [InternalServerError("503", endpoint=NEXT, status_code=503) for _ in range(15)]
     source.push("shop", "v1", *(make_task(f"a{i}") for i in range(30)))
