@@ -695,8 +695,10 @@ class TaskSecrets:
         self._extra: frozenset[str] | set[str] = _NONE
         self._values: tuple[str, ...] | None = None
         self._own: tuple[Masker, ...] | None = None
-        # The runner holds the task's secrets around dispatch, which makes its own:
-        # the variables (100,000 of them, say) are read once for both.
+        # Another holder of a task the runner holds already (dispatch uses the runner's
+        # own; an interceptor building an `InterceptedTask` itself, a record encoded
+        # without maskers): the variables (100,000 of them, say) are read once, and
+        # what this one learns reaches the runner's.
         outer = _task.get()
         self._variables_of: TaskSecrets | None = (
             outer if outer is not None and outer._request is request else None
@@ -794,13 +796,12 @@ class TaskSecrets:
 
     def mask(self, text: str) -> str:
         """`text` with this task's secrets and the process's masked."""
-        return _mask_text(text, self.maskers())
+        return scrub_with(text, self.maskers())
 
     def mask_data(self, value: Any) -> Any:
         """`value` (JSON-like data: a report's properties, a list page, an output)
         with this task's secrets and the process's masked in every string, keys too."""
-        maskers = self.maskers()
-        return _mask_data(value, maskers) if maskers else value
+        return scrub_data_with(value, self.maskers())
 
 
 _task: contextvars.ContextVar[TaskSecrets | None] = contextvars.ContextVar(
