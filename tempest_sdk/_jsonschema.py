@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["declared_types"]
+__all__ = ["declared_types", "json_type"]
 
 
 def declared_types(schema: Mapping[str, Any]) -> set[str]:
@@ -17,3 +17,25 @@ def declared_types(schema: Mapping[str, Any]) -> set[str]:
     if isinstance(kind, list):
         return {k for k in kind if isinstance(k, str)}
     return set()
+
+
+def json_type(value: Any) -> str | None:
+    """The JSON Schema type name of a decoded JSON value; None for any other Python value.
+
+    `bool` is checked before `int` because it is one in Python and not in JSON.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return None

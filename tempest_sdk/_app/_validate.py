@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._jsonschema import json_type
 from ._fastcheck import FastCheck, compile_fast_check
 from ._schema import jsonschema_lib, validator_class
 
@@ -115,21 +116,7 @@ def join_path(prefix: str, parts: Iterable[Any]) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return f"a Python {type(value).__name__}"
+    return json_type(value) or f"a Python {type(value).__name__}"
 
 
 def _show(value: Any) -> str:

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, Literal, Protocol, Union, get_args, ge
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from .._jsonschema import json_type
 from ..models import WireModel
 
 __all__ = ["CONTRACT_NULLABLE", "Shape", "compile_model", "describe_value"]
@@ -62,19 +63,19 @@ class Shape(Protocol):
         ...
 
 
+_TYPE_WORDS: Final = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "a number",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+}
+
+
 def describe_value(value: Any) -> str:
     """Name the JSON type of `value` without quoting it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    return _TYPE_WORDS.get(json_type(value) or "object", "an object")
 
 
 def _quoted(value: Any) -> str:
