@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "tempest_sdk"
@@ -26,7 +27,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(path: Path, name: str) -> set[str]:
+def imports_of(path: Path, name: str, modules: Collection[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -40,8 +41,11 @@ def imports_of(path: Path, name: str) -> set[str]:
             if not target.startswith("tempest_sdk"):
                 continue
             for alias in node.names:
-                found.add(f"{target}.{alias.name}")
-                found.add(target)
+                # `from pkg import module` depends on the module, not on what
+                # `pkg/__init__` imports: a parent package is always run first
+                # anyway, and counting it would make every such import a circle.
+                sub = f"{target}.{alias.name}"
+                found.add(sub if sub in modules else target)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("tempest_sdk"))
     return found
@@ -89,7 +93,7 @@ def main() -> None:
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in files.items():
         graph[name]
-        for target in imports_of(path, name):
+        for target in imports_of(path, name, files):
             if target in files and target != name:
                 graph[name].add(target)
 

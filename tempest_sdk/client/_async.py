@@ -15,20 +15,8 @@ from typing import Self, TypeVar, cast
 
 import httpx
 
+from .. import models
 from .._backoff import Backoff
-from ..models import (
-    AppHealthReportRequest,
-    ConnectRequest,
-    ListProjectsResponse,
-    ListRecipesResponse,
-    ListResourcesResponse,
-    Project,
-    Recipe,
-    Resource,
-    StandardResponse,
-    Task,
-    TaskReport,
-)
 from ._base import BaseClient, Outcome, Send, Sleep, next_cursor
 from ._calls import (
     PROJECTS,
@@ -269,11 +257,11 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
 
     async def connect_app_version(
         self,
-        request: ConnectRequest,
+        request: models.ConnectRequest,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Declare an app version and its resource types (`/apps.version.connect`).
 
         Returns:
@@ -288,7 +276,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Task | None:
+    ) -> models.Task | None:
         """Fetch the next task of an app version (`/apps.operations.next`).
 
         Returns:
@@ -302,11 +290,11 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
 
     async def report(
         self,
-        report: TaskReport,
+        report: models.TaskReport,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Report the outcome of a task (`/apps.operations.report`).
 
         Raises:
@@ -316,11 +304,11 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
 
     async def report_health(
         self,
-        request: AppHealthReportRequest,
+        request: models.AppHealthReportRequest,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Report the health of an app version's resource types (`/apps.versions.health`)."""
         return await self._send(report_health_call(request), timeout, max_retries)
 
@@ -330,7 +318,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Resource:
+    ) -> models.Resource:
         """Fetch one resource by its Tempest id (`/resources.get`)."""
         return await self._send(get_resource_call(id), timeout, max_retries)
 
@@ -340,7 +328,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListResourcesResponse:
+    ) -> models.ListResourcesResponse:
         """Fetch one page of resources (`/resources.list`); `next` is the page's cursor."""
         return await self._send(list_resources_call(next), timeout, max_retries)
 
@@ -350,7 +338,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Project:
+    ) -> models.Project:
         """Fetch one project by id (`/projects.get`)."""
         return await self._send(get_project_call(id), timeout, max_retries)
 
@@ -360,7 +348,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListProjectsResponse:
+    ) -> models.ListProjectsResponse:
         """Fetch one page of projects (`/projects.list`); `next` is the page's cursor."""
         return await self._send(list_projects_call(next), timeout, max_retries)
 
@@ -370,7 +358,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Recipe:
+    ) -> models.Recipe:
         """Fetch one recipe by id (`/recipes.get`)."""
         return await self._send(get_recipe_call(id), timeout, max_retries)
 
@@ -380,7 +368,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListRecipesResponse:
+    ) -> models.ListRecipesResponse:
         """Fetch one page of recipes (`/recipes.list`); `next` is the page's cursor."""
         return await self._send(list_recipes_call(next), timeout, max_retries)
 
@@ -389,7 +377,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> AsyncIterator[Resource]:
+    ) -> AsyncIterator[models.Resource]:
         """Every resource, page after page, fetched as the iteration goes."""
         return self._walk(RESOURCES, timeout, max_retries)
 
@@ -398,7 +386,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> AsyncIterator[Project]:
+    ) -> AsyncIterator[models.Project]:
         """Every project, page after page, fetched as the iteration goes."""
         return self._walk(PROJECTS, timeout, max_retries)
 
@@ -407,7 +395,7 @@ class AsyncTempestClient(BaseClient[httpx.AsyncClient]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> AsyncIterator[Recipe]:
+    ) -> AsyncIterator[models.Recipe]:
         """Every recipe, page after page, fetched as the iteration goes."""
         return self._walk(RECIPES, timeout, max_retries)
 

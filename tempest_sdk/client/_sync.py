@@ -16,20 +16,8 @@ from typing import Self, TypeVar, cast
 
 import httpx
 
+from .. import models
 from .._backoff import Backoff
-from ..models import (
-    AppHealthReportRequest,
-    ConnectRequest,
-    ListProjectsResponse,
-    ListRecipesResponse,
-    ListResourcesResponse,
-    Project,
-    Recipe,
-    Resource,
-    StandardResponse,
-    Task,
-    TaskReport,
-)
 from ._base import BaseClient, Outcome, Send, Sleep, next_cursor
 from ._calls import (
     PROJECTS,
@@ -271,11 +259,11 @@ class TempestClient(BaseClient[httpx.Client]):
 
     def connect_app_version(
         self,
-        request: ConnectRequest,
+        request: models.ConnectRequest,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Declare an app version and its resource types (`/apps.version.connect`).
 
         Returns:
@@ -290,7 +278,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Task | None:
+    ) -> models.Task | None:
         """Fetch the next task of an app version (`/apps.operations.next`).
 
         Returns:
@@ -304,11 +292,11 @@ class TempestClient(BaseClient[httpx.Client]):
 
     def report(
         self,
-        report: TaskReport,
+        report: models.TaskReport,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Report the outcome of a task (`/apps.operations.report`).
 
         Raises:
@@ -318,11 +306,11 @@ class TempestClient(BaseClient[httpx.Client]):
 
     def report_health(
         self,
-        request: AppHealthReportRequest,
+        request: models.AppHealthReportRequest,
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> StandardResponse:
+    ) -> models.StandardResponse:
         """Report the health of an app version's resource types (`/apps.versions.health`)."""
         return self._send(report_health_call(request), timeout, max_retries)
 
@@ -332,7 +320,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Resource:
+    ) -> models.Resource:
         """Fetch one resource by its Tempest id (`/resources.get`)."""
         return self._send(get_resource_call(id), timeout, max_retries)
 
@@ -342,7 +330,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListResourcesResponse:
+    ) -> models.ListResourcesResponse:
         """Fetch one page of resources (`/resources.list`); `next` is the page's cursor."""
         return self._send(list_resources_call(next), timeout, max_retries)
 
@@ -352,7 +340,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Project:
+    ) -> models.Project:
         """Fetch one project by id (`/projects.get`)."""
         return self._send(get_project_call(id), timeout, max_retries)
 
@@ -362,7 +350,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListProjectsResponse:
+    ) -> models.ListProjectsResponse:
         """Fetch one page of projects (`/projects.list`); `next` is the page's cursor."""
         return self._send(list_projects_call(next), timeout, max_retries)
 
@@ -372,7 +360,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Recipe:
+    ) -> models.Recipe:
         """Fetch one recipe by id (`/recipes.get`)."""
         return self._send(get_recipe_call(id), timeout, max_retries)
 
@@ -382,7 +370,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> ListRecipesResponse:
+    ) -> models.ListRecipesResponse:
         """Fetch one page of recipes (`/recipes.list`); `next` is the page's cursor."""
         return self._send(list_recipes_call(next), timeout, max_retries)
 
@@ -391,7 +379,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Iterator[Resource]:
+    ) -> Iterator[models.Resource]:
         """Every resource, page after page, fetched as the iteration goes."""
         return self._walk(RESOURCES, timeout, max_retries)
 
@@ -400,7 +388,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Iterator[Project]:
+    ) -> Iterator[models.Project]:
         """Every project, page after page, fetched as the iteration goes."""
         return self._walk(PROJECTS, timeout, max_retries)
 
@@ -409,7 +397,7 @@ class TempestClient(BaseClient[httpx.Client]):
         *,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
         max_retries: int | UseClientDefault = USE_CLIENT_DEFAULT,
-    ) -> Iterator[Recipe]:
+    ) -> Iterator[models.Recipe]:
         """Every recipe, page after page, fetched as the iteration goes."""
         return self._walk(RECIPES, timeout, max_retries)
 
