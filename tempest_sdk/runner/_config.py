@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict
 from .._backoff import Backoff
 from .._recordings import normalized_filter
 from ._errors import RunnerConfigError
+from ._gc import auto_threshold
 from ._hooks import Interceptor
 from ._outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_REPORTS
 from ._record import DEFAULT_RECORD_FILES, DEFAULT_RECORD_MAX_BYTES
@@ -88,6 +89,14 @@ class RunnerOptions:
             `"text"` or `"json"` (one JSON object a line, see `JsonLogFormatter`) on
             stderr, the SDK's records from INFO; `None` leaves logging to the program.
             A `Runner` embedded in another program ignores it.
+        gc_threshold: the young generation's garbage-collection threshold (Python's
+            `gc` threshold0) while the runner serves: `"auto"` (the default) is 200
+            per slot of `concurrency`, at least Python's 700 and at most 100,000; an
+            integer sets it; `None` leaves the collector alone. It is only raised,
+            never lowered, left alone while the program has the collector off, and
+            given back when the runner stops: at high concurrency the default 700
+            walks the live objects of every task in flight again and again, up to a
+            fifth of the runner's CPU (see the docs' "Runner").
     """
 
     concurrency: int = 16
@@ -117,6 +126,7 @@ class RunnerOptions:
     record_max_bytes: int = DEFAULT_RECORD_MAX_BYTES
     record_files: int = DEFAULT_RECORD_FILES
     log_format: Literal["text", "json"] | None = None
+    gc_threshold: int | Literal["auto"] | None = "auto"
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -192,6 +202,14 @@ class RunnerOptions:
             problems.append(f"until_idle must be True or False, got {self.until_idle!r}")
         if self.log_format not in (None, "text", "json"):
             problems.append(f"log_format must be 'text', 'json' or None, got {self.log_format!r}")
+        threshold = self.gc_threshold
+        if threshold not in (None, "auto") and (
+            isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1
+        ):
+            problems.append(
+                f"gc_threshold must be 'auto', None (leave Python's collector alone) or an "
+                f"integer of at least 1, got {threshold!r}"
+            )
         if self.operations_address is not None:
             try:
                 parse_address(self.operations_address)
@@ -209,6 +227,13 @@ class RunnerOptions:
     def reporter_limit(self) -> int:
         """The most `report` calls in flight."""
         return self.reporters if self.reporters is not None else self.concurrency
+
+    @property
+    def young_gc_threshold(self) -> int | None:
+        """The young generation's threshold the runner sets while it serves, or None."""
+        if self.gc_threshold == "auto":
+            return auto_threshold(self.concurrency)
+        return self.gc_threshold
 
     @property
     def operations_bind(self) -> tuple[str, int] | None:
@@ -258,6 +283,7 @@ class RunnerOptionsKwargs(TypedDict, total=False):
     record_max_bytes: int
     record_files: int
     log_format: Literal["text", "json"] | None
+    gc_threshold: int | Literal["auto"] | None
 
 
 # Variable suffix -> (option, parser). Only simple, deployment-level knobs are read
@@ -339,6 +365,20 @@ def _env_filter(name: str, raw: str) -> str | None:
         raise RunnerConfigError(f"{name}={raw!r}: {exc}") from None
 
 
+def _env_gc_threshold(name: str, raw: str) -> int | Literal["auto"] | None:
+    text = raw.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text in ("off", "none"):
+        return None
+    if text.isascii() and text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise RunnerConfigError(
+        f"{name}={raw!r} is not 'auto', 'off' or a whole number of at least 1 "
+        f"(example: {name}=50000)"
+    )
+
+
 def _env_address(name: str, raw: str) -> str | None:
     value = raw.strip()
     if value.lower() in {"", "off", "none"}:
@@ -399,6 +439,7 @@ _ENV_OPTIONS: dict[str, tuple[str, Any]] = {
     "RECORD_MAX_BYTES": ("record_max_bytes", _env_bytes),
     "RECORD_FILES": ("record_files", _env_int),
     "LOG_FORMAT": ("log_format", _env_log_format),
+    "GC_THRESHOLD": ("gc_threshold", _env_gc_threshold),
 }
 
 
@@ -411,7 +452,7 @@ def options_from_env(environ: Mapping[str, str] | None = None, **overrides: Any)
     `Ki`/`Mi`/`Gi`), `_OPERATIONS_ADDRESS` (`HOST:PORT`; `off`), `_UNTIL_IDLE` (`1`/`0`),
     `_IDLE_AFTER` (seconds), `_RECORD` (a file), `_RECORD_ONLY` (`errors,type=NAME`),
     `_RECORD_SAMPLE` (`0.1`), `_RECORD_MAX_BYTES`, `_RECORD_FILES`, `_LOG_FORMAT`
-    (`text` or `json`).
+    (`text` or `json`), `_GC_THRESHOLD` (`auto`, `off` or a number).
 
     Raises:
         RunnerConfigError: a variable or option has an invalid value.

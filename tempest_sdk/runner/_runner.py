@@ -34,6 +34,7 @@ from ..models import TaskReport
 from ._config import RunnerOptions, RunnerOptionsKwargs, options_from_env, pool_keywords
 from ._dedup import TaskLedger
 from ._errors import RunnerStartupError
+from ._gc import young_threshold
 from ._health import health_loop
 from ._hooks import Interceptor, RunnerSample, overriding, task_interceptors
 from ._log import describe_error, logger, summary_logger
@@ -279,7 +280,8 @@ class Runner:
         # Every task started from here inherits it: `ctx.stopping` of its handlers.
         marked = enter_stopping(events.stop)
         try:
-            await self._run(events)
+            with young_threshold(self.options.young_gc_threshold):
+                await self._run(events)
         except BaseExceptionGroup as group:
             startup = _first(group, RunnerStartupError)
             if startup is None:
