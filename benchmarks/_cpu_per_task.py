@@ -10,7 +10,8 @@ the figures are the CPU-seconds of this process alone (`getrusage`: every thread
   minimal `report`: the least a client can do per task;
 - for context, the same loop on the SDK's transport alone (an `httpx.Request` handed
   straight to httpx-aiohttp's transport, as the SDK's client does; 16 concurrent
-  callers on the event loop), with no SDK code at all.
+  callers on the event loop), with no SDK code at all; and on aiohttp alone, without
+  httpx, the layer httpx-aiohttp drives.
 
 Used by `bench_range.py` (section 4); run alone: python benchmarks/_cpu_per_task.py
 """
@@ -36,6 +37,7 @@ from tempest_sdk.runner._config import pool_keywords
 
 __all__ = [
     "CpuFigures",
+    "aiohttp_loop_cpu",
     "bare_loop_cpu",
     "cpu_seconds",
     "runner_cpu",
@@ -152,6 +154,38 @@ async def transport_loop_cpu(server: LeanServer, version: str, pairs: int) -> Cp
     return CpuFigures(each * TRANSPORT_CALLERS, cpu, wall)
 
 
+async def aiohttp_loop_cpu(server: LeanServer, version: str, pairs: int) -> CpuFigures:
+    """`pairs` next+report pairs on an `aiohttp.ClientSession` alone, no httpx: what the
+    HTTP layer under httpx-aiohttp costs by itself (16 concurrent callers)."""
+    import aiohttp
+
+    server.set_latency(0.0)
+    server.enqueue(version, pairs + 200)
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    next_url = f"{server.url}/apps.operations.next"
+    report_url = f"{server.url}/apps.operations.report"
+    next_body = json.dumps({"app_id": "bench", "version": version}).encode()
+    each = pairs // TRANSPORT_CALLERS
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def post(url: str, body: bytes) -> bytes:
+            async with session.post(url, data=body) as response:
+                return await response.read()
+
+        async def loop(count: int) -> None:
+            for _ in range(count):
+                task_id = json.loads(await post(next_url, next_body))["task_id"]
+                await post(report_url, _report_body(task_id))
+
+        await loop(50)
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        async with anyio.create_task_group() as group:
+            for _ in range(TRANSPORT_CALLERS):
+                group.start_soon(loop, each)
+        cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    return CpuFigures(each * TRANSPORT_CALLERS, cpu, wall)
+
+
 async def _delivered(runner: Runner, count: int) -> None:
     """Until the runner has delivered `count` reports (polled: the figure is the CPU of
     the whole process, this wait included, at 500 cheap wake-ups a second)."""
@@ -192,7 +226,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="CPU per task: runner vs bare loop")
     parser.add_argument("--tasks", type=int, default=4000)
-    parser.add_argument("--only", choices=["runner", "bare", "transport"], default=None)
+    parser.add_argument("--only", choices=["runner", "bare", "transport", "aiohttp"], default=None)
     args = parser.parse_args()
     server = LeanServer(lifetime=600.0)
     try:
@@ -202,6 +236,9 @@ def main() -> None:
         if args.only in (None, "transport"):
             loop = anyio.run(transport_loop_cpu, server, "v3", args.tasks)
             print(f"transp {loop.per_pair_ms:.3f} ms/pair  {loop.per_cpu_second:6.0f}/CPU-s")
+        if args.only in (None, "aiohttp"):
+            raw = anyio.run(aiohttp_loop_cpu, server, "v4", args.tasks)
+            print(f"aiohttp {raw.per_pair_ms:.3f} ms/pair  {raw.per_cpu_second:6.0f}/CPU-s")
         if args.only in (None, "runner"):
             run = anyio.run(runner_cpu, server, "v2", args.tasks)
             print(f"runner {run.per_pair_ms:.3f} ms/task  {run.per_cpu_second:6.0f}/CPU-s")
