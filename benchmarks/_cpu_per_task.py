@@ -23,7 +23,9 @@ import json
 import resource
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -116,6 +118,31 @@ def _report_body(task_id: str) -> bytes:
     ).encode()
 
 
+async def _callers_cpu(
+    post: Callable[[Any, bytes], Awaitable[bytes]],
+    next_url: Any,
+    report_url: Any,
+    next_body: bytes,
+    pairs: int,
+) -> CpuFigures:
+    """CPU of `pairs` next+report pairs by `TRANSPORT_CALLERS` concurrent callers of
+    `post(url, body) -> answer`, after a warm-up of 50."""
+
+    async def loop(count: int) -> None:
+        for _ in range(count):
+            task_id = json.loads(await post(next_url, next_body))["task_id"]
+            await post(report_url, _report_body(task_id))
+
+    await loop(50)
+    each = pairs // TRANSPORT_CALLERS
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for _ in range(TRANSPORT_CALLERS):
+            group.start_soon(loop, each)
+    cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    return CpuFigures(each * TRANSPORT_CALLERS, cpu, wall)
+
+
 async def transport_loop_cpu(server: LeanServer, version: str, pairs: int) -> CpuFigures:
     """`pairs` next+report pairs straight to httpx-aiohttp's transport, as the SDK's
     client sends (an `httpx.Request` built per call, its body read whole), no SDK code."""
@@ -126,10 +153,7 @@ async def transport_loop_cpu(server: LeanServer, version: str, pairs: int) -> Cp
     headers = httpx.Headers(
         {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
     )
-    next_url = httpx.URL(f"{server.url}/apps.operations.next")
-    report_url = httpx.URL(f"{server.url}/apps.operations.report")
     next_body = json.dumps({"app_id": "bench", "version": version}).encode()
-    each = pairs // TRANSPORT_CALLERS
     async with AiohttpTransport() as transport:
 
         async def post(url: httpx.URL, body: bytes) -> bytes:
@@ -140,18 +164,13 @@ async def transport_loop_cpu(server: LeanServer, version: str, pairs: int) -> Cp
             finally:
                 await response.aclose()
 
-        async def loop(count: int) -> None:
-            for _ in range(count):
-                task_id = json.loads(await post(next_url, next_body))["task_id"]
-                await post(report_url, _report_body(task_id))
-
-        await loop(50)
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(TRANSPORT_CALLERS):
-                group.start_soon(loop, each)
-        cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
-    return CpuFigures(each * TRANSPORT_CALLERS, cpu, wall)
+        return await _callers_cpu(
+            post,
+            httpx.URL(f"{server.url}/apps.operations.next"),
+            httpx.URL(f"{server.url}/apps.operations.report"),
+            next_body,
+            pairs,
+        )
 
 
 async def aiohttp_loop_cpu(server: LeanServer, version: str, pairs: int) -> CpuFigures:
@@ -162,28 +181,20 @@ async def aiohttp_loop_cpu(server: LeanServer, version: str, pairs: int) -> CpuF
     server.set_latency(0.0)
     server.enqueue(version, pairs + 200)
     headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
-    next_url = f"{server.url}/apps.operations.next"
-    report_url = f"{server.url}/apps.operations.report"
     next_body = json.dumps({"app_id": "bench", "version": version}).encode()
-    each = pairs // TRANSPORT_CALLERS
     async with aiohttp.ClientSession(headers=headers) as session:
 
         async def post(url: str, body: bytes) -> bytes:
             async with session.post(url, data=body) as response:
                 return await response.read()
 
-        async def loop(count: int) -> None:
-            for _ in range(count):
-                task_id = json.loads(await post(next_url, next_body))["task_id"]
-                await post(report_url, _report_body(task_id))
-
-        await loop(50)
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        async with anyio.create_task_group() as group:
-            for _ in range(TRANSPORT_CALLERS):
-                group.start_soon(loop, each)
-        cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
-    return CpuFigures(each * TRANSPORT_CALLERS, cpu, wall)
+        return await _callers_cpu(
+            post,
+            f"{server.url}/apps.operations.next",
+            f"{server.url}/apps.operations.report",
+            next_body,
+            pairs,
+        )
 
 
 async def _delivered(runner: Runner, count: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import pytest
 
 from tempest_sdk._backoff import Backoff
 from tempest_sdk._limits import NO_LIMITS, Limits
@@ -35,6 +36,19 @@ FAST = {
     "flush_timeout": 2.0,
 }
 """Runner options that keep unit tests fast: tiny pauses and backoff."""
+
+
+BACKENDS = ["asyncio", "trio", "uvloop"]
+
+
+def run_on(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run `scenario` on `backend`: asyncio, trio, or asyncio on uvloop (skipped when
+    uvloop is not installed)."""
+    if backend == "uvloop":
+        pytest.importorskip("uvloop", reason="uvloop is not installed")
+        anyio.run(scenario, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(scenario, backend=backend)
 
 
 def make_task(

@@ -4,7 +4,7 @@ given back; the program's own choices stand. On asyncio, trio and uvloop."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import anyio
@@ -19,9 +19,7 @@ from tempest_sdk.runner import (
 )
 from tempest_sdk.runner._gc import AUTO_MOST, auto_threshold, young_threshold
 
-from .fakes import FakeApp, FakeSource, make_task, wait_until
-
-BACKENDS = ["asyncio", "trio", "uvloop"]
+from .fakes import BACKENDS, FakeApp, FakeSource, make_task, run_on, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -34,14 +32,6 @@ def _python_default() -> Iterator[None]:
     gc.set_threshold(*saved)
     if not enabled:
         gc.disable()
-
-
-def run_on(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:
-    if backend == "uvloop":
-        pytest.importorskip("uvloop", reason="uvloop is not installed")
-        anyio.run(scenario, backend="asyncio", backend_options={"use_uvloop": True})
-    else:
-        anyio.run(scenario, backend=backend)
 
 
 def test_auto_is_200_a_slot_between_python_default_and_the_ceiling():
@@ -131,13 +121,19 @@ def test_overlapping_runners_keep_the_highest_and_the_last_gives_back():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_runner_raises_it_while_serving_and_gives_it_back(backend):
+@pytest.mark.parametrize(
+    ("gc_threshold", "serving"),
+    [("auto", 12_800), (30_000, 30_000), (None, 700)],
+)
+def test_a_runner_sets_it_while_serving_and_gives_it_back(backend, gc_threshold, serving):
     seen: list[int] = []
 
     async def scenario() -> None:
         source = FakeSource()
         source.push("shop", "v1", make_task("t1"))
-        runner = Runner(FakeApp(), source, concurrency=64, health_interval=3600.0)
+        runner = Runner(
+            FakeApp(), source, concurrency=64, gc_threshold=gc_threshold, health_interval=3600.0
+        )
         async with anyio.create_task_group() as group:
             group.start_soon(runner.run)
             await wait_until(lambda: len(source.acked) == 1, "the task reported")
@@ -146,25 +142,7 @@ def test_a_runner_raises_it_while_serving_and_gives_it_back(backend):
         seen.append(gc.get_threshold()[0])
 
     run_on(backend, scenario)
-    assert seen == [12_800, 700]
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_runner_told_off_never_touches_it(backend):
-    seen: list[int] = []
-
-    async def scenario() -> None:
-        source = FakeSource()
-        source.push("shop", "v1", make_task("t1"))
-        runner = Runner(FakeApp(), source, gc_threshold=None, health_interval=3600.0)
-        async with anyio.create_task_group() as group:
-            group.start_soon(runner.run)
-            await wait_until(lambda: len(source.acked) == 1, "the task reported")
-            seen.append(gc.get_threshold()[0])
-            await runner.shutdown()
-
-    run_on(backend, scenario)
-    assert seen == [700]
+    assert seen == [serving, 700]
 
 
 def test_a_runner_that_fails_to_start_gives_it_back():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -26,21 +25,12 @@ from tempest_sdk.runner._retry import (
     quick_delay,
 )
 
-from .fakes import FAST, FakeApp, FakeSource, make_task, wait_until
+from .fakes import BACKENDS, FAST, FakeApp, FakeSource, make_task, run_on, wait_until
 
 NEXT = "/apps.operations.next"
 REPORT = "/apps.operations.report"
-BACKENDS = ["asyncio", "trio", "uvloop"]
 # Pauses that would outlast every test: only a wake-up ends them in time.
 SLOW = Backoff(base=400.0, cap=400.0, rng=random.Random(7))
-
-
-def run_on(backend: str, scenario: Callable[[], Awaitable[None]]) -> None:
-    if backend == "uvloop":
-        pytest.importorskip("uvloop", reason="uvloop is not installed")
-        anyio.run(scenario, backend="asyncio", backend_options={"use_uvloop": True})
-    else:
-        anyio.run(scenario, backend=backend)
 
 
 def unavailable(endpoint: str = REPORT) -> InternalServerError:
