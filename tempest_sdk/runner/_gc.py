@@ -59,8 +59,11 @@ def _hold(threshold: int) -> None:
     global _before, _set
     with _lock:
         current, *older = gc.get_threshold()
-        if not _held:
+        if not _held or current != (_before if _set is None else _set):
+            # The program's value (first hold, or set by the program since): the one
+            # to give back.
             _before = current
+            _set = None
         _held.append(threshold)
         if not gc.isenabled() or current == 0 or current >= threshold:
             return  # the program's choice: off, or already at least as high

@@ -103,6 +103,15 @@ def test_a_change_the_program_made_while_serving_stands():
     assert gc.get_threshold()[0] == 1_000
 
 
+def test_a_value_the_program_set_between_two_runners_is_the_one_given_back():
+    with young_threshold(20_000):
+        gc.set_threshold(30_000)
+        with young_threshold(50_000):
+            assert gc.get_threshold()[0] == 50_000
+        assert gc.get_threshold()[0] == 30_000
+    assert gc.get_threshold()[0] == 30_000
+
+
 def test_overlapping_runners_keep_the_highest_and_the_last_gives_back():
     with ExitStack() as low:
         low.enter_context(young_threshold(20_000))
