@@ -5,7 +5,8 @@ process) that holds every answer back L ms and answers a fraction of `next` and
 `report` calls 503 at random, with a 50 ms async handler:
 
 1. concurrency 64 / 256 / 1024 at L = 0 / 20 / 50 / 100 ms, against the ideal
-   `concurrency / (handler + 2 L)` (target: >= 0.9 of it at concurrency 256, 100 ms);
+   `concurrency / (handler + 2 L)` (target: >= 0.9 of it at concurrency 256, 100 ms),
+   and that point again with `gc_threshold=None` (Python's own GC threshold);
 2. random 503s on 0 / 10 / 20 / 25 / 30 % of calls at L = 20 ms, concurrency 64, three
    runs each (seeds 1-3), each run against the fault-free run of its round (targets:
    every run >= 0.7 at 20 %, >= 0.5 at 30 %); with the runner's WARNING and ERROR

@@ -92,11 +92,11 @@ class RunnerOptions:
         gc_threshold: the young generation's garbage-collection threshold (Python's
             `gc` threshold0) while the runner serves: `"auto"` (the default) is 200
             per slot of `concurrency`, at least Python's 700 and at most 100,000; an
-            integer sets it; `None` leaves the collector alone. It is only raised,
-            never lowered, left alone while the program has the collector off, and
-            given back when the runner stops: at high concurrency the default 700
-            walks the live objects of every task in flight again and again, up to a
-            fifth of the runner's CPU (see the docs' "Runner").
+            integer raises it to at least that; `None` leaves the collector alone. It
+            is never lowered, left alone while the program has the collector off,
+            and given back when the runner stops: at high concurrency the default
+            700 walks the live objects of every task in flight again and again, up
+            to a fifth of the runner's CPU (see the docs' "Runner").
     """
 
     concurrency: int = 16
@@ -230,7 +230,8 @@ class RunnerOptions:
 
     @property
     def young_gc_threshold(self) -> int | None:
-        """The young generation's threshold the runner sets while it serves, or None."""
+        """The least young-generation threshold the runner holds while it serves, or
+        None to leave the collector alone."""
         if self.gc_threshold == "auto":
             return auto_threshold(self.concurrency)
         return self.gc_threshold

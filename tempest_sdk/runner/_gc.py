@@ -32,7 +32,7 @@ AUTO_MOST = 100_000
 
 _lock = threading.Lock()
 _held: list[int] = []  # the thresholds of the runners serving now
-_before: int | None = None  # threshold0 before the first of them raised it
+_before: int | None = None  # the program's threshold0, to give back at the end
 _set: int | None = None  # what we set it to last
 
 
