@@ -156,11 +156,13 @@ async def runner_rate(
     warmup: float,
     window: float,
     trace: list[str] | None = None,
+    app: Any = None,
     **more: Any,
 ) -> Run:
     """Tasks per second of a runner at `concurrency` over `window` s once its slots are
     busy (after `warmup` s at least); with `trace`, a line of the runner's state every
-    100 ms of the window is appended to it. `more` are other runner options."""
+    100 ms of the window is appended to it. `app` replaces the benchmark's app (one
+    action of `HANDLER` seconds); `more` are other runner options."""
     options = RunnerOptions(
         concurrency=concurrency, health_interval=3600.0, blocked_loop_warning=None, **more
     )
@@ -170,7 +172,8 @@ async def runner_rate(
     server.enqueue(version, tasks)
     most_pending = 0
     async with make_client(server, options) as client:
-        runner = Runner(bench_app(version, HANDLER), client, options=options)
+        served = app if app is not None else bench_app(version, HANDLER)
+        runner = Runner(served, client, options=options)
         async with anyio.create_task_group() as group:
             group.start_soon(runner.run)
             with anyio.fail_after(60):
