@@ -92,6 +92,8 @@ def test_a_collector_the_program_turned_off_stays_as_it_is():
     with young_threshold(20_000):
         assert gc.get_threshold()[0] == 700
         assert not gc.isenabled()
+    # The other way to turn it off: enabled, with a threshold of 0.
+    gc.enable()
     gc.set_threshold(0)
     with young_threshold(20_000):
         assert gc.get_threshold()[0] == 0
